@@ -71,8 +71,27 @@ def _run_demo(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- training commands (train, cv)
+# (insert _add_train / _add_cv and their _run_ functions here)
+
+# --------------------------------------------------------------------------- evaluation commands (report, evaluate)
+# (insert _add_report and its _run_ function here)
+
+# --------------------------------------------------------------------------- inference commands (annotate, export)
+# (insert _add_annotate / _add_export and their _run_ functions here)
+
+# --------------------------------------------------------------------------- experiment commands (explain, occlusion, ablation, transfer)
+# (insert here)
+
 # --------------------------------------------------------------------------- entry point
-COMMANDS = [_add_preprocess, _add_demo]
+#: order of the commands in --help; every module-level ``_add_<name>`` function is a command
+COMMAND_ORDER = ["demo", "preprocess", "train", "cv", "evaluate", "report", "annotate", "export", "explain", "occlusion", "ablation", "transfer"]
+
+
+def _command_adders() -> list:
+    adders = {name[5:]: fn for name, fn in globals().items() if name.startswith("_add_") and callable(fn)}
+    rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+    return [adders[n] for n in sorted(adders, key=lambda n: (rank.get(n, len(rank)), n))]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"signfer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in COMMANDS:
+    for add in _command_adders():
         add(sub)
     return parser
 
