@@ -25,7 +25,7 @@ def load_yaml_config(kind: str, name_or_path: str | os.PathLike) -> dict:
         path = CONFIG_DIR / kind / f"{name_or_path}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in (CONFIG_DIR / kind).glob("*.yaml"))
-        raise KeyError(f"unknown {kind[:-1]} {str(name_or_path)!r}; known: {', '.join(known)}")
+        raise KeyError(f"unknown {kind.rstrip('s')} {str(name_or_path)!r} (no file {path}); known: {', '.join(known)}")
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
     data.setdefault("name", path.stem)

@@ -85,3 +85,58 @@ def make_synthetic_feph(
             rows.append((name, label))
     pd.DataFrame(rows, columns=["External ID", "Facial_label"]).to_csv(root / "FePh_labels.csv", index=False)
     return root
+
+
+def make_synthetic_folder(
+    root: str | Path,
+    class_names=("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"),
+    videos_per_class: int = 3,
+    frames_per_video: int = 2,
+    size: tuple[int, int] = (40, 40),
+    seed: int = 0,
+) -> Path:
+    """Write ``root/<class>/<video>/<frame>.png`` (the sub-folder is the video); return ``root``.
+
+    Class folders are named as given (any spelling :func:`signfer.data.labels.canonical_label`
+    accepts); the drawn class follows the canonical name's FePh code.
+    """
+    from signfer.data.labels import FEPH_CODES, canonical_label
+
+    code_of = {v: k for k, v in FEPH_CODES.items()}
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for name in class_names:
+        canon = canonical_label(name)
+        code = code_of.get(canon, 7)
+        for v in range(videos_per_class):
+            d = root / name / f"{canon}_video{v}"
+            d.mkdir(parents=True, exist_ok=True)
+            for f in range(frames_per_video):
+                rgb = draw_expression(code, size, rng)
+                cv2.imwrite(str(d / f"frame{f:03d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return root
+
+
+def make_synthetic_affectnet(root: str | Path, per_code: int = 3, size: tuple[int, int] = (40, 40), seed: int = 0) -> Path:
+    """Write AffectNet's CSV layout (``Manually_Annotated_file_lists/{training,validation}.csv`` +
+    ``Manually_Annotated_Images/``) with ``per_code`` training images for each code 0-10 and one
+    validation image per code 0-7; return ``root``."""
+    from signfer.data.labels import AFFECTNET_CODES, FEPH_CODES
+
+    code_of = {v: k for k, v in FEPH_CODES.items()}
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    cols = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression", "valence", "arousal"]
+    for split, n, codes in (("training", per_code, range(11)), ("validation", 1, range(8))):
+        rows = []
+        for code in codes:
+            for i in range(n):
+                rel = f"{code + 100}/{split}_{code}_{i}.jpg"
+                path = root / "Manually_Annotated_Images" / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                rgb = draw_expression(code_of.get(AFFECTNET_CODES.get(code, ""), 7), size, rng)
+                cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+                rows.append((rel, 2, 2, size[1] - 4, size[0] - 4, "1.0;2.0", code, 0.1, -0.2))
+        (root / "Manually_Annotated_file_lists").mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows, columns=cols).to_csv(root / "Manually_Annotated_file_lists" / f"{split}.csv", index=False)
+    return root

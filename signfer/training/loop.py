@@ -1,0 +1,478 @@
+"""Train one fold of a recipe: stages of (trainable part, optimiser, epochs), best/last checkpoints, exact resume.
+
+Read top to bottom: :func:`train` (``signfer train``) prepares the run folder and calls
+:func:`train_fold`, which splits the fold, builds the model (:func:`signfer.training.prepare.build_model`)
+and runs :func:`fit` (one :func:`run_epoch` per epoch, each a loop of :func:`train_step`), then
+writes the test fold's ``predictions.csv`` and ``metrics.json``. The layout of the run folder
+is described in ``docs/architecture.md`` (run directory contract).
+
+Conventions: the loss is categorical cross-entropy; with class weights each sample's loss is
+multiplied by its class weight and the batch loss is the plain mean (Keras ``class_weight``
+semantics). Checkpoints are written after every epoch: ``best.pt`` when the validation metric
+improves (strictly), ``last.pt`` always, with the optimiser, scheduler, every random generator,
+the history and the best value, so ``--resume`` continues bit-identically on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from signfer.io import atomic_write
+from signfer.training.recipes import Recipe, Stage
+from signfer.training.sam import SAM, bn_running_stats_frozen
+from signfer.training.trainable import count_parameters, freeze_batchnorm, set_trainable
+
+HISTORY_COLUMNS = ["stage", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_mean_sensitivity", "lr", "seconds"]
+
+
+# --------------------------------------------------------------------------- losses and optimisers
+def class_weights(labels, class_names) -> torch.Tensor:
+    """Loss weight per class: ``max_count / count_c`` (the largest class gets 1; a class without images gets 1)."""
+    counts = pd.Series(list(labels)).value_counts()
+    n = np.array([counts.get(c, 0) for c in class_names], dtype=np.float64)
+    if n.max() <= 0:
+        raise ValueError("no training labels to compute class weights from")
+    w = np.where(n > 0, n.max() / np.maximum(n, 1), 1.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the batch of ``weight[y] * CE`` (Keras ``class_weight``; plain CE without weights)."""
+    loss = F.cross_entropy(logits, target, reduction="none")
+    if weights is not None:
+        loss = loss * weights[target]
+    return loss.mean()
+
+
+def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
+    """Adam or SGD with the stage's settings, wrapped in :class:`~signfer.training.sam.SAM` when ``stage.sam``."""
+    if stage.optimizer == "adam":
+        base, kw = torch.optim.Adam, dict(lr=stage.lr, weight_decay=stage.weight_decay)
+    else:
+        base, kw = torch.optim.SGD, dict(lr=stage.lr, momentum=stage.momentum, weight_decay=stage.weight_decay)
+    if stage.sam:
+        return SAM(params, base, rho=stage.rho, **kw)
+    return base(params, **kw)
+
+
+def make_scheduler(stage: Stage, optimizer: torch.optim.Optimizer):
+    """Per-epoch learning-rate schedule of a stage (None = constant)."""
+    if stage.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, stage.epochs))
+    return None
+
+
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
+               weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One update on a batch; returns (loss, logits) of the first forward pass. SAM makes two passes."""
+    logits = model(x)
+    loss = weighted_cross_entropy(logits, y, weights)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if isinstance(optimizer, SAM):
+        optimizer.first_step(zero_grad=True)
+        with bn_running_stats_frozen(model):
+            weighted_cross_entropy(model(x), y, weights).backward()
+        optimizer.second_step(zero_grad=True)
+    else:
+        optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+# --------------------------------------------------------------------------- epochs
+def _progress(loader, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(loader, desc=desc, leave=False, disable=not enabled, unit="batch", dynamic_ncols=True)
+
+
+def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, device="cpu",
+              progress: bool = False, desc: str = "train") -> tuple[float, float]:
+    """Train for one pass over ``loader`` (frozen BatchNorm stays in inference mode); returns (mean loss, accuracy)."""
+    model.train()
+    freeze_batchnorm(model)
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = _progress(loader, desc, progress)
+    for x, y in bar:
+        x, y = x.to(device), y.to(device)
+        loss, logits = train_step(model, x, y, optimizer, weights)
+        total_loss += float(loss) * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    bar.close()
+    if seen == 0:
+        raise ValueError("the training part of this fold is empty")
+    return total_loss / seen, correct / seen
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, loader: DataLoader, device="cpu", progress: bool = False, desc: str = "predict") -> tuple[np.ndarray, np.ndarray]:
+    """(logits (N, C) float32, labels (N,)) of every item of ``loader``, in order, in inference mode."""
+    model.eval()
+    outs, labels = [], []
+    for x, y in _progress(loader, desc, progress):
+        outs.append(model(x.to(device)).float().cpu())
+        labels.append(torch.as_tensor(y))
+    if not outs:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    return torch.cat(outs).numpy(), torch.cat(labels).numpy()
+
+
+def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    """val_loss (plain CE), val_acc and val_mean_sensitivity of validation logits."""
+    from signfer.evaluation.metrics import mean_sensitivity, sensitivity
+
+    if len(labels) == 0:
+        return {"val_loss": math.nan, "val_acc": math.nan, "val_mean_sensitivity": math.nan}
+    t = torch.from_numpy(logits)
+    y = torch.from_numpy(labels).long()
+    pred = logits.argmax(1)
+    names = list(class_names)
+    sens = sensitivity([names[i] for i in labels], [names[i] for i in pred], names)
+    return {
+        "val_loss": float(F.cross_entropy(t, y)),
+        "val_acc": float((pred == labels).mean()),
+        "val_mean_sensitivity": mean_sensitivity(sens),
+    }
+
+
+# --------------------------------------------------------------------------- resumable state
+def _rng_state(loader_gen: torch.Generator) -> dict:
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": random.getstate(),
+        "loader": loader_gen.get_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, loader_gen: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    loader_gen.set_state(state["loader"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _better(value: float, best: float | None, metric: str) -> bool:
+    if best is None:
+        return True
+    if value is None or math.isnan(value):
+        return False
+    if math.isnan(best):
+        return True
+    return value < best if metric == "val_loss" else value > best
+
+
+def _write_history(rows: list[dict], path: Path) -> None:
+    with atomic_write(path) as fh:
+        pd.DataFrame(rows, columns=HISTORY_COLUMNS).to_csv(fh, index=False)
+
+
+# --------------------------------------------------------------------------- fitting
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves: the model with the best weights loaded, and the epoch history."""
+
+    model: nn.Module
+    history: list[dict]
+    best_epoch: int
+    best_value: float | None
+
+
+def fit(
+    model: nn.Module,
+    spec,
+    recipe: Recipe,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    fold_dir: Path,
+    *,
+    loader_generator: torch.Generator,
+    weights: torch.Tensor | None = None,
+    device="cpu",
+    progress: bool = False,
+    state: dict | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+    extra: dict | None = None,
+) -> FitResult:
+    """Run every stage of ``recipe`` on ``model``; write ``best.pt``, ``last.pt`` and ``history.csv`` in ``fold_dir``.
+
+    ``state``: the ``extra`` of a ``last.pt`` to resume from (the model must already hold its
+    weights). ``loader_generator``: the generator of ``train_loader`` (its state is saved).
+    ``on_epoch_end(row)`` is called after each epoch's checkpoints are written.
+    """
+    from signfer.models.checkpoint import save_checkpoint
+
+    class_names = list(spec.class_names)
+    plan = [(si, e) for si, stage in enumerate(recipe.stages) for e in range(stage.epochs)]
+    history: list[dict] = list(state["history"]) if state else []
+    done = int(state["completed_epochs"]) if state else 0
+    best_value = state.get("best_value") if state else None
+    best_epoch = int(state.get("best_epoch", 0)) if state else 0
+    extra = dict(extra or {})
+    if state:
+        _set_rng_state(state["rng"], loader_generator)
+    weights = weights.to(device) if weights is not None else None
+
+    optimizer = scheduler = None
+    current_stage = -1
+    for index in range(done, len(plan)):
+        si, stage_epoch = plan[index]
+        stage = recipe.stages[si]
+        if si != current_stage:
+            params = set_trainable(model, stage.trainable)
+            optimizer = make_optimizer(stage, params)
+            scheduler = make_scheduler(stage, optimizer)
+            if state and state.get("stage_index") == si and stage_epoch > 0:
+                optimizer.load_state_dict(state["optimizer"])
+                if scheduler is not None and state.get("scheduler") is not None:
+                    scheduler.load_state_dict(state["scheduler"])
+            current_stage = si
+            if progress:
+                n_train, n_all = count_parameters(model)
+                print(f"stage {si + 1}/{len(recipe.stages)} {stage.name}: {stage.epochs} epoch(s), lr {stage.lr:g}, "
+                      f"{n_train:,} of {n_all:,} parameters train")
+        start = time.perf_counter()
+        lr = float(optimizer.param_groups[0]["lr"])
+        desc = f"{fold_dir.name} epoch {index + 1}/{len(plan)} ({stage.name})"
+        train_loss, train_acc = run_epoch(model, train_loader, optimizer, weights, device, progress, desc)
+        if scheduler is not None:
+            scheduler.step()
+        if val_loader is not None:
+            logits, labels = predict_logits(model, val_loader, device)
+            figures = validation_figures(logits, labels, class_names)
+        else:
+            figures = validation_figures(np.zeros((0, len(class_names)), np.float32), np.zeros(0, np.int64), class_names)
+        row = {"stage": stage.name, "epoch": index + 1, "train_loss": train_loss, "train_acc": train_acc, **figures,
+               "lr": lr, "seconds": round(time.perf_counter() - start, 3)}
+        history.append(row)
+
+        value = figures[recipe.select_metric] if val_loader is not None else None
+        if val_loader is None or _better(value, best_value, recipe.select_metric):
+            best_value, best_epoch = value, index + 1
+            save_checkpoint(fold_dir / "best.pt", model, spec,
+                            extra={**extra, "epoch": index + 1, "stage": stage.name, "select_metric": recipe.select_metric,
+                                   "value": value})
+        resume_state = {
+            **extra,
+            "completed_epochs": index + 1,
+            "stage_index": si,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": _rng_state(loader_generator),
+            "history": history,
+            "best_value": best_value,
+            "best_epoch": best_epoch,
+        }
+        save_checkpoint(fold_dir / "last.pt", model, spec, extra=resume_state)
+        _write_history(history, fold_dir / "history.csv")
+        if progress:
+            print(f"  epoch {index + 1}: loss {train_loss:.4f} acc {train_acc:.3f} | val loss {figures['val_loss']:.4f} "
+                  f"acc {figures['val_acc']:.3f} mean sens {figures['val_mean_sensitivity']:.3f} ({row['seconds']:.1f}s)")
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+
+    if not plan:
+        _write_history(history, fold_dir / "history.csv")
+    best_path = fold_dir / "best.pt"
+    if best_path.exists():
+        from signfer.models.checkpoint import load_checkpoint
+
+        best_model, _, _ = load_checkpoint(best_path)
+        model.load_state_dict(best_model.state_dict())
+    return FitResult(model=model, history=history, best_epoch=best_epoch, best_value=best_value)
+
+
+# --------------------------------------------------------------------------- one fold, end to end
+def _loader(dataset, recipe: Recipe, shuffle: bool, workers: int, generator: torch.Generator | None = None) -> DataLoader:
+    return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers,
+                      generator=generator, persistent_workers=False)
+
+
+def predictions_table(df: pd.DataFrame, probs: np.ndarray, class_names) -> pd.DataFrame:
+    """``predictions.csv`` rows: source_id, path, group, y_true, y_pred, p_<class> for each class."""
+    names = list(class_names)
+    out = pd.DataFrame({
+        "source_id": df["source_id"].astype(str).to_numpy(),
+        "path": df["path"].astype(str).to_numpy(),
+        "group": df["group"].astype(str).to_numpy(),
+        "y_true": df["label"].astype(str).to_numpy(),
+        "y_pred": [names[i] for i in probs.argmax(1)],
+    })
+    for i, c in enumerate(names):
+        out[f"p_{c}"] = probs[:, i].astype(np.float32)
+    return out
+
+
+def train_fold(
+    recipe: Recipe,
+    df: pd.DataFrame,
+    fold: int,
+    fold_dir: str | Path,
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    workers: int = 0,
+    cache_dir=None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> dict:
+    """Train ``recipe`` on every fold of ``df`` but ``fold``, test on ``fold``; returns the test metrics.
+
+    ``df``: a reader's table with a ``fold`` column (:func:`signfer.data.folds.make_folds`).
+    Writes ``fold_dir``/{best.pt, last.pt, history.csv, predictions.csv, metrics.json}.
+    With ``resume`` a finished fold is returned as it is and an interrupted one continues from
+    ``last.pt``; without it a fold folder that already holds a run is an error.
+    """
+    from signfer.data.dataset import FaceDataset
+    from signfer.data.folds import fold_split, split_train_val
+    from signfer.data.labels import map_probabilities
+    from signfer.evaluation.metrics import classification_metrics
+    from signfer.models.checkpoint import load_checkpoint
+    from signfer.training.prepare import build_model, resolve_device
+
+    fold_dir = Path(fold_dir)
+    metrics_path = fold_dir / "metrics.json"
+    last_path = fold_dir / "last.pt"
+    if not resume and any(fold_dir.glob("*.pt")):
+        raise ValueError(f"{fold_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if resume and metrics_path.exists():
+        return json.loads(metrics_path.read_text(encoding="utf-8"))
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    class_names = recipe.class_names()
+
+    train_part, test = fold_split(df, fold)
+    if recipe.val_fraction > 0 and not recipe.is_baseline:
+        try:
+            train_df, val_df = split_train_val(train_part, recipe.val_fraction, seed=recipe.seed)
+        except ValueError as exc:
+            raise ValueError(f"validation split of fold {fold}: {exc}; lower val_fraction (--set val_fraction=0.2) "
+                             "or use val_fraction=0 to keep the last epoch") from None
+    else:
+        train_df, val_df = train_part, train_part.iloc[:0]
+
+    state = None
+    if resume and last_path.exists():
+        model, spec, state = load_checkpoint(last_path)
+    else:
+        seed_everything(recipe.seed)
+        model, spec = build_model(recipe, class_names)
+    model.to(device)
+
+    def dataset(part: pd.DataFrame, train: bool, names) -> FaceDataset:
+        return FaceDataset(part, names, preset=recipe.preset, region=recipe.region, size=recipe.image_size,
+                           normalize=spec.normalize, hflip=recipe.hflip and train,
+                           overrides=recipe.preset_overrides or None, cache_dir=cache_dir)
+
+    extra = {"fold": int(fold), "recipe": recipe.name}
+    if recipe.is_baseline:
+        _write_history([], fold_dir / "history.csv")
+        from signfer.models.checkpoint import save_checkpoint
+
+        save_checkpoint(fold_dir / "best.pt", model, spec, extra={**extra, "epoch": 0, "baseline_classes": list(class_names)})
+    else:
+        generator = torch.Generator().manual_seed(recipe.seed)
+        weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
+        train_loader = _loader(dataset(train_df, True, class_names), recipe, True, workers, generator)
+        val_loader = _loader(dataset(val_df, False, class_names), recipe, False, workers) if len(val_df) else None
+        if progress:
+            print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; device {device}")
+        fit(model, spec, recipe, train_loader, val_loader, fold_dir, loader_generator=generator, weights=weights,
+            device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra)
+
+    # test labels may be outside the model's own classes (baselines): read them with the recipe's classes
+    test_ds = dataset(test, False, class_names)
+    logits, _ = predict_logits(model, _loader(test_ds, recipe, False, workers), device, progress, f"{fold_dir.name} test")
+    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    if tuple(spec.class_names) != tuple(class_names):  # a baseline: carry its own classes into the recipe's
+        probs = map_probabilities(probs, spec.class_names, class_names)
+    table = predictions_table(test, probs, class_names)
+    with atomic_write(fold_dir / "predictions.csv") as fh:
+        table.to_csv(fh, index=False)
+    with warnings_quiet():
+        metrics = classification_metrics(table["y_true"], table["y_pred"], class_names)
+    with atomic_write(metrics_path) as fh:
+        json.dump(metrics, fh, indent=2)
+    return metrics
+
+
+@contextlib.contextmanager
+def warnings_quiet():
+    """Silence the 'no true samples of a class' warning (e.g. contempt on FePh; the JSON records None)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="no true samples")
+        yield
+
+
+# --------------------------------------------------------------------------- `signfer train`
+def train(
+    recipe: str | Recipe,
+    data: str | Path,
+    out: str | Path,
+    *,
+    fold: int = 0,
+    folds: int | None = None,
+    data_format: str | None = None,
+    overrides: dict | list[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    workers: int = 0,
+    threads: int | None = None,
+    cache_dir=None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> dict:
+    """Train fold ``fold`` of ``recipe`` on the data set at ``data``; write ``out``/fold_<fold>; return its test metrics.
+
+    ``recipe``: a recipe name (``M2``, ``easier2025``...), YAML file or :class:`Recipe`;
+    ``overrides``: recipe fields to change (``{"image_size": 64}`` or ``["stages.0.epochs=1"]``).
+    ``folds``: k of the k-fold split (default: the recipe's); ``data_format``: ``feph``,
+    ``affectnet`` or ``folder`` (default: the recipe's). The run folder gets ``run.yaml`` and
+    ``folds.csv`` on the first call; later calls (other folds, ``resume``) must use the same
+    configuration and reuse the saved folds.
+    """
+    from signfer.training.prepare import prepare_run, resolve_recipe
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    recipe = resolve_recipe(recipe, overrides)
+    df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
+    k = int(df["fold"].max()) + 1
+    if not 0 <= fold < k:
+        raise ValueError(f"fold must be between 0 and {k - 1}, got {fold}")
+    return train_fold(recipe, df, fold, Path(out) / f"fold_{fold}", resume=resume, device=device, progress=progress,
+                      workers=workers, cache_dir=cache_dir, on_epoch_end=on_epoch_end)

@@ -1,0 +1,184 @@
+"""Everything a training run needs before its first epoch: the recipe, the data with its folds, the run folder, the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+from torch import nn
+
+from signfer.io import InputError, atomic_write
+from signfer.training.recipes import Recipe, apply_overrides, load_recipe
+
+DATA_FORMATS = ("feph", "affectnet", "folder")
+
+
+def resolve_recipe(recipe: str | os.PathLike | Recipe, overrides: dict | list[str] | None = None) -> Recipe:
+    """A :class:`Recipe` from a name, a YAML path or a Recipe, with ``overrides`` applied."""
+    if isinstance(recipe, Recipe):
+        return Recipe.from_dict(apply_overrides(recipe.to_dict(), overrides)) if overrides else recipe
+    return load_recipe(str(recipe), overrides)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# --------------------------------------------------------------------------- data and run folder
+def load_data(data: str | os.PathLike, data_format: str, recipe: Recipe) -> pd.DataFrame:
+    """The reader's table (path, label, group, source_id, ...) of ``data`` in ``data_format``, labels within the recipe's classes."""
+    classes = recipe.class_names()
+    if data_format == "feph":
+        from signfer.data.feph import load_feph
+
+        df, report = load_feph(data, policy=recipe.policy)
+    elif data_format == "affectnet":
+        from signfer.data.affectnet import load_affectnet
+
+        df, report = load_affectnet(data, classes=classes)
+    elif data_format == "folder":
+        from signfer.data.folder import load_folder
+
+        df, report = load_folder(data, classes=classes)
+    else:
+        raise ValueError(f"data format must be one of {DATA_FORMATS}, got {data_format!r}")
+    if len(df) == 0:
+        raise InputError(data, f"no usable {data_format} images (dropped: {dict(report.dropped)})")
+    outside = sorted(set(df["label"]) - set(classes))
+    if outside:
+        raise InputError(data, f"labels {outside} are not among the recipe's classes {list(classes)}")
+    return df.reset_index(drop=True)
+
+
+def _plain(obj):
+    """YAML round trip: tuples become lists, so saved and new configurations compare equal."""
+    return yaml.safe_load(yaml.safe_dump(obj, sort_keys=False))
+
+
+def run_info(recipe: Recipe, data, data_format: str, k: int) -> dict:
+    """The ``run.yaml`` content: resolved recipe, data, region, preset, seed, k, signfer version."""
+    from signfer import __version__
+
+    return _plain({
+        "recipe": recipe.to_dict(),
+        "data": str(Path(data).resolve()),
+        "data_format": data_format,
+        "region": recipe.region,
+        "preset": recipe.preset,
+        "seed": recipe.seed,
+        "k": int(k),
+        "signfer_version": __version__,
+    })
+
+
+def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_format: str | None = None) -> pd.DataFrame:
+    """Read the data and set up ``out`` (``run.yaml``, ``folds.csv``); return the data with its ``fold`` column.
+
+    A folder that already holds ``run.yaml`` must have been made with the same recipe, data,
+    format and k (a ``ValueError`` lists what differs); its ``folds.csv`` is reused, so every
+    fold and every resumed run sees the same split.
+    """
+    from signfer.data.folds import load_folds, make_folds, save_folds
+
+    out = Path(out)
+    data_format = data_format or recipe.data_format
+    run_yaml, folds_csv = out / "run.yaml", out / "folds.csv"
+    saved = yaml.safe_load(run_yaml.read_text(encoding="utf-8")) if run_yaml.exists() else None
+    k = int(folds or (saved or {}).get("k") or recipe.folds)
+    info = run_info(recipe, data, data_format, k)
+    if saved is not None:
+        differ = [key for key in ("data", "data_format", "k") if saved.get(key) != info[key]]
+        old_recipe = saved.get("recipe") or {}
+        differ += [f"recipe.{key}" for key in info["recipe"] if old_recipe.get(key) != info["recipe"][key]]
+        if differ:
+            raise ValueError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}); "
+                             "choose a new --out")
+    df = load_data(data, data_format, recipe)
+    if folds_csv.exists():
+        df = load_folds(folds_csv, df)
+    else:
+        df = make_folds(df, k, seed=recipe.seed)
+        save_folds(df, folds_csv)
+    if saved is None:
+        with atomic_write(run_yaml) as fh:
+            yaml.safe_dump(info, fh, sort_keys=False)
+    return df
+
+
+# --------------------------------------------------------------------------- model
+def resolve_checkpoint(init_from: str | os.PathLike) -> Path:
+    """The checkpoint file of ``init_from``: a ``.pt`` file, or a run folder (its ``best.pt`` or single ``fold_<k>/best.pt``)."""
+    path = Path(init_from).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        if (path / "best.pt").is_file():
+            return path / "best.pt"
+        found = sorted(path.glob("fold_*/best.pt"))
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise InputError(path, f"holds {len(found)} trained folds; give one checkpoint, e.g. {found[0]}")
+    raise InputError(path, "init_from: no checkpoint here (expected a .pt file or a run folder with fold_<k>/best.pt). "
+                     "Train that model first (e.g. `signfer train --recipe easier2025-affectnet --data AFFECTNET "
+                     f"--data-format affectnet --out {path}`), pass --init-from PATH, or --pretrained none for random weights")
+
+
+def reset_head(model: nn.Module, num_classes: int) -> None:
+    """Replace the classifier by a freshly initialised one with ``num_classes`` outputs (timm ``reset_classifier``)."""
+    if not hasattr(model, "reset_classifier"):
+        raise ValueError(f"{type(model).__name__} has no reset_classifier(): cannot give it a new head")
+    model.reset_classifier(num_classes)
+
+
+def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  # noqa: F821
+    """The starting model of ``recipe`` and its spec.
+
+    From ``init_from`` (an earlier run's checkpoint), else ``pretrained`` weights, else random
+    weights. Training recipes then get a new head for ``class_names`` (``new_head``); a baseline
+    (no stages) keeps the pretrained head, whose classes (``pretrained_classes``) are mapped
+    onto ``class_names`` at prediction time. The spec takes the recipe's preset, region, image
+    size and normalisation (else the starting weights' own normalisation).
+    """
+    from signfer.data.labels import get_classes
+    from signfer.models.checkpoint import load_checkpoint
+    from signfer.models.registry import create_model, default_spec
+    from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD
+    from signfer.models.weights import WeightsUnavailable
+
+    class_names = tuple(class_names)
+    if recipe.init_from:
+        model, spec, _ = load_checkpoint(resolve_checkpoint(recipe.init_from))
+        if spec.arch != recipe.arch:
+            raise ValueError(f"init_from {recipe.init_from} holds a {spec.arch} model but recipe {recipe.name} trains {recipe.arch}")
+        outputs = tuple(spec.class_names)
+    else:
+        outputs = get_classes(recipe.pretrained_classes) if recipe.pretrained_classes else class_names
+        try:
+            model = create_model(recipe.arch, len(outputs), pretrained=recipe.pretrained)
+        except WeightsUnavailable as exc:
+            raise WeightsUnavailable(f"recipe {recipe.name}: pretrained weights {recipe.pretrained!r}: {exc} "
+                                     "(or run with --pretrained none to start from random weights)") from None
+        spec = default_spec(recipe.arch, list(outputs), pretrained=recipe.pretrained)
+    if not recipe.is_baseline:
+        new_head = recipe.new_head if isinstance(recipe.new_head, bool) else outputs != class_names
+        if new_head:
+            reset_head(model, len(class_names))
+            outputs = class_names
+        elif outputs != class_names:
+            raise ValueError(f"recipe {recipe.name}: new_head is false but the starting model's classes {list(outputs)} "
+                             f"differ from the recipe's {list(class_names)}")
+    changes = dict(class_names=list(outputs), input_size=recipe.image_size, preset=str(recipe.preset),
+                   preset_overrides=dict(recipe.preset_overrides), region=recipe.region)
+    if recipe.normalization:
+        changes["normalization"] = recipe.normalization
+        if recipe.normalization == "imagenet":
+            changes.update(mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    return model, dataclasses.replace(spec, **changes)

@@ -1,0 +1,256 @@
+"""Training recipes as data: ``configs/recipes/<name>.yaml`` -> :class:`Recipe` with its :class:`Stage` list.
+
+A recipe says which model to start from (``arch``, ``pretrained`` or ``init_from``), how to feed it
+(``preset``, ``region``, ``normalization``, ``image_size``), what to learn (``classes``, the data
+``policy``), and how: ``batch_size``, ``seed``, ``class_weights``, ``hflip`` and a list of
+``stages``, each training one part of the network (``trainable``) with one optimiser for a
+number of epochs. A recipe without stages is a no-fine-tuning baseline (M0 / E0): the
+pretrained model's outputs are carried into ``classes`` with
+:func:`signfer.data.labels.map_probabilities`.
+
+A recipe file may start with ``extends: <other recipe>``: the other recipe's fields are read
+first and this file's fields replace them (``stages`` as a whole). Any field can be changed
+at run time with an override ``key=value`` (``stages.0.epochs=1``, ``stages.*.lr=0.01``,
+``image_size=64``), see :func:`apply_overrides`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from signfer.config import list_configs, load_yaml_config
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULERS = ("none", "cosine")
+NORMALIZATIONS = ("imagenet", "caffe", "minus_one_one", "unit")
+SELECT_METRICS = ("val_acc", "val_mean_sensitivity", "val_loss")
+_TRAINABLE = re.compile(r"^(head|all|last:(\d+))$")
+
+
+@dataclass
+class Stage:
+    """One phase of training: which parameters learn, with which optimiser, for how many epochs.
+
+    ``trainable``: ``head`` (the classifier only; the backbone is frozen and its BatchNorm layers
+    stay in inference mode, as Keras does with a frozen base), ``all``, or ``last:K`` (the
+    classifier, the layers after the backbone's blocks and its last ``K`` blocks; for timm
+    MobileNet / EfficientNet models a block is one entry of ``model.blocks``, a group of
+    inverted-residual layers with the same output width: 7 in mobilenetv2_100 and
+    efficientnet_b0). ``optimizer``: ``adam`` or ``sgd``; ``sam: true`` wraps it in
+    Sharpness-Aware Minimisation with radius ``rho``. ``scheduler``: ``none`` (constant ``lr``,
+    as in the papers) or ``cosine`` (cosine decay to 0 over the stage).
+    """
+
+    trainable: str
+    epochs: int
+    lr: float
+    optimizer: str = "adam"
+    sam: bool = False
+    rho: float = 0.05
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.trainable = str(self.trainable).strip().lower()
+        self.optimizer = str(self.optimizer).strip().lower()
+        self.scheduler = str(self.scheduler or "none").strip().lower()
+        if not _TRAINABLE.match(self.trainable):
+            raise ValueError(f"stage trainable must be head, all or last:K (K blocks), got {self.trainable!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"stage optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"stage scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+        self.epochs, self.lr, self.rho = int(self.epochs), float(self.lr), float(self.rho)
+        self.momentum, self.weight_decay, self.sam = float(self.momentum), float(self.weight_decay), bool(self.sam)
+        if self.epochs < 0 or self.lr <= 0 or self.rho < 0:
+            raise ValueError(f"stage needs epochs >= 0, lr > 0 and rho >= 0, got epochs={self.epochs}, lr={self.lr}, rho={self.rho}")
+        if not self.name:
+            opt = f"SAM({self.optimizer})" if self.sam else self.optimizer
+            self.name = f"{self.trainable}-{opt}"
+
+    @property
+    def last_blocks(self) -> int | None:
+        """``K`` of ``last:K``; None for ``head`` / ``all``."""
+        m = _TRAINABLE.match(self.trainable)
+        return int(m.group(2)) if m and m.group(2) else None
+
+
+@dataclass
+class Recipe:
+    """A complete, reproducible training configuration (see the module docstring and ``configs/recipes/``).
+
+    Model: ``arch`` (a :func:`signfer.models.registry.list_archs` name), ``pretrained`` (a
+    registry weight name such as ``imagenet`` or ``hsemotion:enet_b0_7``, a file, or None for
+    random weights), ``pretrained_classes`` (class vocabulary of the pretrained head, e.g.
+    ``hsemotion7``; the baselines map it onto ``classes``), ``init_from`` (a run folder or
+    checkpoint of an earlier training, e.g. on AffectNet; replaces ``pretrained``),
+    ``new_head`` (replace the classifier by a fresh one for ``classes``: ``true``, ``false`` or
+    ``auto`` = only when the starting model's classes differ).
+    Data: ``classes`` (vocabulary name or list), ``data_format`` (``feph``, ``affectnet``,
+    ``folder``), ``policy`` (which labels the reader keeps, e.g. ``sltat2022`` / ``easier2025``),
+    ``preset`` / ``preset_overrides`` / ``region`` (face preprocessing), ``normalization`` (model
+    input scaling: ``imagenet`` mean/std, ``caffe`` = the SLTAT "IP" mean subtraction,
+    ``unit``, ``minus_one_one``; None = the pretrained weights' own), ``image_size``.
+    Training: ``batch_size``, ``seed``, ``class_weights`` (loss weight max_count / count_c),
+    ``hflip`` (random horizontal flip of training images), ``val_fraction`` (grouped validation
+    split inside the training part, used to keep the best checkpoint; 0 = keep the last
+    epoch), ``select_metric``, ``folds`` (default k of ``signfer cv``), ``stages``.
+    """
+
+    name: str
+    arch: str
+    stages: list[Stage] = field(default_factory=list)
+    description: str = ""
+    paper: str = ""
+    pretrained: str | None = None
+    pretrained_classes: str | list[str] | None = None
+    init_from: str | None = None
+    new_head: bool | str = "auto"
+    classes: str | list[str] = "emotions7"
+    data_format: str = "feph"
+    policy: str = "sltat2022"
+    preset: str = "none"
+    preset_overrides: dict = field(default_factory=dict)
+    region: str = "full"
+    normalization: str | None = None
+    image_size: int = 224
+    batch_size: int = 32
+    seed: int = 0
+    class_weights: bool = False
+    hflip: bool = False
+    val_fraction: float = 0.1
+    select_metric: str = "val_acc"
+    folds: int = 5
+
+    def __post_init__(self) -> None:
+        self.stages = [s if isinstance(s, Stage) else Stage(**_check_keys(s, Stage, "stage")) for s in (self.stages or [])]
+        if isinstance(self.new_head, str):
+            value = self.new_head.strip().lower()
+            if value not in ("auto", "true", "false"):
+                raise ValueError(f"new_head must be true, false or auto, got {self.new_head!r}")
+            self.new_head = "auto" if value == "auto" else value == "true"
+        if self.normalization is not None and self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS} or null, got {self.normalization!r}")
+        if self.select_metric not in SELECT_METRICS:
+            raise ValueError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
+        if self.region not in ("full", "upper", "lower"):
+            raise ValueError(f"region must be full, upper or lower, got {self.region!r}")
+        if not 0 <= float(self.val_fraction) < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        for key in ("image_size", "batch_size", "seed", "folds"):
+            setattr(self, key, int(getattr(self, key)))
+        if self.image_size < 8 or self.batch_size < 1 or self.folds < 2:
+            raise ValueError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
+        self.val_fraction = float(self.val_fraction)
+        self.class_weights, self.hflip = bool(self.class_weights), bool(self.hflip)
+
+    @property
+    def is_baseline(self) -> bool:
+        """No training stage: the pretrained model is evaluated as it is (M0 / E0)."""
+        return sum(s.epochs for s in self.stages) == 0
+
+    def class_names(self) -> tuple[str, ...]:
+        from signfer.data.labels import get_classes
+
+        return get_classes(self.classes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        return cls(**_check_keys(data, cls, "recipe"))
+
+
+def _check_keys(data: dict, cls, what: str) -> dict:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} field(s) {unknown}; known: {', '.join(sorted(known))}")
+    return dict(data)
+
+
+def _read(name_or_path: str, seen: tuple[str, ...] = ()) -> dict:
+    data = load_yaml_config("recipes", name_or_path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if parent in seen or parent == data.get("name"):
+        raise ValueError(f"recipe {name_or_path!r}: 'extends' loops through {parent!r}")
+    base = _read(parent, seen + (str(name_or_path),))
+    base.update(data)  # stages, dicts and lists are replaced as a whole
+    return base
+
+
+def _parse_value(text: Any) -> Any:
+    return yaml.safe_load(text) if isinstance(text, str) else text
+
+
+def apply_overrides(data: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
+    """A copy of the recipe dict ``data`` with dotted-path overrides applied.
+
+    ``overrides``: ``{"image_size": 64, "stages.0.epochs": 1, "stages.*.lr": 0.01}`` or a list
+    of ``"key=value"`` strings (values parsed as YAML). ``*`` addresses every element of a list.
+    Unknown keys raise ``ValueError`` when the recipe is built.
+    """
+    out = copy.deepcopy(data)
+    if not overrides:
+        return out
+    if isinstance(overrides, (list, tuple)):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ValueError(f"override must look like key=value, got {item!r}")
+            key, value = item.split("=", 1)
+            pairs[key.strip()] = value
+        overrides = pairs
+    for key, value in overrides.items():
+        _set_path(out, key.split("."), _parse_value(value), key)
+    return out
+
+
+def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, list):
+        if head == "*":
+            targets = range(len(node))
+        elif head.lstrip("-").isdigit() and -len(node) <= int(head) < len(node):
+            targets = [int(head)]
+        else:
+            raise ValueError(f"override {full!r}: {head!r} is not an index of a list of {len(node)}")
+        for i in targets:
+            if rest:
+                _set_path(node[i], rest, value, full)
+            else:
+                node[i] = copy.deepcopy(value)
+        return
+    if not isinstance(node, dict):
+        raise ValueError(f"override {full!r}: cannot set {head!r} inside a {type(node).__name__}")
+    if rest:
+        if head not in node or node[head] is None:
+            node[head] = {}
+        _set_path(node[head], rest, value, full)
+    else:
+        node[head] = value
+
+
+def load_recipe(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> Recipe:
+    """The recipe ``configs/recipes/<name>.yaml`` (or a YAML file), with ``extends`` resolved and ``overrides`` applied."""
+    data = apply_overrides(_read(str(name_or_path)), overrides)
+    try:
+        return Recipe.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"recipe {name_or_path!r}: {exc}") from None
+
+
+def list_recipes() -> list[str]:
+    """Names of the shipped recipes."""
+    return list_configs("recipes")

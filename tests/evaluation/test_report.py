@@ -1,0 +1,97 @@
+"""`signfer report` on fake runs, and the PNG plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from signfer.cli import main
+from signfer.evaluation.plots import plot_confusion, plot_history, plot_sensitivity
+from signfer.evaluation.report import pooled_confusion, report_runs
+from signfer.io import read_image
+
+from .conftest import CLASSES7, make_run
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_size=(200, 200)):
+    assert path.exists(), path
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    img = read_image(path)
+    assert img.shape[0] >= min_size[0] and img.shape[1] >= min_size[1]
+    assert img.std() > 10  # something is drawn, not a blank canvas
+    return img
+
+
+def test_signfer_report_two_runs_with_reference(tmp_path, capsys):
+    a, b = make_run(tmp_path / "mobilenet"), make_run(tmp_path / "effnet", offset=4)
+    out = tmp_path / "report"
+    assert main(["report", str(a), str(b), "--out", str(out), "--reference", "sltat2022"]) == 0
+    assert "2 run(s), 6 reference row(s)" in capsys.readouterr().out
+
+    csv = pd.read_csv(out / "report.csv", index_col=0)
+    assert list(csv.index) == ["mobilenet", "effnet"] + [f"SLTAT'22 T5 {c}" for c in ("M0", "M1", "M2", "E0", "E1", "E2")]
+    for col in ["acc", *CLASSES7, "avg_sens"]:
+        assert col in csv.columns and f"{col}_std" in csv.columns
+    assert csv.loc["mobilenet", "anger"] == pytest.approx(50.0)
+    assert csv.loc["SLTAT'22 T5 E2", "happy"] == 82.7
+    assert (csv.loc["mobilenet", "source"]) == str(a)
+
+    md = (out / "report.md").read_text()
+    assert "| configuration | acc. | anger | disgust | fear | happy | neutral | sad | surprise | avg. sens. | sens. var. |" in md
+    assert "| mobilenet | 50.3 (5.5) | 50.0 (15.8) |" in md
+    assert "| SLTAT'22 T5 E2 | 62.8 (4.7) |" in md
+    assert "aclanthology.org/2022.sltat-1.5" in md
+    for name in ["sensitivity.png", "confusion_mobilenet.png", "confusion_effnet.png", "history_mobilenet.png", "history_effnet.png"]:
+        assert f"]({name})" in md
+        assert_png(out / name)
+    assert not (a / "summary.csv").exists()  # run dirs are only read
+
+
+def test_report_names_other_reference_and_none(tmp_path):
+    a = make_run(tmp_path / "a")
+    t = report_runs([a], names=["full face"], reference="easier2025")
+    assert list(t.index) == ["full face"] + [f"EASIER'25 {r}" for r in ("full face", "upper half", "lower half", "full face, batch 32",
+                                                                        "human, upper face, hearing", "human, upper face, deaf")]
+    assert "contempt" in t.columns and np.isnan(t.loc["full face", "contempt"])
+    assert list(report_runs([a], reference=None).index) == ["a"]
+    assert main(["report", str(a), "--out", str(tmp_path / "r"), "--reference", "none", "--names", "mine"]) == 0
+    assert list(pd.read_csv(tmp_path / "r" / "report.csv", index_col=0).index) == ["mine"]
+    with pytest.raises(ValueError, match="1 names for 2"):
+        report_runs([a, a], names=["x"])
+
+
+def test_report_errors_name_the_run_dir(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "nope: run directory does not exist" in capsys.readouterr().err
+    assert main(["report", str(make_run(tmp_path / "a")), "--reference", "nosuch", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown reference 'nosuch'" in capsys.readouterr().err
+
+
+def test_pooled_confusion_sums_folds(fake_run):
+    cm, classes = pooled_confusion(fake_run)
+    assert classes == CLASSES7
+    assert cm.sum() == 5 * 70 and (cm.sum(axis=1) == 50).all()
+    assert cm[0, 0] == 3 + 4 + 5 + 6 + 7  # anger right in folds 0..4
+    assert cm[0, 1] == 50 - 25  # the rest predicted as disgust
+
+
+def test_plots_are_valid_pngs(tmp_path):
+    cm = [[6, 1, 1], [1, 4, 0], [0, 0, 0]]  # third class has no true samples
+    p = plot_confusion(cm, ["anger", "happy", "fear"], tmp_path / "cm.png")
+    assert p == tmp_path / "cm.png"
+    assert_png(p)
+    assert not list(tmp_path.glob(".*part*"))  # no temporary left behind
+    p = plot_sensitivity({"A": {"anger": 75.0, "happy": 80.0, "fear": np.nan}, "B": {"anger": 50.0, "happy": 60.0, "fear": 10.0}},
+                         tmp_path / "sens.png", errors={"A": {"anger": 5.0, "happy": 2.0, "fear": np.nan}, "B": {"anger": 1.0, "happy": 1.0, "fear": 1.0}})
+    assert_png(p)
+    hist = pd.DataFrame({"stage": ["head", "all"], "epoch": [1, 1], "train_loss": [1.0, 0.5], "val_acc": [0.3, 0.6]})
+    assert_png(plot_history(hist, tmp_path / "hist.png"))
+    with pytest.raises(ValueError, match="expected \\(2, 2\\)"):
+        plot_confusion(cm, ["a", "b"], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="none of the columns"):
+        plot_history(pd.DataFrame({"epoch": [1]}), tmp_path / "x.png")
+    with pytest.raises(ValueError, match=".png"):
+        plot_confusion(cm, ["anger", "happy", "fear"], tmp_path / "x.jpg")

@@ -1,0 +1,219 @@
+"""Face detectors on real photos: MTCNN (PyTorch and ONNX Runtime), Haar cascades, the whole-image detector."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+
+from signfer.faces.detect import get_detector, list_detectors, pick_face
+from signfer.faces.types import Face
+
+# Pupil centres measured by hand on 10x / 6x enlarged crops (pixel-index coordinates).
+ASTRONAUT_EYES = ((204.0, 101.0), (246.5, 103.0))
+GRACE_HOPPER_EYES = ((222.0, 188.0), (304.0, 186.0))
+# facenet-pytorch's MTCNN (same weights) on the astronaut: box [181, 62, 268, 172] (1-based, inclusive)
+ASTRONAUT_BOX = (180.0, 61.0, 268.0, 172.0)
+
+
+def _dist(p, q) -> float:
+    return math.hypot(p[0] - q[0], p[1] - q[1])
+
+
+def _eye_angle(face: Face) -> float:
+    """Angle of the eye line in degrees, counter-clockwise on screen (y points down)."""
+    (lx, ly), (rx, ry) = face.left_eye, face.right_eye
+    return math.degrees(math.atan2(-(ry - ly), rx - lx))
+
+
+def _iou(a, b) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _assert_same_faces(a: list[Face], b: list[Face], tol: float) -> None:
+    assert len(a) == len(b)
+    for fa, fb in zip(a, b):
+        np.testing.assert_allclose(fa.box, fb.box, atol=tol)
+        np.testing.assert_allclose(fa.left_eye, fb.left_eye, atol=tol)
+        np.testing.assert_allclose(fa.right_eye, fb.right_eye, atol=tol)
+        assert fa.score == pytest.approx(fb.score, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def mtcnn():
+    return get_detector("mtcnn", backend="onnx")
+
+
+@pytest.fixture(scope="module")
+def mtcnn_torch():
+    return get_detector("mtcnn", backend="torch")
+
+
+@pytest.fixture(scope="module")
+def haar():
+    return get_detector("haar")
+
+
+def test_registry():
+    assert list_detectors() == ["haar", "mtcnn", "none"]
+    with pytest.raises(KeyError, match="unknown face detector 'dlib'.*haar, mtcnn, none"):
+        get_detector("dlib")
+    det = get_detector("none")
+    assert get_detector(det) is det
+    with pytest.raises(ValueError, match="backend"):
+        get_detector("mtcnn", backend="tensorflow")
+
+
+def test_mtcnn_astronaut(mtcnn, astronaut):
+    faces = mtcnn.detect(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.score > 0.99
+    assert _iou(face.box, ASTRONAUT_BOX) > 0.85
+    np.testing.assert_allclose(face.box, ASTRONAUT_BOX, atol=5)
+    assert _dist(face.left_eye, ASTRONAUT_EYES[0]) < 3
+    assert _dist(face.right_eye, ASTRONAUT_EYES[1]) < 3
+    nose, ml, mr = (face.landmarks[k] for k in ("nose", "mouth_left", "mouth_right"))
+    assert face.left_eye[0] < nose[0] < face.right_eye[0]
+    assert face.left_eye[1] < nose[1] < ml[1] and nose[1] < mr[1]  # nose below the eyes, mouth below the nose
+    assert ml[0] < mr[0]
+
+
+def test_mtcnn_grace_hopper(mtcnn, grace_hopper):
+    faces = mtcnn.detect(grace_hopper)
+    assert len(faces) == 1 and faces[0].score > 0.99
+    assert _dist(faces[0].left_eye, GRACE_HOPPER_EYES[0]) < 6
+    assert _dist(faces[0].right_eye, GRACE_HOPPER_EYES[1]) < 6
+
+
+def test_haar_finds_faces_and_eyes(haar, mtcnn, astronaut, grace_hopper):
+    for img, eyes in ((astronaut, ASTRONAUT_EYES), (grace_hopper, GRACE_HOPPER_EYES)):
+        faces = haar.detect(img)
+        assert len(faces) == 1
+        face = faces[0]
+        assert face.score >= haar.min_neighbors  # the number of merged raw detections
+        assert _iou(face.box, mtcnn.detect(img)[0].box) > 0.5
+        assert face.has_eyes
+        assert _dist(face.left_eye, eyes[0]) < 5
+        assert _dist(face.right_eye, eyes[1]) < 5
+
+
+def test_haar_without_eye_search_and_no_face(astronaut):
+    det = get_detector("haar", eyes=False, min_face_size=60)
+    (face,) = det.detect(astronaut)
+    assert face.left_eye is None and face.right_eye is None
+    assert det.detect(np.zeros((200, 300, 3), np.uint8)) == []
+    assert det.detect(np.zeros((20, 20, 3), np.uint8)) == []
+    # a face smaller than min_face_size is not reported
+    assert get_detector("haar", min_face_size=150).detect(astronaut) == []
+
+
+def test_mtcnn_no_face(mtcnn):
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    blanks = [np.zeros((240, 320, 3), np.uint8), np.full((240, 320, 3), 255, np.uint8),
+              rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), np.zeros((8, 8, 3), np.uint8),
+              np.zeros((0, 0, 3), np.uint8)]
+    assert [mtcnn.detect(im) for im in blanks] == [[]] * len(blanks)
+
+    lfw = (data.lfw_subset() * 255).round().astype(np.uint8)  # 100 faces, then 100 non-faces, 25x25
+
+    def up(patches):
+        return [np.repeat(cv2.resize(p, (100, 100), interpolation=cv2.INTER_CUBIC)[:, :, None], 3, axis=2) for p in patches]
+
+    assert mtcnn.detect_batch(up(lfw[100:])) == [[]] * 100
+    found = mtcnn.detect_batch(up(lfw[:30]))  # the same detector does find the face patches
+    assert sum(len(f) > 0 for f in found) >= 27
+
+
+def test_pick_face(mtcnn, astronaut):
+    # two real faces: the astronaut and a half-size copy of her beside it
+    canvas = np.zeros((512, 768, 3), np.uint8)
+    canvas[:, :512] = astronaut
+    canvas[128:384, 512:] = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    faces = mtcnn.detect(canvas)
+    assert len(faces) == 2
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+    big = pick_face(faces, "largest")
+    assert _dist(big.left_eye, ASTRONAUT_EYES[0]) < 3
+    small = min(faces, key=lambda f: f.area)
+    assert small.box[0] > 512 and small.width == pytest.approx(big.width / 2, rel=0.15)
+    assert pick_face(faces, "confident") is max(faces, key=lambda f: f.score)
+
+    a = Face(box=(0, 0, 100, 100), score=0.80)
+    b = Face(box=(0, 0, 50, 50), score=0.99)
+    assert pick_face([a, b], "largest") is a
+    assert pick_face([a, b], "confident") is b
+    assert pick_face([], "largest") is None
+    with pytest.raises(ValueError, match="pick strategy"):
+        pick_face([a], "biggest")
+
+
+def test_backends_agree(mtcnn, mtcnn_torch, astronaut, grace_hopper):
+    from signfer.config import cache_dir
+
+    assert (mtcnn.backend, mtcnn_torch.backend) == ("onnx", "torch")
+    for img in (astronaut, grace_hopper):
+        _assert_same_faces(mtcnn.detect(img), mtcnn_torch.detect(img), tol=0.05)
+    assert len(list((cache_dir() / "mtcnn").glob("*.onnx"))) >= 3  # exported once, cached
+
+
+def test_detect_batch_equals_detect(mtcnn, astronaut, grace_hopper):
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    noise = np.random.default_rng(1).integers(0, 256, astronaut.shape, dtype=np.uint8)
+    images = [astronaut, grace_hopper, flipped, noise]  # three of one size share the network calls
+    batch = mtcnn.detect_batch(images)
+    for img, faces in zip(images, batch):
+        _assert_same_faces(faces, mtcnn.detect(img), tol=1e-2)
+    assert batch[3] == []
+    # the mirrored photo gives the mirrored face; the eyes swap sides
+    (f,), (g,) = batch[0], batch[2]
+    assert g.box[0] == pytest.approx(512 - f.box[2], abs=4)
+    assert g.left_eye[0] == pytest.approx(512 - f.right_eye[0], abs=4)
+
+
+def test_scale_half_finds_same_face(astronaut, grace_hopper, mtcnn):
+    half = get_detector("mtcnn", scale=0.5)
+    for img in (astronaut, grace_hopper):
+        (full,), (small,) = mtcnn.detect(img), half.detect(img)
+        np.testing.assert_allclose(small.box, full.box, atol=0.06 * full.width)
+        assert _dist(small.left_eye, full.left_eye) < 4 and _dist(small.right_eye, full.right_eye) < 4
+
+
+def test_rotated_face_gives_rotated_eyes(mtcnn, astronaut):
+    upright = mtcnn.detect(astronaut)[0]
+    rot = cv2.getRotationMatrix2D((256, 256), 15, 1.0)  # +15 deg, counter-clockwise on screen
+    faces = mtcnn.detect(cv2.warpAffine(astronaut, rot, (512, 512)))
+    assert len(faces) == 1
+    assert _eye_angle(faces[0]) - _eye_angle(upright) == pytest.approx(15, abs=3)
+    for got, eye in zip((faces[0].left_eye, faces[0].right_eye), ASTRONAUT_EYES):
+        assert _dist(got, rot @ np.array([eye[0] + 0.5, eye[1] + 0.5, 1.0])) < 4
+
+
+def test_detectors_pickle(mtcnn, haar, astronaut):
+    for det in (mtcnn, haar, get_detector("none")):
+        before = det.detect(astronaut)
+        clone = pickle.loads(pickle.dumps(det))
+        assert clone.detect(astronaut) == before
+
+
+def test_whole_image_detector(astronaut):
+    det = get_detector("none", min_face_size=50)  # other detectors' options are ignored
+    (face,) = det.detect(astronaut[:300, :200])
+    assert face.box == (0.0, 0.0, 200.0, 300.0) and face.score == 1.0 and not face.has_eyes
+    assert det.detect_batch([astronaut, astronaut[:10]])[1][0].box == (0.0, 0.0, 512.0, 10.0)
+
+
+def test_mtcnn_accepts_gray_and_rgba(mtcnn, astronaut):
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    for img in (gray, rgba):
+        (face,) = mtcnn.detect(img)
+        assert _dist(face.left_eye, ASTRONAUT_EYES[0]) < 4
