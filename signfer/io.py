@@ -90,15 +90,24 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding, newline=None) as fh:
+        # backslashreplace: a file name that is not valid UTF-8 (kept by Python as surrogates) is written escaped
+        text = "b" not in mode
+        with os.fdopen(fd, mode, encoding=encoding if text else None, errors="backslashreplace" if text else None, newline=None) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _name_target(exc, path)
         raise
+
+
+def _name_target(exc: BaseException, path: Path) -> None:
+    """A failed write (disk full, file too large, no permission) names the file it was writing."""
+    if isinstance(exc, OSError) and not exc.filename:
+        exc.filename = str(path)
 
 
 def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
@@ -112,9 +121,10 @@ def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Pa
         try:
             yield tmp
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            _name_target(exc, target)
             raise
 
     return _ctx()

@@ -242,13 +242,14 @@ class _TorchNets:
 
     def __call__(self, name: str, x: np.ndarray) -> list[np.ndarray]:
         old = torch.get_num_threads()
-        if self.threads:
+        switch = bool(self.threads) and self.threads != old
+        if switch:
             torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
                 return [o.numpy() for o in self.nets[name](torch.from_numpy(x))]
         finally:
-            if self.threads:
+            if switch:
                 torch.set_num_threads(old)
 
 
@@ -264,9 +265,17 @@ class _OnnxNets:
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no busy-waiting worker threads: the nets are small and the CPU is shared with the classifier
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            paths = export_onnx()
+        except OSError:  # read-only cache: export for this process only
+            import tempfile
+
+            paths = export_onnx(tempfile.mkdtemp(prefix="signfer-mtcnn-"))
         self.sessions = {
             name: ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            for name, path in export_onnx().items()
+            for name, path in paths.items()
         }
 
     def __call__(self, name: str, x: np.ndarray) -> list[np.ndarray]:
@@ -439,6 +448,8 @@ class MTCNNDetector:
     # ------------------------------------------------------------------ cascade
     def _detect_same_size(self, frames: list[np.ndarray]) -> list[list[Face]]:
         h0, w0 = frames[0].shape[:2]
+        if min(h0, w0) * self.scale < 12:  # smaller than P-Net's 12-pixel window
+            return [[] for _ in frames]
         s = self.scale
         if s != 1.0:
             size = (max(1, round(w0 * s)), max(1, round(h0 * s)))

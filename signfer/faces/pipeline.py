@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -146,12 +146,14 @@ def _row(source: str, **values) -> dict:
 
 
 def _crop_values(crop: FaceCrop) -> dict:
-    values = dict(zip(("crop_x1", "crop_y1", "crop_x2", "crop_y2"), crop.box), angle=round(crop.angle, 3))
+    values = dict(zip(("crop_x1", "crop_y1", "crop_x2", "crop_y2"), crop.box), angle=round(crop.angle, 2))
     face = crop.face
     if face is not None:
-        values.update(zip(("face_x1", "face_y1", "face_x2", "face_y2"), map(float, face.box)), score=float(face.score))
+        values.update(zip(("face_x1", "face_y1", "face_x2", "face_y2"), (round(float(v), 2) for v in face.box)))
+        values["score"] = round(float(face.score), 4)
         if face.has_eyes:
-            values.update(left_eye_x=face.left_eye[0], left_eye_y=face.left_eye[1], right_eye_x=face.right_eye[0], right_eye_y=face.right_eye[1])
+            eyes = (*face.left_eye, *face.right_eye)
+            values.update(zip(("left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y"), (round(float(v), 2) for v in eyes)))
     return values
 
 
@@ -189,6 +191,19 @@ def _init_worker() -> None:
         pass
 
 
+def _worker_context(preset: Preset):
+    """Worker processes start from a fork server that has imported the detector once
+    (``spawn`` where there is no fork server, e.g. Windows)."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    modules = [__name__, "signfer.faces.detect", f"signfer.faces.{preset.detector}"]  # e.g. signfer.faces.mtcnn
+    context.set_forkserver_preload([m for m in modules if importlib.util.find_spec(m) is not None])
+    return context
+
+
 def _run_jobs(jobs: list[tuple], workers: int, progress: bool) -> list[dict]:
     from tqdm.auto import tqdm
 
@@ -201,13 +216,14 @@ def _run_jobs(jobs: list[tuple], workers: int, progress: bool) -> list[dict]:
                 bar.update()
             return rows
         chunk = max(1, min(16, len(jobs) // (workers * 4)))
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_worker_context(jobs[0][3]), initializer=_init_worker) as pool:
             try:
                 for row in pool.map(_process_job, jobs, chunksize=chunk):
                     rows.append(row)
                     bar.update()
             except BrokenProcessPool:
-                reason = "a worker process crashed; rerun with --workers 1 to find the file"
+                reason = ("a worker process crashed or could not start (a script using workers > 1 needs "
+                          "`if __name__ == '__main__':`); rerun with workers=1 to find the file")
                 rows += [_row(job[1], status="error", reason=reason, preset=job[3].name, region=job[4]) for job in jobs[len(rows) :]]
         return rows
     finally:
@@ -233,7 +249,8 @@ def preprocess_path(
 ) -> pd.DataFrame:
     """Preprocess an image, a folder (recursive) or a FePh folder into ``output``.
 
-    Crops keep their relative path (and file name) under ``output``; ``output/manifest.csv``
+    Crops keep their relative path and file name (so label files still match; a ``.jpg`` source
+    gives a ``.jpg`` crop) under ``output``; ``output/manifest.csv``
     gets one row per input file (:data:`MANIFEST_COLUMNS`; ``status`` ok / no_face / error
     with the ``reason``). A bad file is recorded and skipped, never stops the run.
     """

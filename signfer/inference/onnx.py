@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def export_onnx(
     if ref.ndim != 2 or ref.shape[1] != spec.num_classes:
         raise ValueError(f"model output shape {ref.shape} does not match the spec's {spec.num_classes} classes")
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: stable for these CNNs
         torch.onnx.export(
             model,
             (torch.from_numpy(x[:1]),),
@@ -179,3 +181,41 @@ class OnnxClassifier:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+EXPORT_FORMATS = ("onnx",)
+
+
+def default_export_path(name_or_path: str | os.PathLike, checkpoint: str | None) -> Path:
+    """Beside the checkpoint (``best.pt`` -> ``best.onnx``), or ``./<name>.onnx`` for a named model."""
+    if checkpoint:
+        return Path(checkpoint).with_suffix(".onnx")
+    return Path(f"{Path(str(name_or_path)).name.replace(':', '_')}.onnx")
+
+
+def export_model(
+    run_or_checkpoint: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    format: str = "onnx",
+    fold: int | None = None,
+    opset: int = DEFAULT_OPSET,
+    atol: float = 1e-4,
+) -> OnnxExport:
+    """``signfer export``: a run dir (its best fold or ``fold``), a ``.pt`` checkpoint or a model name to ONNX.
+
+    The file gets a dynamic batch axis, the opset and the model's spec in its metadata, and is
+    written only after its outputs matched PyTorch's to ``atol``.
+    """
+    from signfer.inference.recognizer import load_torch_model, resolve_model
+
+    if format.lower() not in EXPORT_FORMATS:
+        raise ValueError(f"unsupported export format {format!r}; supported: {', '.join(EXPORT_FORMATS)}")
+    source = resolve_model(run_or_checkpoint, fold)
+    if source.kind == "onnx":
+        raise ValueError(f"{source.location} is an ONNX file already")
+    model, spec = load_torch_model(source)
+    target = Path(out) if out else default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None)
+    if target.suffix.lower() != ".onnx" and (target.is_dir() or not target.suffix):
+        target = target / default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None).name
+    return export_onnx(model, spec, target, opset=opset, atol=atol, source=source.description)

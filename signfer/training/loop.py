@@ -320,6 +320,18 @@ def _loader(dataset, recipe: Recipe, shuffle: bool, workers: int, generator: tor
                       generator=generator, persistent_workers=False)
 
 
+def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):
+    """A :class:`~signfer.data.dataset.FaceDataset` of ``part`` as the recipe prepares it; random flips only when ``train``.
+
+    Labels are indexed in the recipe's classes (a baseline model's own classes may differ).
+    """
+    from signfer.data.dataset import FaceDataset
+
+    return FaceDataset(part, recipe.class_names(), preset=recipe.preset, region=recipe.region, size=recipe.image_size,
+                       normalize=spec.normalize, hflip=recipe.hflip and train,
+                       overrides=recipe.preset_overrides or None, cache_dir=cache_dir)
+
+
 def predictions_table(df: pd.DataFrame, probs: np.ndarray, class_names) -> pd.DataFrame:
     """``predictions.csv`` rows: source_id, path, group, y_true, y_pred, p_<class> for each class."""
     names = list(class_names)
@@ -355,7 +367,6 @@ def train_fold(
     With ``resume`` a finished fold is returned as it is and an interrupted one continues from
     ``last.pt``; without it a fold folder that already holds a run is an error.
     """
-    from signfer.data.dataset import FaceDataset
     from signfer.data.folds import fold_split, split_train_val
     from signfer.data.labels import map_probabilities
     from signfer.evaluation.metrics import classification_metrics
@@ -391,11 +402,6 @@ def train_fold(
         model, spec = build_model(recipe, class_names)
     model.to(device)
 
-    def dataset(part: pd.DataFrame, train: bool, names) -> FaceDataset:
-        return FaceDataset(part, names, preset=recipe.preset, region=recipe.region, size=recipe.image_size,
-                           normalize=spec.normalize, hflip=recipe.hflip and train,
-                           overrides=recipe.preset_overrides or None, cache_dir=cache_dir)
-
     extra = {"fold": int(fold), "recipe": recipe.name}
     if recipe.is_baseline:
         _write_history([], fold_dir / "history.csv")
@@ -405,15 +411,15 @@ def train_fold(
     else:
         generator = torch.Generator().manual_seed(recipe.seed)
         weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
-        train_loader = _loader(dataset(train_df, True, class_names), recipe, True, workers, generator)
-        val_loader = _loader(dataset(val_df, False, class_names), recipe, False, workers) if len(val_df) else None
+        train_loader = _loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers, generator)
+        val_loader = (_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers)
+                      if len(val_df) else None)
         if progress:
             print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; device {device}")
         fit(model, spec, recipe, train_loader, val_loader, fold_dir, loader_generator=generator, weights=weights,
             device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra)
 
-    # test labels may be outside the model's own classes (baselines): read them with the recipe's classes
-    test_ds = dataset(test, False, class_names)
+    test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir)
     logits, _ = predict_logits(model, _loader(test_ds, recipe, False, workers), device, progress, f"{fold_dir.name} test")
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     if tuple(spec.class_names) != tuple(class_names):  # a baseline: carry its own classes into the recipe's

@@ -142,39 +142,49 @@ def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  
     """The starting model of ``recipe`` and its spec.
 
     From ``init_from`` (an earlier run's checkpoint), else ``pretrained`` weights, else random
-    weights. Training recipes then get a new head for ``class_names`` (``new_head``); a baseline
-    (no stages) keeps the pretrained head, whose classes (``pretrained_classes``) are mapped
-    onto ``class_names`` at prediction time. The spec takes the recipe's preset, region, image
-    size and normalisation (else the starting weights' own normalisation).
+    weights. Training recipes get a new head for ``class_names`` unless ``new_head`` keeps the
+    starting head (``false``, or ``auto`` when its classes equal ``class_names``). A baseline
+    (no stages) keeps the pretrained head; its classes (the registry's, else
+    ``pretrained_classes``) are mapped onto ``class_names`` at prediction time. The spec takes
+    the recipe's preset, region, image size and normalisation (else the starting weights' own).
     """
     from signfer.data.labels import get_classes
     from signfer.models.checkpoint import load_checkpoint
-    from signfer.models.registry import create_model, default_spec
+    from signfer.models.registry import create_model, default_spec, pretrained_classes
     from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD
     from signfer.models.weights import WeightsUnavailable
 
     class_names = tuple(class_names)
     if recipe.init_from:
-        model, spec, _ = load_checkpoint(resolve_checkpoint(recipe.init_from))
-        if spec.arch != recipe.arch:
-            raise ValueError(f"init_from {recipe.init_from} holds a {spec.arch} model but recipe {recipe.name} trains {recipe.arch}")
-        outputs = tuple(spec.class_names)
+        model, spec, _ = load_checkpoint(resolve_checkpoint(recipe.init_from))  # its own arch wins over recipe.arch
+        model.train()
+        head = tuple(spec.class_names)
+    elif recipe.pretrained:
+        known = pretrained_classes(recipe.pretrained, recipe.arch)
+        head = tuple(known) if known else None  # None: ImageNet weights, a head without expression classes
     else:
-        outputs = get_classes(recipe.pretrained_classes) if recipe.pretrained_classes else class_names
-        try:
-            model = create_model(recipe.arch, len(outputs), pretrained=recipe.pretrained)
-        except WeightsUnavailable as exc:
-            raise WeightsUnavailable(f"recipe {recipe.name}: pretrained weights {recipe.pretrained!r}: {exc} "
-                                     "(or run with --pretrained none to start from random weights)") from None
-        spec = default_spec(recipe.arch, list(outputs), pretrained=recipe.pretrained)
-    if not recipe.is_baseline:
-        new_head = recipe.new_head if isinstance(recipe.new_head, bool) else outputs != class_names
-        if new_head:
-            reset_head(model, len(class_names))
-            outputs = class_names
-        elif outputs != class_names:
-            raise ValueError(f"recipe {recipe.name}: new_head is false but the starting model's classes {list(outputs)} "
+        head = None
+    if recipe.is_baseline:
+        if head is None and recipe.pretrained and not recipe.init_from:
+            raise ValueError(f"recipe {recipe.name} has no training stage, so its weights need an expression head; "
+                             f"{recipe.pretrained!r} has none")
+        head = head or (get_classes(recipe.pretrained_classes) if recipe.pretrained_classes else class_names)
+        keep = True
+    else:
+        if recipe.new_head is False and head is not None and head != class_names:
+            raise ValueError(f"recipe {recipe.name}: new_head is false but the starting head's classes {list(head)} "
                              f"differ from the recipe's {list(class_names)}")
+        keep = head is not None and (recipe.new_head is False or (recipe.new_head == "auto" and head == class_names))
+    outputs = head if keep else class_names
+    if recipe.init_from:
+        if not keep:
+            reset_head(model, len(outputs))
+    else:
+        try:
+            model = create_model(recipe.arch, len(outputs), pretrained=recipe.pretrained, new_head=not keep)
+        except WeightsUnavailable as exc:
+            raise WeightsUnavailable(f"recipe {recipe.name}: {exc} (or run with --pretrained none to start from random weights)") from None
+        spec = default_spec(recipe.arch, list(outputs), pretrained=recipe.pretrained)
     changes = dict(class_names=list(outputs), input_size=recipe.image_size, preset=str(recipe.preset),
                    preset_overrides=dict(recipe.preset_overrides), region=recipe.region)
     if recipe.normalization:

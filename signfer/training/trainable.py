@@ -3,9 +3,11 @@
 The head is ``model.get_classifier()`` (timm's API). The backbone's blocks are
 ``model.blocks`` (timm MobileNet-v1/v2, EfficientNet: a ``Sequential`` of stages, each a
 group of inverted-residual / depthwise-separable layers with one output width; 7 in
-mobilenetv2_100 and efficientnet_b0, 5 in mobilenetv1_100). ``last:K`` trains the head,
-every layer after the blocks (``conv_head``, ``bn2``) and the last ``K`` blocks; the stem
-and the earlier blocks stay frozen.
+mobilenetv2_100 and efficientnet_b0, 5 in mobilenetv1_100; ``body.blocks`` in signfer's
+HSEmotion Keras MobileNet port). ``last:K`` trains the last ``K`` blocks and everything after
+them (``conv_head``, ``bn2``, HSEmotion's ``feats`` layer, the head); the stem and the earlier
+blocks stay frozen. Modules are taken in registration order, which is forward order in these
+models.
 
 Frozen BatchNorm layers are put in inference mode (:func:`freeze_batchnorm`), as Keras does
 with ``trainable = False``: they neither learn nor update their running statistics, so a
@@ -28,48 +30,55 @@ def classifier_of(model: nn.Module) -> nn.Module:
     return head
 
 
-def backbone_blocks(model: nn.Module) -> list[nn.Module]:
-    """The backbone's blocks in input-to-output order (``model.blocks``)."""
-    blocks = getattr(model, "blocks", None)
-    if not isinstance(blocks, (nn.Sequential, nn.ModuleList)) or len(blocks) == 0:
+def _blocks_path(model: nn.Module) -> str:
+    """Dotted name of the backbone's ``blocks`` container (``blocks`` in timm models, ``body.blocks`` in wrappers)."""
+    found = [name for name, m in model.named_modules()
+             if name.split(".")[-1] == "blocks" and isinstance(m, (nn.Sequential, nn.ModuleList)) and len(m) > 0]
+    if not found:
         raise ValueError(
-            f"{type(model).__name__} has no model.blocks: progressive unfreezing (trainable: last:K) needs a timm "
-            "MobileNet / EfficientNet style model; use trainable: head or all"
+            f"{type(model).__name__} has no blocks container: progressive unfreezing (trainable: last:K) needs a "
+            "timm MobileNet / EfficientNet style model (model.blocks); use trainable: head or all"
         )
-    return list(blocks)
+    return min(found, key=lambda n: n.count("."))
 
 
-def trainable_modules(model: nn.Module, trainable: str) -> list[nn.Module]:
-    """The modules whose parameters learn under ``trainable`` (``head``, ``all`` or ``last:K``)."""
-    if trainable == "all":
-        return [model]
-    head = classifier_of(model)
-    if trainable == "head":
-        return [head]
-    if not trainable.startswith("last:") or not trainable[5:].isdigit():
-        raise ValueError(f"trainable must be head, all or last:K, got {trainable!r}")
-    k = int(trainable[5:])
-    blocks = backbone_blocks(model)
-    if k > len(blocks):
-        raise ValueError(f"trainable {trainable!r}: {type(model).__name__} has only {len(blocks)} blocks")
-    children = list(model.named_children())
-    names = [n for n, _ in children]
-    after = [m for _, m in children[names.index("blocks") + 1:]] if "blocks" in names else []
-    return [head, *after, *(blocks[len(blocks) - k:] if k else [])]
+def backbone_blocks(model: nn.Module) -> list[nn.Module]:
+    """The backbone's blocks in input-to-output order (``model.blocks``, or a wrapped model's ``body.blocks``)."""
+    return list(model.get_submodule(_blocks_path(model)))
+
+
+def _frozen_prefix(model: nn.Module, keep_last: int) -> list[nn.Module]:
+    """The stem and the blocks before the last ``keep_last``: every module registered before them on the way down to ``blocks``."""
+    path = _blocks_path(model).split(".")
+    frozen, parent = [], model
+    for part in path:
+        for name, child in parent.named_children():
+            if name == part:
+                break
+            frozen.append(child)
+        parent = parent.get_submodule(part)
+    blocks = list(parent)
+    if keep_last > len(blocks):
+        raise ValueError(f"trainable last:{keep_last}: {type(model).__name__} has only {len(blocks)} blocks")
+    return frozen + blocks[: len(blocks) - keep_last]
 
 
 def set_trainable(model: nn.Module, trainable: str) -> list[nn.Parameter]:
-    """Freeze everything, then unfreeze ``trainable``; returns the parameters that learn (for the optimiser)."""
-    modules = trainable_modules(model, trainable)
+    """Freeze all but ``trainable`` (``head``, ``all`` or ``last:K``); returns the parameters that learn, in model order."""
+    if trainable == "all":
+        learn = {id(p) for p in model.parameters()}
+    elif trainable == "head":
+        learn = {id(p) for p in classifier_of(model).parameters()}
+    elif trainable.startswith("last:") and trainable[5:].isdigit():
+        frozen = {id(p) for m in _frozen_prefix(model, int(trainable[5:])) for p in m.parameters()}
+        learn = {id(p) for p in model.parameters() if id(p) not in frozen}
+    else:
+        raise ValueError(f"trainable must be head, all or last:K, got {trainable!r}")
+    params = []
     for p in model.parameters():
-        p.requires_grad_(False)
-    params, seen = [], set()
-    for m in modules:
-        for p in m.parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                p.requires_grad_(True)
-                params.append(p)
+        p.requires_grad_(id(p) in learn)
+        if id(p) in learn:
+            params.append(p)
     return params
 
 

@@ -6,22 +6,38 @@ from signfer.explain.gradcam import attention_share, cam_in_full_frame, find_tar
 from signfer.explain.occlusion import region_mask
 
 
-@pytest.mark.parametrize("arch", ["mobilenetv2_100", "efficientnet_b0", "mobilenetv1_100", "mobilenetv3_small_050", "test_resnet"])
+@pytest.mark.parametrize("arch", ["mobilenetv2_100", "efficientnet_b0", "mobilenetv1_100", "fer_mini_xception", "mobilenetv3_small_050", "test_resnet"])
 def test_target_layer_is_the_last_feature_map_before_pooling(arch):
-    import timm
+    from signfer.models.registry import create_model
 
     torch.manual_seed(0)
-    model = timm.create_model(arch, num_classes=7).eval()
-    x = torch.randn(1, 3, 64, 64)
+    model = create_model(arch, 7).eval()
+    x = torch.randn(1, 1 if arch == "fer_mini_xception" else 3, 64, 64)
     layer = find_target_layer(model, x)
+    assert layer is not model.get_classifier()
     seen = []
     handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
     with torch.no_grad():
         model(x)
         features = model.forward_features(x)
     handle.remove()
-    # the hooked map is the backbone's final feature map (timm's forward_features), not the pooled / head output
+    # the hooked map is the backbone's final feature map (forward_features), not the pooled / head output
     assert seen[-1].shape == features.shape and torch.allclose(seen[-1], features)
+
+
+def test_gradcam_on_the_fer2013_mini_xception_port(grace_hopper):
+    """The mini-Xception (grayscale, conv classifier) goes through the same code as timm models."""
+    import cv2
+
+    from signfer.models.registry import create_model, default_spec
+
+    torch.manual_seed(0)
+    model = create_model("fer_mini_xception", 7).eval()
+    spec = default_spec("fer_mini_xception", [str(i) for i in range(7)])
+    crop = cv2.resize(grace_hopper[60:360, 100:400], (spec.input_size, spec.input_size))
+    res = gradcam(model, spec, crop[None], target=3)
+    assert res.cams.shape == (1, spec.input_size, spec.input_size) and res.cams.max() == pytest.approx(1.0)
+    assert res.probabilities.shape == (1, 7) and res.targets.tolist() == [3]
 
 
 def test_attention_share_numbers():

@@ -173,18 +173,19 @@ def test_detect_batch_equals_detect(mtcnn, astronaut, grace_hopper):
     for img, faces in zip(images, batch):
         _assert_same_faces(faces, mtcnn.detect(img), tol=1e-2)
     assert batch[3] == []
-    # the mirrored photo gives the mirrored face; the eyes swap sides
+    # the mirrored photo gives the mirrored face (MTCNN is not exactly mirror-symmetric); the eyes swap sides
     (f,), (g,) = batch[0], batch[2]
-    assert g.box[0] == pytest.approx(512 - f.box[2], abs=4)
-    assert g.left_eye[0] == pytest.approx(512 - f.right_eye[0], abs=4)
+    assert g.box[0] == pytest.approx(512 - f.box[2], abs=0.1 * f.width)
+    assert _dist(g.left_eye, (512 - f.right_eye[0], f.right_eye[1])) < 4
+    assert _dist(g.right_eye, (512 - f.left_eye[0], f.left_eye[1])) < 4
 
 
 def test_scale_half_finds_same_face(astronaut, grace_hopper, mtcnn):
     half = get_detector("mtcnn", scale=0.5)
-    for img in (astronaut, grace_hopper):
+    for img, eyes, tol in ((astronaut, ASTRONAUT_EYES, 4), (grace_hopper, GRACE_HOPPER_EYES, 6)):
         (full,), (small,) = mtcnn.detect(img), half.detect(img)
         np.testing.assert_allclose(small.box, full.box, atol=0.06 * full.width)
-        assert _dist(small.left_eye, full.left_eye) < 4 and _dist(small.right_eye, full.right_eye) < 4
+        assert _dist(small.left_eye, eyes[0]) < tol and _dist(small.right_eye, eyes[1]) < tol
 
 
 def test_rotated_face_gives_rotated_eyes(mtcnn, astronaut):

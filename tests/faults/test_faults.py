@@ -1,0 +1,223 @@
+"""The fault corpus (``make_corpus.py``) through the real readers and commands.
+
+Every case must end in one of two ways: the input is used correctly, or a clear error names
+it (:class:`signfer.io.InputError` from the readers, a ``status=error`` row with the reason in
+the run's table/log from the batch commands). A bad input never stops the run, never leaves
+a partial output file, and never costs work already finished.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from signfer.io import InputError, read_image
+
+from .make_corpus import Case, make_corpus, write_video
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> dict[str, Case]:
+    return {c.name: c for c in make_corpus(tmp_path_factory.mktemp("faults"))}
+
+
+def cases_of(kind: str) -> list[str]:
+    import tempfile
+
+    # the names only (the files are made once per session by the fixture)
+    with tempfile.TemporaryDirectory() as tmp:
+        from . import make_corpus as mc
+
+        names = {"image": mc.make_images, "labels": mc.make_labels}[kind](Path(tmp))
+    return [c.name for c in names]
+
+
+def partial_files(root: Path) -> list[Path]:
+    """Temporary files of the atomic writers (``.NAME.*.part*``) left anywhere under ``root``."""
+    return [p for p in Path(root).rglob("*") if ".part" in p.name]
+
+
+def run_cli(*args, env=None, preexec_fn=None, timeout=180) -> subprocess.CompletedProcess:
+    """``signfer ARGS`` in a fresh Python process (as a user or a job scheduler runs it)."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "signfer.cli", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, preexec_fn=preexec_fn, timeout=timeout, cwd=REPO)
+
+
+# --------------------------------------------------------------------------- images: signfer.io.read_image
+@pytest.mark.parametrize("name", cases_of("image"))
+def test_read_image_fault(corpus, name):
+    case = corpus[name]
+    if case.expect == "error":
+        with pytest.raises(InputError) as err:
+            read_image(case.path)
+        assert err.value.path == str(case.path)  # the message names the file
+        assert case.reason in err.value.reason.lower()
+        return
+    img = read_image(case.path)
+    assert img.shape == case.shape and img.dtype == np.uint8
+    if "rgb" in case.info:  # RGBA drops alpha, 16 bit scales by 1/257, CMYK converts back to RGB (not inverted)
+        ref = case.info["rgb"]
+        if case.path.suffix == ".jpg":  # lossy: compare with Pillow's decoding of the same file
+            from PIL import Image
+
+            ref = np.asarray(Image.open(case.path).convert("RGB"))
+        tol = 0 if case.name in ("image_rgba", "image_rgb16", "image_cmyk_tif") else 2.0
+        assert np.abs(img.astype(int) - ref.astype(int)).mean() <= tol
+
+
+def test_non_utf8_file_name_is_found_and_read(corpus):
+    from signfer.io import find_media
+
+    case = corpus["image_non_utf8_name"]
+    found = find_media(case.path.parent)
+    assert case.path in found
+    assert read_image(case.path).shape == case.shape
+
+
+# --------------------------------------------------------------------------- images: signfer preprocess on the whole folder
+def check_preprocess_output(out: Path, images: Path, manifest: pd.DataFrame, size: int) -> None:
+    """Every file has one row; errors name a reason and have no crop; every crop is complete."""
+    from signfer.io import IMAGE_SUFFIXES, find_media
+
+    sources = {p.relative_to(images).as_posix() for p in find_media(images, IMAGE_SUFFIXES)}
+    assert len(manifest) == len(sources)
+    status = dict(zip(manifest["source"], manifest["status"]))
+    for bad in ("empty.png", "truncated.png", "truncated.jpg", "notes.png"):
+        assert status[bad] == "error"
+        row = manifest[manifest["source"] == bad].iloc[0]
+        assert isinstance(row["reason"], str) and row["reason"]
+        assert not (out / bad).exists()
+    for good in ("gray.png", "rgba.png", "rgb16.png", "gray16.png", "cmyk.jpg", "cmyk.tif", "float32.tiff",
+                 "really_png.jpg", "really_jpg.bmp", "tiny_10.png", "huge_8000.jpg"):
+        assert status[good] == "ok", manifest[manifest["source"] == good]
+        assert read_image(out / good).shape == (size, size, 3)
+    assert partial_files(out) == []
+
+
+def test_preprocess_survives_every_image_fault(corpus, tmp_path):
+    from signfer.cli import main
+
+    images = corpus["image_empty"].path.parent
+    out = tmp_path / "crops"
+    rc = main(["preprocess", str(images), str(out), "--preset", "none", "--size", "32", "--no-progress"])
+    assert rc == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    check_preprocess_output(out, images, manifest, 32)
+    # the non-UTF-8 name is processed and recorded (escaped, so the manifest stays valid UTF-8)
+    row = manifest[manifest["source"].str.startswith("caf")]
+    assert len(row) == 1 and row["status"].iloc[0] == "ok"
+    (out / "manifest.csv").read_bytes().decode("utf-8")
+
+
+# --------------------------------------------------------------------------- a full disk (the OS refuses a write)
+def _limit_file_size(limit: int):
+    def apply():  # runs in the child: files may not grow past ``limit`` bytes; the write fails with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_preprocess_on_a_full_disk_records_the_failed_writes(tmp_path):
+    """Writes past the limit fail in the OS (as on a full disk): those files are errors, the rest is kept."""
+    from signfer.io import write_image
+
+    images = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for i in range(2):  # noisy: the 64 px PNG crop is ~12 KB, over the limit
+        write_image(images / f"noisy{i}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        write_image(images / f"flat{i}.png", np.full((64, 64, 3), 90 + i, np.uint8))  # flat: < 1 KB
+    out = tmp_path / "crops"
+    proc = run_cli("preprocess", images, out, "--preset", "none", "--size", "64", "--no-progress",
+                   preexec_fn=_limit_file_size(6000))
+    assert proc.returncode == 0, proc.stderr
+    manifest = pd.read_csv(out / "manifest.csv").set_index("source")
+    for i in range(2):
+        assert manifest.loc[f"noisy{i}.png", "status"] == "error"
+        assert "too large" in manifest.loc[f"noisy{i}.png", "reason"].lower()
+        assert not (out / f"noisy{i}.png").exists()
+        assert manifest.loc[f"flat{i}.png", "status"] == "ok"
+        assert read_image(out / f"flat{i}.png").shape == (64, 64, 3)
+    assert partial_files(out) == []
+
+
+def test_full_disk_for_the_manifest_is_a_clear_error_and_keeps_the_crops(tmp_path):
+    from signfer.io import write_image
+
+    images = tmp_path / "images"
+    for i in range(40):
+        write_image(images / f"flat_with_a_long_name_to_fill_the_manifest_{i:03d}.png", np.full((16, 16, 3), i, np.uint8))
+    out = tmp_path / "crops"
+    proc = run_cli("preprocess", images, out, "--preset", "none", "--size", "16", "--no-progress",
+                   preexec_fn=_limit_file_size(4000))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "manifest.csv" in proc.stderr and "too large" in proc.stderr.lower()
+    assert not (out / "manifest.csv").exists()
+    assert len(list(out.glob("*.png"))) == 40  # finished crops are not lost
+    assert partial_files(out) == []
+
+
+# --------------------------------------------------------------------------- videos: the media reader
+VIDEO_CASES = ["video_good", "video_empty", "video_truncated_mp4", "video_truncated_avi", "video_corrupt_middle",
+               "video_text_as_mp4", "video_missing"]
+
+
+@pytest.mark.parametrize("name", VIDEO_CASES)
+def test_open_media_fault(corpus, name):
+    from signfer.inference.video import open_media
+
+    case = corpus[name]
+    try:
+        with open_media(case.path) as media:
+            frames = list(media.frames())
+    except InputError as exc:
+        assert case.expect in ("error", "ok_or_error"), f"{case.name}: unexpected error {exc}"
+        assert exc.path == str(case.path) and case.reason in exc.reason.lower()
+        return
+    assert case.expect in ("ok", "ok_or_error"), f"{case.name}: read without an error"
+    assert len(frames) == case.info["frames"]
+    for f in frames:  # a frame that could not be decoded is marked, never garbage
+        assert (f.image is None) == bool(f.error)
+
+
+# --------------------------------------------------------------------------- label files: signfer.data.feph.load_feph
+@pytest.mark.parametrize("name", cases_of("labels"))
+def test_load_feph_fault(corpus, name, tmp_path):
+    from signfer.data.feph import load_feph
+
+    case = corpus[name]
+    if case.expect == "error":
+        with pytest.raises(InputError) as err:
+            load_feph(case.path)
+        assert str(case.path) in err.value.path and case.reason in err.value.reason.lower()
+        return
+    df, report = load_feph(case.path)
+    assert len(df) == case.info["kept"]
+    assert dict(report.dropped) == case.info["dropped"]
+    assert all(Path(p).is_file() for p in df["path"])
+    str(report)  # printable
+    report.to_csv(tmp_path / "report.csv")  # also with non-UTF-8 file names among the notes
+    (tmp_path / "report.csv").read_bytes().decode("utf-8")
+
+
+def test_training_on_bad_labels_names_the_file(corpus, tmp_path):
+    from signfer.cli import main
+
+    for name in ("labels_missing_columns", "labels_latin1_csv", "labels_empty_csv", "labels_header_only"):
+        rc = main(["train", "--recipe", "easier2025", "--data", str(corpus[name].path), "--out", str(tmp_path / name),
+                   "--set", "pretrained=null", "--no-progress"])
+        assert rc == 2, name
+        assert not any((tmp_path / name).glob("fold_*/*.pt"))
