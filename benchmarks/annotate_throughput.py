@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -56,16 +55,23 @@ CONFIGS = {
 PEERS = "fer+Haar 35.4 fps / 616-647 MB, fer+MTCNN 26.5 fps / 1.28 GB, MTCNN(facenet) detection alone 23.5 (full) / 46.9 (half) fps"
 
 
-def rss_mb() -> float:
+def _status(field: str) -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
 
 
+def rss_mb() -> float:
+    """Resident memory now (MB)."""
+    return _status("VmRSS")
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process (MB). VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    fork + exec, so a child started by a parent holding torch would report the parent's peak."""
+    return _status("VmHWM")
 
 
 def remux(src: Path, dst: Path, repeat: int = 1, max_frames: int | None = None) -> Path:
@@ -109,9 +115,10 @@ def run_worker(cfg: dict) -> dict:
         n = sum(1 for _ in open_media(cfg["video"]).frames())
         dt = time.perf_counter() - t0
         return {"frames": n, "faces": None, "seconds": dt, "fps": n / dt, "rss_loaded_mb": rss_loaded, "peak_rss_mb": peak_rss_mb()}
-    import torch
+    if cfg["backend"] == "torch":  # only then: importing torch alone costs ~500 MB of RSS
+        import torch
 
-    torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
     from signfer.inference.recognizer import Recognizer
 
     rec = Recognizer.from_pretrained(
@@ -134,6 +141,7 @@ def run_worker(cfg: dict) -> dict:
         "rss_loaded_mb": rss_loaded,
         "peak_rss_mb": peak_rss_mb(),
         "model": rec.describe(),
+        "torch_loaded": "torch" in sys.modules,
     }
 
 
@@ -207,7 +215,7 @@ def main(argv=None) -> int:
                 videos["wolfgang"] = remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src
                 runs.append(("wolfgang", "base"))
             runs.append((f"wolfgang x{args.long}", "base"))
-        header = f"{'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9}"
+        header = f"{'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5}"
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
         print("-" * len(header))
@@ -221,7 +229,7 @@ def main(argv=None) -> int:
                 continue
             growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
             faces = "" if r["faces"] is None else r["faces"]
-            print(f"{video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f}", flush=True)
+            print(f"{video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5}", flush=True)
     ok = [r for r in results if "error" not in r]
     wolf = [r for r in ok if r["video"] == "wolfgang" and r.get("detector") == "mtcnn" and not r.get("decode_only")]
     if wolf:

@@ -111,7 +111,90 @@ def _run_weights(args) -> int:
 
 
 # --------------------------------------------------------------------------- training commands (train, cv)
-# (insert _add_train / _add_cv and their _run_ functions here)
+def _training_arguments(p, cv: bool) -> None:
+    from signfer.config import list_configs
+
+    p.add_argument("--recipe", required=True, help="recipe name or YAML file; shipped: " + ", ".join(list_configs("recipes")))
+    p.add_argument("--data", required=True, type=Path, help="data set folder (FePh: FePh_labels.csv + FePh_images/; AffectNet: CSV or folder-per-class layout)")
+    p.add_argument("--out", required=True, type=Path, help="run directory (run.yaml, folds.csv, fold_<k>/...)")
+    if not cv:
+        p.add_argument("--fold", type=int, default=0, help="the fold to test on; the others train (default: %(default)s)")
+    p.add_argument("--folds", type=int, default=None, help="k of the grouped k-fold split (default: the recipe's, 5; an existing run keeps its own)")
+    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="layout of --data (default: the recipe's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a recipe field, e.g. --set image_size=64 --set stages.0.epochs=1 --set stages.*.lr=0.001 (repeatable)")
+    p.add_argument("--pretrained", default=None, metavar="NAME", help="starting weights instead of the recipe's (imagenet, hsemotion:enet_b0_7, a file); "
+                   "'none' = random weights (ignores the recipe's init_from too)")
+    p.add_argument("--init-from", dest="init_from", default=None, metavar="PATH", help="start from this earlier run (folder or .pt), e.g. the AffectNet step of easier2025; 'none' to skip")
+    p.add_argument("--region", choices=["full", "upper", "lower"], default=None, help="face region to train on (default: the recipe's)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from fold_<k>/last.pt (finished folds are kept)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 ... (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--cache", default=None, metavar="DIR", help="face crop cache folder (default: the signfer cache); 'none' keeps no crops on disk")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars and per-epoch lines")
+
+
+def _training_options(args) -> dict:
+    overrides = list(args.overrides)
+    if args.pretrained is not None:
+        none = args.pretrained.strip().lower() in ("none", "null", "random")
+        overrides += ["pretrained=null", "init_from=null"] if none else [f"pretrained={args.pretrained}"]
+    if args.init_from is not None:
+        none = args.init_from.strip().lower() in ("none", "null")
+        overrides.append("init_from=null" if none else f"init_from={args.init_from}")
+    if args.region:
+        overrides.append(f"region={args.region}")
+    cache = None if args.cache is None else (False if args.cache.strip().lower() == "none" else Path(args.cache))
+    return dict(folds=args.folds, data_format=args.data_format, overrides=overrides, resume=args.resume, device=args.device,
+                progress=not args.no_progress, workers=args.workers, threads=args.threads, cache_dir=cache)
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train one fold of a recipe (M0-M2, E0-E2, easier2025, ...) and test it",
+        description="Train a published recipe (a YAML file in configs/recipes/) on one fold of a grouped k-fold split "
+        "of the data and test it on that fold. Writes RUN_DIR/run.yaml, folds.csv and fold_<k>/ with best.pt "
+        "(best validation metric), last.pt (for --resume), history.csv (one row per epoch), predictions.csv and "
+        "metrics.json. Without real pretrained weights (offline), run any recipe with --pretrained none.",
+    )
+    _training_arguments(p, cv=False)
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from signfer.training.loop import train
+
+    metrics = train(args.recipe, args.data, args.out, fold=args.fold, **_training_options(args))
+    mean = metrics.get("mean_sensitivity")
+    print(f"fold {args.fold}: accuracy {metrics['accuracy']:.3f}, mean sensitivity "
+          f"{'n/a' if mean is None else f'{mean:.3f}'} on {metrics['n']} test images; run in {args.out / f'fold_{args.fold}'}")
+    return 0
+
+
+def _add_cv(sub) -> None:
+    p = sub.add_parser(
+        "cv",
+        help="k-fold cross-validation of a recipe: every fold, then the summary table",
+        description="Train and test a recipe on each fold of a grouped k-fold split (frames of one video never on both "
+        "sides), as `signfer train` does for one fold, then write RUN_DIR/summary.csv and summary.md: accuracy, "
+        "per-class sensitivity, mean sensitivity and its variance per fold with their mean and std. "
+        "--resume keeps finished folds and continues an interrupted one.",
+    )
+    _training_arguments(p, cv=True)
+    p.set_defaults(func=_run_cv)
+
+
+def _run_cv(args) -> int:
+    from signfer.training.cv import run_cv
+
+    summary = run_cv(args.recipe, args.data, args.out, **_training_options(args))
+    mean, std = summary.loc["mean"], summary.loc["std"]
+    print(f"{len(summary) - 2} folds: accuracy {mean['acc']:.1f} ({std['acc']:.1f}) %, mean sensitivity "
+          f"{mean['avg_sens']:.1f} ({std['avg_sens']:.1f}) %; table in {args.out / 'summary.md'}")
+    return 0
+
 
 # --------------------------------------------------------------------------- evaluation commands (report, evaluate)
 # (insert _add_report and its _run_ function here)
@@ -401,6 +484,51 @@ def _run_transfer(args) -> int:
     return 0
 
 
+# --- scale commands ---
+def _add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train many (recipe, region, fold) jobs in parallel, restartably, with one summary at the end",
+        description="Run `signfer train --fold K --resume` for every fold of every recipe (and every --regions entry) "
+        "as separate processes, --jobs at a time (each a torchrun of --nproc-per-job processes if > 1). Runs land in "
+        "OUT/<recipe>[-<region>]/ (normal run directories); OUT/_sweep/jobs.csv records each job (ok / failed and why / "
+        "skipped), OUT/_sweep/logs/ its output, OUT/sweep_summary.md the k-fold mean (std) of every run. Rerunning the "
+        "same command skips finished jobs and resumes interrupted ones. Several machines sharing OUT: give each "
+        "--shard I/N. See docs/scaling.md.",
+    )
+    p.add_argument("--recipes", type=_csv_list, required=True, metavar="R,...", help="recipe names or YAML files, comma-separated")
+    p.add_argument("--data", type=Path, required=True, help="data set folder (as for signfer train)")
+    p.add_argument("--out", type=Path, required=True, help="sweep folder")
+    p.add_argument("--regions", type=_csv_list, default=None, metavar="R,...", help="train each recipe on each of these face regions (full,upper,lower; default: the recipe's own)")
+    p.add_argument("--folds", type=int, default=None, help="k of the k-fold split (default: the recipe's)")
+    p.add_argument("--fold-list", type=lambda s: [int(x) for x in _csv_list(s)], default=None, metavar="K,...", help="train only these folds (default: all)")
+    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="layout of --data (default: the recipe's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="change a field of every recipe (repeatable), e.g. --set stages.*.epochs=1")
+    p.add_argument("--pretrained", default=None, metavar="NAME", help="starting weights for every job ('none' = random weights), as in signfer train")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs running at once on this machine (default: %(default)s)")
+    p.add_argument("--nproc-per-job", type=int, default=1, metavar="P", help="data-parallel processes per job (torchrun --standalone; one GPU each on GPU machines) (default: %(default)s)")
+    p.add_argument("--gpus", type=_csv_list, default=None, metavar="0,1,...", help="GPU ids to share out: each running job gets --nproc-per-job of them (CUDA_VISIBLE_DEVICES)")
+    p.add_argument("--shard", default=None, metavar="I/N", help="this machine's share when N machines run the same sweep on a shared OUT: jobs I, I+N, ...")
+    p.add_argument("--device", default="auto", help="device of every job: auto, cpu, cuda (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process (default: cores / (jobs x nproc-per-job))")
+    p.add_argument("--cache", default=None, metavar="DIR", help="face crop cache folder for every job ('none': no cache)")
+    p.add_argument("--summary-only", action="store_true", help="run nothing; rewrite OUT/sweep_summary.md from what has finished")
+    p.set_defaults(func=_run_sweep)
+
+
+def _run_sweep(args) -> int:
+    from signfer.scale.sweep import run_sweep
+
+    train_args = ["--pretrained", args.pretrained] if args.pretrained else []
+    jobs, summary = run_sweep(args.recipes, args.data, args.out, regions=args.regions, folds=args.folds, fold_list=args.fold_list,
+                              data_format=args.data_format, overrides=args.overrides, workers=args.jobs,
+                              nproc_per_job=args.nproc_per_job, shard=args.shard, gpus=args.gpus, device=args.device,
+                              threads=args.threads, cache=args.cache, train_args=train_args, summary_only=args.summary_only)
+    counts = jobs["status"].value_counts().to_dict() if len(jobs) else {}
+    print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none") + f"; summary {args.out / 'sweep_summary.md'}")
+    return 1 if counts.get("failed") else 0
+
+
 # --------------------------------------------------------------------------- entry point
 #: order of the commands in --help; every module-level ``_add_<name>`` function is a command
 COMMAND_ORDER = ["demo", "preprocess", "train", "cv", "evaluate", "report", "annotate", "export", "explain", "occlusion", "ablation", "regions", "transfer"]
@@ -428,10 +556,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from signfer.io import InputError
+    from signfer.models.weights import WeightsUnavailable
 
     try:
         return int(args.func(args) or 0)
-    except (InputError, KeyError, OSError, ValueError) as exc:  # OSError: disk full, no permission (names the file)
+    except (InputError, KeyError, OSError, ValueError, WeightsUnavailable) as exc:  # OSError: disk full, no permission (names the file)
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"signfer {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -61,7 +61,12 @@ def run_demo(out: str | os.PathLike = "signfer-demo") -> dict:
     out = Path(out)
     print(f"signfer demo -> {out.resolve()}")
     print("1. face preprocessing (real photos: scikit-image astronaut, matplotlib grace_hopper.jpg)")
-    return {"preprocessing": demo_preprocessing(out)}
+    results = {"preprocessing": demo_preprocessing(out)}
+    print("2. video annotation (the astronaut photo moving through a short clip, offline FER2013 model)")
+    from signfer.inference.democlip import demo_annotation
+
+    results["annotation"] = demo_annotation(out / "annotation")
+    return results
 
 
 __all__ = ["run_demo", "demo_photos", "write_demo_photos", "demo_preprocessing", "DEMO_PREPROCESSING"]

@@ -8,7 +8,10 @@ TensorFlow); only its weight files are read, with ``joblib``.
 The cascade follows facenet-pytorch's ``detect_face`` and the ``mtcnn`` package: image pyramid (factor
 0.709 from 12 / ``min_face_size``), P-Net proposals (threshold 0.6, NMS 0.5 per scale, 0.7 over
 scales), box regression, squaring, R-Net on 24x24 crops (0.7, NMS 0.7), O-Net on 48x48 crops (0.7,
-NMS 0.7 by the smaller area) with five landmarks. Pixels are normalised as ``(x - 127.5) / 128``.
+NMS 0.7 by the smaller area) with five landmarks. Pixels are normalised as ``(x - 127.5) / 128``;
+images go in untransposed, as the ``mtcnn`` package feeds its Keras nets (NHWC here becomes NCHW, and
+Keras' ``Permute((2, 1, 3))`` before ``Flatten`` is kept). Pyramid levels are area-resampled from the
+first level; crops are whole-pixel boxes area-resized with OpenCV.
 All coordinates are continuous pixel coordinates (pixel ``i`` covers ``[i, i + 1)``); boxes are
 ``x1, y1, x2, y2`` with exclusive ``x2, y2`` and may reach past the image border for faces cut by it.
 """

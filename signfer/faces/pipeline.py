@@ -93,14 +93,19 @@ def preprocess(img: np.ndarray, face: Face, preset: str | Preset = "easier2025",
 _DETECTORS: dict[tuple, object] = {}
 
 
-def detector_for(preset: Preset):
-    """The preset's face detector, built once per process."""
-    key = (preset.detector, json.dumps(preset.detector_options, sort_keys=True, default=str))
+def cached_detector(name: str, options: dict | None = None):
+    """``get_detector(name, **options)``, built once per process."""
+    key = (name, json.dumps(options or {}, sort_keys=True, default=str))
     if key not in _DETECTORS:
         from signfer.faces.detect import get_detector
 
-        _DETECTORS[key] = get_detector(preset.detector, **preset.detector_options)
+        _DETECTORS[key] = get_detector(name, **(options or {}))
     return _DETECTORS[key]
+
+
+def detector_for(preset: Preset):
+    """The preset's face detector, built once per process."""
+    return cached_detector(preset.detector, preset.detector_options)
 
 
 def whole_image_face(img: np.ndarray) -> Face:
@@ -109,7 +114,8 @@ def whole_image_face(img: np.ndarray) -> Face:
 
 
 def preprocess_image(img: np.ndarray, preset: str | Preset = "easier2025", detector=None, region: str = "full") -> FaceCrop | None:
-    """Detect the face in ``img`` (``detector`` or the preset's) and preprocess it.
+    """Detect the face in ``img`` and preprocess it. ``detector``: a detector object, a detector
+    name, or ``None`` for the preset's.
 
     Without a face: ``None`` when ``preset.no_face == "skip"``; with ``"whole_image"`` the
     whole image is used (no square, zoom or rotation) and the crop's ``face`` is ``None``.
@@ -117,7 +123,11 @@ def preprocess_image(img: np.ndarray, preset: str | Preset = "easier2025", detec
     from signfer.faces.detect import pick_face
 
     preset = _as_preset(preset)
-    faces = (detector or detector_for(preset)).detect(img)
+    if detector is None:
+        detector = detector_for(preset)
+    elif isinstance(detector, str):
+        detector = cached_detector(detector)
+    faces = detector.detect(img)
     face = pick_face(faces, preset.face_choice)
     if face is not None:
         return preprocess(img, face, preset, region)
@@ -133,6 +143,8 @@ def list_inputs(source: str | os.PathLike, output: str | os.PathLike) -> tuple[P
     source, output = Path(source).resolve(), Path(output).resolve()
     if not source.exists():
         raise InputError(source, "does not exist")
+    if output == (source.parent if source.is_file() else source):
+        raise ValueError(f"OUTPUT {output} would overwrite the source images; choose another folder")
     if source.is_file():
         return source.parent, [source]
     files = [p for p in find_media(source, IMAGE_SUFFIXES) if output not in p.resolve().parents]
@@ -200,8 +212,15 @@ def _worker_context(preset: Preset):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     modules = [__name__, "signfer.faces.detect", f"signfer.faces.{preset.detector}"]  # e.g. signfer.faces.mtcnn
-    context.set_forkserver_preload([m for m in modules if importlib.util.find_spec(m) is not None])
+    context.set_forkserver_preload([m for m in modules if _module_exists(m)])
     return context
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _run_jobs(jobs: list[tuple], workers: int, progress: bool) -> list[dict]:
@@ -276,6 +295,7 @@ __all__ = [
     "normalize_colour",
     "region_split_row",
     "detector_for",
+    "cached_detector",
     "list_inputs",
     "process_file",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,28 +118,46 @@ def load_torch_model(source: ModelSource):
     return model.eval(), spec
 
 
-def _state_key(model, spec: ModelSpec, opset: int) -> str:
-    """Content hash of a model's weights and spec: the ONNX cache key."""
+#: bump when the export (or what the cache key covers) changes, so stale cached ONNX files are not reused
+ONNX_CACHE_VERSION = 1
+
+
+def onnx_cache_path(source: ModelSource, opset: int | None = None) -> Path:
+    """Where the ONNX export of ``source`` is cached: keyed by the checkpoint's bytes (SHA-256), or for a
+    named model by its name and the signfer version. Computing it needs no PyTorch."""
+    import re
+
     import signfer
-
-    h = hashlib.sha256()
-    h.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
-    h.update(f"{signfer.__version__}|{opset}".encode())
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:20]
-
-
-def cached_onnx(model, spec: ModelSpec, source: str = "", opset: int | None = None) -> Path:
-    """Export ``model`` to ONNX once into ``cache_dir()/onnx`` (keyed by its weights) and return the file."""
     from signfer.config import cache_dir
-    from signfer.inference.onnx import DEFAULT_OPSET, export_onnx
+    from signfer.inference.onnx import DEFAULT_OPSET
+    from signfer.models.weights import sha256sum
 
     opset = opset or DEFAULT_OPSET
-    path = cache_dir() / "onnx" / f"{spec.arch}-{_state_key(model, spec, opset)}.onnx"
+    ident = sha256sum(source.location) if source.kind == "checkpoint" else f"name:{source.location.strip().lower()}"
+    key = hashlib.sha256(f"{ident}|{signfer.__version__}|{opset}|{ONNX_CACHE_VERSION}".encode()).hexdigest()[:20]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source.location).stem if source.kind == "checkpoint" else source.location)
+    return cache_dir() / "onnx" / f"{stem}-{key}.onnx"
+
+
+def cached_onnx(source: ModelSource, opset: int | None = None) -> Path:
+    """The ONNX file of ``source``, exported (and checked against PyTorch) on first use, then reused.
+
+    A cache hit loads neither PyTorch nor the weights: the spec travels inside the file.
+    """
+    from signfer.inference.onnx import DEFAULT_OPSET, export_onnx
+
+    if source.kind == "onnx":
+        return Path(source.location)
+    path = onnx_cache_path(source, opset)
     if not path.exists():
-        export_onnx(model, spec, path, opset=opset, source=source)
+        model, spec = load_torch_model(source)
+        # a private name first: processes exporting the same model at once never share a temporary file
+        private = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.onnx")
+        try:
+            export_onnx(model, spec, private, opset=opset or DEFAULT_OPSET, source=source.description)
+            os.replace(private, path)
+        finally:
+            private.unlink(missing_ok=True)
     return path
 
 
@@ -276,23 +295,24 @@ class Recognizer:
 
             clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device))
             return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+        if backend == "onnx":
+            from signfer.inference.onnx import OnnxClassifier
+
+            try:
+                path = cached_onnx(source)
+            except RuntimeError as exc:  # the export did not match PyTorch: run PyTorch itself
+                if isinstance(exc, WeightsUnavailable):
+                    raise
+                warnings.warn(f"ONNX export of {source.description} failed ({exc}); running it in PyTorch", stacklevel=2)
+            else:
+                clf = OnnxClassifier(path, threads=threads, providers=_ort_providers(device))
+                return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
         model, spec = load_torch_model(source)
         if threads:
             import torch
 
             torch.set_num_threads(int(threads))
-        clf = None
-        if backend == "onnx":
-            try:
-                from signfer.inference.onnx import OnnxClassifier
-
-                clf = OnnxClassifier(cached_onnx(model, spec, source.description), threads=threads, providers=_ort_providers(device))
-            except (RuntimeError, ImportError) as exc:
-                warnings.warn(f"ONNX export of {source.description} failed ({exc}); running it in PyTorch", stacklevel=2)
-        if clf is None:
-            clf = TorchClassifier(model, device)
-        else:
-            del model
+        clf = TorchClassifier(model, device)
         return cls(clf, spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
 
     # ---------------------------------------------------------------- properties

@@ -34,6 +34,7 @@ import torch
 import torch.nn as nn
 
 from signfer.config import cache_dir
+from signfer.models.keras_mobilenet import HSEMOTION_KERAS_MEANS
 from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from signfer.models.weights import WeightSource, WeightsUnavailable, fetch_any, sha256sum
 
@@ -50,8 +51,6 @@ COMMIT = "207ed4981625d1f643e25b4a3014e2eed20a0b46"
 BASE_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{COMMIT}/models/affectnet_emotions/"
 #: The address the ``hsemotion`` package itself uses (for messages: users know it).
 PACKAGE_URL = "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/affectnet_emotions/{file}?raw=true"
-
-KERAS_MEANS = (103.939, 116.779, 123.68)
 
 
 class PickleNotTrusted(ValueError):
@@ -86,7 +85,7 @@ class HSEmotionModel:
         if self.arch == "mobilenetv1_100_hsemotion":
             # RGB minus the per-channel offsets, no flip: (x/255 - m/255) / (1/255) = x - m.
             return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
-                             preset="sltat2022", mean=tuple(m / 255.0 for m in KERAS_MEANS), std=(1 / 255.0,) * 3)
+                             preset="sltat2022", mean=tuple(m / 255.0 for m in HSEMOTION_KERAS_MEANS), std=(1 / 255.0,) * 3)
         return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
                          preset="sltat2022", mean=IMAGENET_MEAN, std=IMAGENET_STD)
 

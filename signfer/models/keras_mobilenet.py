@@ -67,19 +67,6 @@ def read_keras_h5(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def keras_model_config(path: str | os.PathLike) -> dict | None:
-    """The ``model_config`` JSON of a whole-model Keras file, or None for a weights-only file."""
-    import json
-
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        cfg = f.attrs.get("model_config")
-    if cfg is None:
-        return None
-    return json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg)
-
-
 def conv_kernel(k: np.ndarray) -> torch.Tensor:
     """Keras Conv2D kernel (kh, kw, in, out) -> PyTorch (out, in, kh, kw)."""
     return torch.from_numpy(np.ascontiguousarray(np.transpose(k, (3, 2, 0, 1)))).float()

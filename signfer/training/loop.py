@@ -315,7 +315,8 @@ def fit(
 
 
 # --------------------------------------------------------------------------- one fold, end to end
-def _loader(dataset, recipe: Recipe, shuffle: bool, workers: int, generator: torch.Generator | None = None) -> DataLoader:
+def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None) -> DataLoader:
+    """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``)."""
     return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers,
                       generator=generator, persistent_workers=False)
 
@@ -411,8 +412,8 @@ def train_fold(
     else:
         generator = torch.Generator().manual_seed(recipe.seed)
         weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
-        train_loader = _loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers, generator)
-        val_loader = (_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers)
+        train_loader = make_loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers, generator)
+        val_loader = (make_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers)
                       if len(val_df) else None)
         if progress:
             print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; device {device}")
@@ -420,7 +421,7 @@ def train_fold(
             device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra)
 
     test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir)
-    logits, _ = predict_logits(model, _loader(test_ds, recipe, False, workers), device, progress, f"{fold_dir.name} test")
+    logits, _ = predict_logits(model, make_loader(test_ds, recipe, False, workers), device, progress, f"{fold_dir.name} test")
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     if tuple(spec.class_names) != tuple(class_names):  # a baseline: carry its own classes into the recipe's
         probs = map_probabilities(probs, spec.class_names, class_names)

@@ -81,9 +81,11 @@ def run_info(recipe: Recipe, data, data_format: str, k: int) -> dict:
 def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_format: str | None = None) -> pd.DataFrame:
     """Read the data and set up ``out`` (``run.yaml``, ``folds.csv``); return the data with its ``fold`` column.
 
-    A folder that already holds ``run.yaml`` must have been made with the same recipe, data,
+    A folder that already holds a trained fold must have been made with the same recipe, data,
     format and k (a ``ValueError`` lists what differs); its ``folds.csv`` is reused, so every
-    fold and every resumed run sees the same split.
+    fold and every resumed run sees the same split (a ``folds.csv`` put there beforehand is
+    used too). A folder without any checkpoint yet (a run that failed before its first
+    epoch) takes the new configuration.
     """
     from signfer.data.folds import load_folds, make_folds, save_folds
 
@@ -91,6 +93,8 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
     data_format = data_format or recipe.data_format
     run_yaml, folds_csv = out / "run.yaml", out / "folds.csv"
     saved = yaml.safe_load(run_yaml.read_text(encoding="utf-8")) if run_yaml.exists() else None
+    if saved is not None and not any(out.glob("fold_*/*.pt")):  # nothing trained yet (e.g. weights were missing): start over
+        saved = None
     k = int(folds or (saved or {}).get("k") or recipe.folds)
     info = run_info(recipe, data, data_format, k)
     if saved is not None:
@@ -103,6 +107,8 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
     df = load_data(data, data_format, recipe)
     if folds_csv.exists():
         df = load_folds(folds_csv, df)
+        if df["fold"].nunique() != k:
+            raise InputError(folds_csv, f"holds {df['fold'].nunique()} folds, not {k}; choose a new --out or remove this file")
     else:
         df = make_folds(df, k, seed=recipe.seed)
         save_folds(df, folds_csv)

@@ -1,65 +1,80 @@
-"""A tiny timm model trained in seconds on synthetic faces whose expression is only in the lower half."""
+"""A tiny k-fold run (timm ``test_efficientnet``, 64 px) trained with ``signfer cv`` on synthetic faces whose
+expression is drawn only in the lower half, shared by the explain tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-import cv2
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-SIZE = 64
-
-
-def load_synthetic(root, seed: int, n_sequences: int) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic FePh images with the signal in the lower half, resized to SIZE, and their codes."""
-    from signfer.data.synthetic import make_synthetic_feph
-    from signfer.io import read_image
-
-    make_synthetic_feph(root, n_sequences=n_sequences, frames_per_sequence=4, signal_region="lower", seed=seed, awkward_rows=False)
-    df = pd.read_csv(root / "FePh_labels.csv")
-    images = np.stack([cv2.resize(read_image(root / "FePh_images" / name), (SIZE, SIZE), interpolation=cv2.INTER_AREA) for name in df["External ID"]])
-    return images, df["Facial_label"].astype(int).to_numpy()
+RECIPE = """\
+name: tiny-lower
+description: test recipe, timm test_efficientnet (0.1 M parameters) from random weights
+arch: test_efficientnet
+pretrained: null
+classes: emotions7
+data_format: feph
+policy: sltat2022
+preset: none
+region: full
+normalization: imagenet
+image_size: 64
+batch_size: 16
+seed: 0
+val_fraction: 0
+folds: 2
+stages:
+  - {name: all, trainable: all, optimizer: adam, lr: 0.003, epochs: 8}
+"""
 
 
 @dataclass
-class TrainedLowerModel:
+class LowerRun:
+    run_dir: Path
+    data: Path
+    recipe: Path
+    cache: Path
+
+
+@dataclass
+class LowerModel:
     model: torch.nn.Module
     spec: object
-    train_images: np.ndarray
-    test_images: np.ndarray
+    test_crops: np.ndarray
     test_labels: np.ndarray
 
 
 @pytest.fixture(scope="session")
-def lower_model(tmp_path_factory) -> TrainedLowerModel:
-    """timm ``test_efficientnet`` (0.1 M parameters) trained 40 Adam steps on lower-half synthetic faces."""
-    import timm
+def lower_run(tmp_path_factory) -> LowerRun:
+    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.training.cv import run_cv
 
-    from signfer.models.spec import ModelSpec
-
-    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("lower_run")
+    data = make_synthetic_feph(root / "feph", n_sequences=28, frames_per_sequence=4, signal_region="lower", seed=0, awkward_rows=False)
+    recipe = root / "tiny-lower.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        root = tmp_path_factory.mktemp("lower")
-        x_train, y_train = load_synthetic(root / "train", seed=0, n_sequences=35)
-        x_test, y_test = load_synthetic(root / "test", seed=1, n_sequences=14)
-        spec = ModelSpec("test_efficientnet", [str(c) for c in range(7)], input_size=SIZE, preset="none")
-        model = timm.create_model("test_efficientnet", num_classes=7)
-        opt = torch.optim.Adam(model.parameters(), 3e-3)
-        xt, yt = torch.from_numpy(spec.normalize(x_train).copy()), torch.from_numpy(y_train.copy())
-        gen = torch.Generator().manual_seed(0)
-        model.train()
-        for _ in range(40):
-            idx = torch.randint(0, len(xt), (32,), generator=gen)
-            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        model.eval()
+        run_cv(recipe, data, root / "run", progress=False, threads=1, cache_dir=root / "crops")
     finally:
         torch.set_num_threads(threads)
-    return TrainedLowerModel(model, spec, x_train, x_test, y_test)
+    return LowerRun(root / "run", data, recipe, root / "crops")
+
+
+@pytest.fixture(scope="session")
+def lower_model(lower_run) -> LowerModel:
+    """Fold 0's best model of :func:`lower_run` and its test crops (64 x 64 RGB) with their class indices."""
+    from signfer.data.dataset import FaceDataset
+    from signfer.data.folds import fold_split, load_folds
+    from signfer.data.feph import load_feph
+    from signfer.models.checkpoint import load_checkpoint
+
+    model, spec, _ = load_checkpoint(lower_run.run_dir / "fold_0" / "best.pt")
+    df, _ = load_feph(lower_run.data, "sltat2022")
+    _, test = fold_split(load_folds(lower_run.run_dir / "folds.csv", df), 0)
+    ds = FaceDataset(test, spec.class_names, preset=spec.preset, size=spec.input_size, cache_dir=lower_run.cache)
+    crops = np.stack([ds.crop(i) for i in range(len(ds))])
+    return LowerModel(model, spec, crops, ds.labels)

@@ -25,19 +25,20 @@ def test_target_layer_is_the_last_feature_map_before_pooling(arch):
     assert seen[-1].shape == features.shape and torch.allclose(seen[-1], features)
 
 
-def test_gradcam_on_the_fer2013_mini_xception_port(grace_hopper):
-    """The mini-Xception (grayscale, conv classifier) goes through the same code as timm models."""
+@pytest.mark.registry
+def test_gradcam_on_the_fer2013_mini_xception_port(astronaut):
+    """The real FER2013 mini-Xception (grayscale, conv classifier) goes through the same code as timm models."""
     import cv2
 
-    from signfer.models.registry import create_model, default_spec
+    from signfer.models.registry import load_pretrained
 
-    torch.manual_seed(0)
-    model = create_model("fer_mini_xception", 7).eval()
-    spec = default_spec("fer_mini_xception", [str(i) for i in range(7)])
-    crop = cv2.resize(grace_hopper[60:360, 100:400], (spec.input_size, spec.input_size))
-    res = gradcam(model, spec, crop[None], target=3)
-    assert res.cams.shape == (1, spec.input_size, spec.input_size) and res.cams.max() == pytest.approx(1.0)
-    assert res.probabilities.shape == (1, 7) and res.targets.tolist() == [3]
+    model, spec = load_pretrained("fer2013")
+    face = cv2.resize(astronaut[52:182, 171:278], (spec.input_size, spec.input_size), interpolation=cv2.INTER_AREA)
+    res = gradcam(model, spec, face[None])
+    assert spec.class_names[int(res.targets[0])] == "happy"  # the smile
+    assert res.cams.shape == (1, 64, 64) and res.cams.max() == pytest.approx(1.0)
+    sad = gradcam(model, spec, face[None], target="sad")
+    assert not np.allclose(sad.cams, res.cams)
 
 
 def test_attention_share_numbers():
@@ -68,24 +69,24 @@ def test_half_face_maps_go_back_into_the_full_frame():
 
 def test_lower_half_model_looks_at_the_lower_half(lower_model):
     m = lower_model
-    res = gradcam(m.model, m.spec, m.test_images)
-    assert res.cams.shape == (len(m.test_images), 64, 64) and res.cams.min() >= 0 and res.cams.max() <= 1
+    res = gradcam(m.model, m.spec, m.test_crops)
+    assert res.cams.shape == (len(m.test_crops), 64, 64) and res.cams.min() >= 0 and res.cams.max() <= 1
     accuracy = (res.probabilities.argmax(1) == m.test_labels).mean()
-    assert accuracy > 0.8
+    assert accuracy > 0.6
     np.testing.assert_array_equal(res.targets, res.probabilities.argmax(1))
     shares = [attention_share(c) for c in res.cams]
     lower = np.nanmean([s["lower"] for s in shares])
     assert lower > 0.7, lower
     assert np.nanmean([s["mouth"] for s in shares]) > np.nanmean([s["eyes"] for s in shares])
     # explaining a fixed class by name gives that class's map
-    fixed = gradcam(m.model, m.spec, m.test_images[:3], target="4")
-    assert (fixed.targets == 4).all()
+    fixed = gradcam(m.model, m.spec, m.test_crops[:3], target="happy")
+    assert (fixed.targets == m.spec.class_names.index("happy")).all()
     with pytest.raises(ValueError, match="unknown class"):
-        gradcam(m.model, m.spec, m.test_images[:1], target="contempt")
+        gradcam(m.model, m.spec, m.test_crops[:1], target="contempt")
 
 
 def test_overlay_colours_the_salient_part(lower_model):
-    crop = lower_model.test_images[0]
+    crop = lower_model.test_crops[0]
     cam = np.zeros((8, 8), np.float32)
     cam[4:] = 1.0
     out = overlay(crop, cam)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from signfer.faces import transforms as T
-from signfer.faces.pipeline import MANIFEST_COLUMNS, preprocess, preprocess_image, preprocess_path, region_split_row
+from signfer.faces.pipeline import MANIFEST_COLUMNS, crop_box_for, preprocess, preprocess_image, preprocess_path, region_split_row
 from signfer.faces.presets import FIELDS, get_preset
 from signfer.faces.types import Face
 from signfer.io import read_image
@@ -101,20 +101,26 @@ def test_equalising_before_rotation_keeps_the_black_corners_out_of_the_histogram
     black corners (a spike at 0) into the histogram. cv2.equalizeHist leaves the lowest bin out
     of its cumulative histogram, so only the corners' interpolated rim moves the face's tones."""
     img, face = tilted_astronaut
-    plain = get_preset("easier2025", colour="none")
+    box = crop_box_for(face, get_preset("easier2025"))
+    native = dict(size=int(box[2] - box[0]))  # no resize: every step can be checked exactly
+    plain = get_preset("easier2025", colour="none", **native)
     white = preprocess(np.full_like(img, 255), face, plain).pixels
     inside = white.min(axis=2) == 255  # neither a rotation corner nor its rim
     rim = (white.max(axis=2) > 0) & ~inside
     corners = (white.max(axis=2) == 0).mean()  # pure black
     assert 0.05 < corners < 0.3 and rim.mean() < 0.05
-    # the histogram each order equalises: the rotated crop (after) or the crop itself (before)
-    seen_after = preprocess(img, face, plain).pixels
-    seen_before = preprocess(img, face, get_preset(plain, align=False)).pixels
-    spike_after, spike_before = ((x == 0).all(axis=2).mean() for x in (seen_after, seen_before))
-    assert spike_after > 0.95 * corners and spike_before < 0.2 * corners
-    good = preprocess(img, face, "easier2025").pixels.astype(int)
-    bad = preprocess(img, face, "easier2025_equalize_after_rotation").pixels.astype(int)
-    shift = np.abs(good - bad)[inside].mean()
+    crop = preprocess(img, face, get_preset(plain, align=False)).pixels
+    rotated = preprocess(img, face, plain).pixels
+    eyes = T.transform_points([face.left_eye, face.right_eye], T.translation(-box[0], -box[1]))
+    np.testing.assert_array_equal(rotated, T.align_eyes(crop, *map(tuple, eyes)))
+    # what each order equalises: the crop (before) or the rotated crop with its black corners (after)
+    good = preprocess(img, face, get_preset("easier2025", **native)).pixels
+    bad = preprocess(img, face, get_preset("easier2025_equalize_after_rotation", **native)).pixels
+    np.testing.assert_array_equal(good, T.align_eyes(T.equalize_histogram(crop), *map(tuple, eyes)))
+    np.testing.assert_array_equal(bad, T.equalize_histogram(rotated))
+    assert (rotated == 0).all(axis=2).mean() > 0.95 * corners  # the spike at 0 equalised after rotation
+    assert (crop == 0).all(axis=2).mean() < 0.2 * corners  # ... absent from the crop equalised before
+    shift = np.abs(good.astype(int) - bad)[inside].mean()
     assert 0.5 < shift < rim.mean() * 255  # the order changes the face, by at most the rim's share
 
 
@@ -235,6 +241,9 @@ def test_cli_preprocess_survives_bad_files_with_two_workers(messy_folder, tmp_pa
         assert row.left_eye_x < row.right_eye_x and abs(float(row.angle)) < 15
     astronaut_rows = manifest[manifest.source.isin(["astronaut.png", "gray.png", "rgba.png", "deep.png"])]
     assert np.ptp(astronaut_rows.left_eye_x.astype(float)) < 3  # same face found in every format
+    row = manifest.set_index("source").loc["astronaut.png"]  # source coordinates (the photo cut at x 110, y 20)
+    assert (row.left_eye_x, row.left_eye_y, row.right_eye_x) == pytest.approx((204 - 110, 101 - 20, 246 - 110), abs=4)
+    assert (row.width, row.height) == (270, 280)
     assert not (out / "empty.png").exists() and not (out / "README.txt").exists()
 
 
@@ -248,6 +257,10 @@ def test_preprocess_path_single_image_and_regions(tmp_path, astronaut):
     assert again.source.tolist() == ["photo.png"]  # the output folder inside the input is not read back
     with pytest.raises(ValueError, match="unknown preset key"):
         preprocess_path(src, tmp_path / "x", overrides={"zooom": 1.2}, progress=False)
+    for same in (tmp_path, src):
+        with pytest.raises(ValueError, match="overwrite the source"):
+            preprocess_path(same, tmp_path, "none", progress=False)
+    assert read_image(src).shape == astronaut.shape
 
 
 def test_preprocess_path_keeps_the_feph_layout(synthetic_feph, tmp_path):

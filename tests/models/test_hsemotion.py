@@ -148,3 +148,16 @@ def test_classes_missing_from_the_installed_libraries_do_not_stop_the_conversion
     sd = hsemotion.state_dict_from_pickle(tmp_path / "old.pt", trust_pickle=True)
     assert set(sd) == {"0.weight", "0.bias", "1.conv_reduce.weight", "1.conv_reduce.bias"}
     assert torch.equal(sd["1.conv_reduce.weight"], net[1].conv_reduce.weight)
+
+
+def test_weights_command_lists_fetches_and_converts(mirror, empty_cache, capsys):
+    from signfer.cli import main
+
+    assert main(["weights"]) == 0
+    listing = capsys.readouterr().out
+    assert "missing hsemotion:enet_b0_7" in listing and str(empty_cache / "weights" / "enet_b0_7.pt") in listing
+    assert main(["weights", "hsemotion:enet_b0_7"]) == 1
+    assert "--trust-pickle" in capsys.readouterr().out
+    assert main(["weights", "hsemotion:enet_b0_7", "--trust-pickle"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ready") and "hsemotion_enet_b0_7.safetensors" in out

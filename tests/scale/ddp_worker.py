@@ -55,7 +55,7 @@ def main(out: str, batch_size: int = 8, epochs: int = 3, workers: int = 0) -> No
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(y)
+            total += float(loss.detach()) * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
         total, correct, seen = distributed.all_reduce_sums(total, correct, seen)

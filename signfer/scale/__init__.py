@@ -1,0 +1,1 @@
+"""Beyond one process: parallel sweeps of training jobs and corpus annotation, restartable (see docs/scaling.md)."""

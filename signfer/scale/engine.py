@@ -1,0 +1,386 @@
+"""Running many jobs in parallel, restartably: a job ledger with done markers, and two ways to run jobs.
+
+* :func:`run_commands`: one operating-system process per job (each job a command line, e.g.
+  ``signfer train ... --fold 3`` or a ``torchrun`` of it), at most ``workers`` at a time.
+  Used by ``signfer sweep``.
+* :func:`run_tasks`: a pool of long-lived worker processes (:mod:`concurrent.futures`, spawn
+  start method) that load their state once (e.g. a model) and take one input after another.
+  A worker that dies (a decoder crash) costs only its own input: the pool is rebuilt and the
+  rest goes on. Used by ``signfer annotate-corpus``.
+
+Both keep the same :class:`Ledger` in a folder of the run: ``done/<job>.json`` is written
+(atomically) only after a job's outputs are complete, so a restart skips exactly the
+finished jobs, and ``jobs.csv`` records every job of every run (status ``ok`` / ``failed`` /
+``skipped``, exit code, seconds, the reason of a failure, the log file). Several machines
+share the work with ``shard=(i, n)``: machine ``i`` takes jobs ``i, i+n, ...`` of the same
+job list (the ledger folder must then be on a shared file system).
+
+A SIGTERM or Ctrl-C of the driver stops the running jobs (SIGTERM to each, then SIGKILL after
+a grace period) and writes the ledger before it exits; nothing finished is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+
+from signfer.io import atomic_write
+
+LEDGER_COLUMNS = ["job", "status", "returncode", "seconds", "started", "error", "log", "host", "pid"]
+
+
+def job_id(*parts: Any) -> str:
+    """A file-name-safe, stable id for a job made of ``parts`` (readable prefix + short hash)."""
+    text = "|".join(str(p) for p in parts)
+    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", "-".join(str(p) for p in parts))[:80].strip("_")
+    return f"{slug}-{hashlib.sha1(text.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+
+
+def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 0 <= i < n; None -> (0, 1)."""
+    if text is None:
+        return 0, 1
+    if isinstance(text, tuple):
+        i, n = text
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+        if not m:
+            raise ValueError(f"shard must look like I/N (this machine's index I of N machines), got {text!r}")
+        i, n = int(m.group(1)), int(m.group(2))
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: need 0 <= I < N")
+    return i, n
+
+
+def take_shard(items: Sequence, shard: tuple[int, int]) -> list:
+    i, n = shard
+    return list(items)[i::n]
+
+
+class Ledger:
+    """Done markers and the job table of one run, kept in ``root`` (e.g. ``OUT/_sweep``)."""
+
+    def __init__(self, root: str | os.PathLike, table: str = "jobs.csv"):
+        self.root = Path(root)
+        self.table = self.root / table
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict] = {}
+        if self.table.exists():
+            with contextlib.suppress(Exception):
+                old = pd.read_csv(self.table, dtype=str, keep_default_na=False)
+                self._rows = {r["job"]: dict(r) for r in old.to_dict("records")}
+
+    def marker(self, job: str) -> Path:
+        return self.root / "done" / f"{job}.json"
+
+    def is_done(self, job: str) -> bool:
+        return self.marker(job).exists()
+
+    def mark_done(self, job: str, info: dict | None = None) -> None:
+        with atomic_write(self.marker(job)) as fh:
+            json.dump({"job": job, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}, fh, indent=1, default=str)
+
+    def record(self, job: str, **row) -> None:
+        """Add or replace ``job``'s row and rewrite the table (atomically)."""
+        with self._lock:
+            full = {c: "" for c in LEDGER_COLUMNS}
+            full.update({k: ("" if v is None else v) for k, v in row.items()}, job=job, host=os.uname().nodename)
+            self._rows[job] = full
+            with atomic_write(self.table) as fh:
+                pd.DataFrame(list(self._rows.values())).reindex(columns=list(dict.fromkeys(LEDGER_COLUMNS + list(full)))).to_csv(fh, index=False)
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            return pd.DataFrame(list(self._rows.values()))
+
+
+# --------------------------------------------------------------------------- signals: stop cleanly
+class Stopped(Exception):
+    """The driver got SIGTERM / SIGINT; running jobs were stopped and the ledger written."""
+
+
+@contextlib.contextmanager
+def stop_on_signals(flag: threading.Event):
+    """While inside, SIGTERM and SIGINT set ``flag`` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {}
+
+    def handler(signum, frame):
+        flag.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _tail(path: Path, lines: int = 6, limit: int = 600) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    keep = [ln for ln in text.splitlines() if ln.strip() and "\r" not in ln][-lines:]
+    return " | ".join(keep)[-limit:]
+
+
+# --------------------------------------------------------------------------- one process per job
+@dataclass
+class CommandJob:
+    """A job run as its own process: ``argv``, with output to ``log``; ``done()`` tells whether its outputs exist."""
+
+    id: str
+    argv: list[str]
+    log: Path
+    done: Callable[[], bool] = lambda: False
+    env: dict[str, str] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+
+def run_commands(
+    jobs: Sequence[CommandJob],
+    ledger: Ledger,
+    *,
+    workers: int = 1,
+    slot_env: Sequence[dict[str, str]] | None = None,
+    grace_seconds: float = 20.0,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Run ``jobs`` (at most ``workers`` at once); skip those already done; return this run's rows.
+
+    ``slot_env``: one environment per parallel slot (e.g. ``{"CUDA_VISIBLE_DEVICES": "0,1"}``):
+    a job takes a free slot for its run, so parallel jobs never share a GPU.
+
+    A job counts as finished when its process exits with 0 *and* ``job.done()`` holds; then its
+    done marker is written. A failed job is recorded with its exit code and the last lines of
+    its log, and the others go on. Raises :class:`Stopped` after SIGTERM / SIGINT.
+    """
+    stop = threading.Event()
+    rows: dict[str, dict] = {}
+    todo: list[CommandJob] = []
+    for job in jobs:
+        if ledger.is_done(job.id) or job.done():
+            rows[job.id] = {"job": job.id, "status": "skipped", "error": "finished in an earlier run", **job.info}
+            if not ledger.is_done(job.id):
+                ledger.mark_done(job.id, job.info)
+        else:
+            todo.append(job)
+    if rows:
+        log(f"{len(rows)} job(s) finished in an earlier run: skipped")
+    running: dict[str, subprocess.Popen] = {}
+    lock = threading.Lock()
+    import queue as queue_mod
+
+    slots: queue_mod.Queue = queue_mod.Queue()
+    for env in (slot_env or [{}] * max(1, int(workers))):
+        slots.put(dict(env))
+    workers = slots.qsize()
+
+    def run_one(job: CommandJob) -> dict:
+        if stop.is_set():
+            return {"job": job.id, "status": "not_started", **job.info}
+        job.log.parent.mkdir(parents=True, exist_ok=True)
+        started, t0 = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()
+        slot = slots.get()
+        try:
+            with open(job.log, "ab") as out:
+                out.write(f"\n=== {started} {' '.join(job.argv)}\n".encode("utf-8", "backslashreplace"))
+                out.flush()
+                proc = subprocess.Popen(job.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env={**os.environ, **job.env, **slot}, start_new_session=True)
+                with lock:
+                    running[job.id] = proc
+                rc = proc.wait()
+                with lock:
+                    running.pop(job.id, None)
+        finally:
+            slots.put(slot)
+        seconds = round(time.perf_counter() - t0, 2)
+        row = {"job": job.id, "returncode": rc, "seconds": seconds, "started": started, "log": str(job.log), "pid": proc.pid, **job.info}
+        if stop.is_set() and rc != 0:
+            row.update(status="interrupted", error="stopped by a signal to the sweep; rerun to continue")
+        elif rc == 0 and job.done():
+            ledger.mark_done(job.id, {**job.info, "seconds": seconds})
+            row.update(status="ok")
+        elif rc == 0:
+            row.update(status="failed", error=f"exited 0 but its outputs are missing; log {job.log}")
+        else:
+            row.update(status="failed", error=f"exit code {rc}: {_tail(job.log)}")
+        ledger.record(job.id, **row)
+        log(f"[{row['status']}] {job.id} ({seconds:.1f}s)" + (f": {row['error']}" if row.get("error") else ""))
+        return row
+
+    def stop_all() -> None:
+        with lock:
+            procs = list(running.values())
+        for p in procs:  # each job is its own session: stop the job and its children (torchrun workers)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.time() + grace_seconds
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(max(0.1, deadline - time.time()))
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with stop_on_signals(stop):
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(run_one, job) for job in todo]
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                if stop.is_set():
+                    stop_all()
+            for f in futures:
+                row = f.result()
+                rows[row["job"]] = row
+    if stop.is_set():
+        for job in todo:
+            if rows.get(job.id, {}).get("status") == "not_started":
+                ledger.record(job.id, **rows[job.id])
+        raise Stopped("stopped by a signal; finished jobs are kept, rerun the same command to continue")
+    return pd.DataFrame(list(rows.values()))
+
+
+# --------------------------------------------------------------------------- a pool of long-lived workers
+@dataclass
+class Task:
+    """One input for :func:`run_tasks`: ``payload`` goes to the worker function; ``info`` to the ledger."""
+
+    id: str
+    payload: Any
+    info: dict = field(default_factory=dict)
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    ledger: Ledger,
+    work: Callable[[Any], dict],
+    *,
+    workers: int = 1,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+    is_done: Callable[[Task], bool] | None = None,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Run ``work(task.payload)`` for every task not yet done, in ``workers`` processes.
+
+    ``work`` (a module-level function) returns a dict for the ledger with ``status`` ``ok`` or
+    ``failed`` (and ``error``); an exception counts as ``failed`` with its message; a worker
+    that dies fails only the tasks it held. ``workers <= 1`` runs in this process (no pool).
+    Done markers are written for ``ok`` tasks. Raises :class:`Stopped` after SIGTERM / SIGINT.
+    """
+    stop = threading.Event()
+    rows: dict[str, dict] = {}
+    todo: list[Task] = []
+    for task in tasks:
+        if ledger.is_done(task.id) and (is_done is None or is_done(task)):
+            rows[task.id] = {"job": task.id, "status": "skipped", "error": "finished in an earlier run", **task.info}
+        else:
+            todo.append(task)
+    if rows:
+        log(f"{len(rows)} input(s) finished in an earlier run: skipped")
+
+    def finish(task: Task, result: dict | None, exc: BaseException | None, seconds: float) -> None:
+        row = {"job": task.id, **task.info, "seconds": round(seconds, 2)}
+        if exc is not None:
+            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            row.update(result or {})
+            row.setdefault("status", "ok")
+        if row["status"] == "ok":
+            ledger.mark_done(task.id, {k: v for k, v in row.items() if k != "job"})
+        ledger.record(task.id, **row)
+        rows[task.id] = row
+        log(f"[{row['status']}] {task.info.get('input', task.id)}" + (f": {row['error']}" if row.get("error") else ""))
+
+    with stop_on_signals(stop):
+        if workers <= 1:
+            if initializer is not None:
+                initializer(*initargs)
+            for task in todo:
+                if stop.is_set():
+                    break
+                t0 = time.perf_counter()
+                try:
+                    result, exc = work(task.payload), None
+                except Exception as e:  # noqa: BLE001 - one bad input must not stop the others
+                    result, exc = None, e
+                finish(task, result, exc, time.perf_counter() - t0)
+        else:
+            suspects = _run_pool(todo, work, workers, initializer, initargs, finish, stop, crash_fails=False)
+            if suspects and not stop.is_set():
+                log(f"a worker process died; retrying its {len(suspects)} possible culprit(s) one at a time")
+            for task in suspects:  # isolate the input that kills its worker: only that one fails
+                if stop.is_set():
+                    break
+                _run_pool([task], work, 1, initializer, initargs, finish, stop, crash_fails=True)
+    if stop.is_set():
+        raise Stopped("stopped by a signal; finished inputs are kept, rerun the same command to continue")
+    return pd.DataFrame(list(rows.values()))
+
+
+def _run_pool(queue: list[Task], work, workers, initializer, initargs, finish, stop: threading.Event,
+              crash_fails: bool) -> list[Task]:
+    """Run ``queue`` in one pool. When a worker dies every unfinished task of the pool breaks; those are
+    returned (not recorded) for a retry, or recorded as failed with ``crash_fails``."""
+    ctx = get_context("spawn")
+    broken: list[Task] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs) as pool:
+        started: dict[Future, tuple[Task, float]] = {}
+        for task in queue:
+            started[pool.submit(work, task.payload)] = (task, time.perf_counter())
+        pending = set(started)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                task, t0 = started[fut]
+                try:
+                    finish(task, fut.result(), None, time.perf_counter() - t0)
+                except BrokenProcessPool:
+                    if crash_fails:
+                        finish(task, None, RuntimeError("the worker process died while handling this input "
+                                                        "(a crash in a decoder or out of memory?)"), time.perf_counter() - t0)
+                    else:
+                        broken.append(task)
+                except Exception as exc:  # noqa: BLE001
+                    finish(task, None, exc, time.perf_counter() - t0)
+            if stop.is_set():
+                for f in pending:
+                    f.cancel()
+                for p in list((getattr(pool, "_processes", None) or {}).values()):
+                    with contextlib.suppress(Exception):
+                        p.terminate()
+                break
+    return broken
+
+
+def python_command(*args: str) -> list[str]:
+    """``python -m signfer.cli ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "signfer.cli", *map(str, args)]
+
+
+__all__ = ["CommandJob", "Ledger", "Stopped", "Task", "job_id", "parse_shard", "python_command", "run_commands", "run_tasks", "take_shard"]
