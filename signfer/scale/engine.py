@@ -96,12 +96,12 @@ class Ledger:
         with atomic_write(self.marker(job)) as fh:
             json.dump({"job": job, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}, fh, indent=1, default=str)
 
-    def record(self, job: str, **row) -> None:
-        """Add or replace ``job``'s row and rewrite the table (atomically)."""
+    def record(self, row: dict) -> None:
+        """Add or replace the row of job ``row["job"]`` and rewrite the table (atomically)."""
         with self._lock:
             full = {c: "" for c in LEDGER_COLUMNS}
-            full.update({k: ("" if v is None else v) for k, v in row.items()}, job=job, host=os.uname().nodename)
-            self._rows[job] = full
+            full.update({k: ("" if v is None else v) for k, v in row.items()}, host=os.uname().nodename)
+            self._rows[str(row["job"])] = full
             with atomic_write(self.table) as fh:
                 pd.DataFrame(list(self._rows.values())).reindex(columns=list(dict.fromkeys(LEDGER_COLUMNS + list(full)))).to_csv(fh, index=False)
 
@@ -226,7 +226,7 @@ def run_commands(
             row.update(status="failed", error=f"exited 0 but its outputs are missing; log {job.log}")
         else:
             row.update(status="failed", error=f"exit code {rc}: {_tail(job.log)}")
-        ledger.record(job.id, **row)
+        ledger.record(row)
         log(f"[{row['status']}] {job.id} ({seconds:.1f}s)" + (f": {row['error']}" if row.get("error") else ""))
         return row
 
@@ -260,7 +260,7 @@ def run_commands(
     if stop.is_set():
         for job in todo:
             if rows.get(job.id, {}).get("status") == "not_started":
-                ledger.record(job.id, **rows[job.id])
+                ledger.record(rows[job.id])
         raise Stopped("stopped by a signal; finished jobs are kept, rerun the same command to continue")
     return pd.DataFrame(list(rows.values()))
 
@@ -313,7 +313,7 @@ def run_tasks(
             row.setdefault("status", "ok")
         if row["status"] == "ok":
             ledger.mark_done(task.id, {k: v for k, v in row.items() if k != "job"})
-        ledger.record(task.id, **row)
+        ledger.record(row)
         rows[task.id] = row
         log(f"[{row['status']}] {task.info.get('input', task.id)}" + (f": {row['error']}" if row.get("error") else ""))
 

@@ -192,6 +192,25 @@ def test_memory_stays_flat_on_a_long_video(tiny_checkpoint, tmp_path):
     assert peaks[320] < peaks[40] * 1.3 + 200_000, peaks
 
 
+def test_eaf_probability_tiers_per_frame(tiny_checkpoint, moving_face_clip, tmp_path):
+    from pympi import Elan
+
+    from signfer.inference.recognizer import Recognizer
+
+    rec = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
+    opts = AnnotationOptions(eaf_probabilities="frames", every=2)
+    annotate_media(rec, moving_face_clip.path, tmp_path, formats=("csv", "eaf"), options=opts)
+    df = pd.read_csv(tmp_path / "astronaut_moving.csv")
+    assert list(df["frame"]) == list(range(0, 16, 2)) and (df["status"] == "ok").all()
+    eaf = Elan.Eaf(str(tmp_path / "astronaut_moving.eaf"))
+    for c in rec.class_names:
+        tier = sorted(eaf.get_annotation_data_for_tier(f"p_{c}"))
+        assert tier[0][0] == 0 and tier[-1][1] == 1600  # covers the clip: 8 analysed frames of 200 ms
+        for _, r in df.iterrows():
+            (value,) = [float(v) for s, e, v in tier if s <= r.time_ms < e]
+            assert value == pytest.approx(r[f"p_{c}"], abs=0.005 + 1e-9)
+
+
 def test_bad_options_and_files_are_input_errors(tiny_recognizer, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         tiny_recognizer.annotate_video(tmp_path / "nope.mp4")
@@ -206,7 +225,7 @@ def test_pyfeat_single_face_video_has_a_face_on_every_frame(tmp_path, capsys):
     from signfer.cli import main
 
     video = pyfeat_video("single_face.mp4")
-    rc = main(["annotate", str(video), "--out", str(tmp_path), "--no-progress", "--detect-every", "3", "--smooth", "5"])
+    rc = main(["annotate", str(video), "--out", str(tmp_path), "--no-progress", "--detect-every", "4", "--smooth", "5"])
     assert rc == 0
     assert "model: fer2013" in capsys.readouterr().out
     df = pd.read_csv(tmp_path / "single_face.csv")
@@ -222,6 +241,18 @@ def test_pyfeat_no_face_video_has_no_face(tmp_path):
     df = rec.annotate_video(pyfeat_video("no_face.mp4"), every=3)
     assert len(df) == 32 and (df["status"] == "no_face").all()
     assert df.attrs["segments"] == []
+
+
+@pytest.mark.registry
+def test_demo_annotation_step(tmp_path, capsys):
+    from signfer.inference.democlip import demo_annotation
+
+    out = demo_annotation(tmp_path)
+    text = capsys.readouterr().out
+    res = out["result"]
+    assert res.counts == {"ok": 13, "no_face": 3, "error": 0}
+    assert "model: fer2013" in text and str(tmp_path / "astronaut_moving.eaf") in text
+    assert {s.label for s in res.segments} == {"happy"}  # the astronaut smiles
 
 
 @pytest.mark.registry
