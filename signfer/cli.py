@@ -519,11 +519,14 @@ def _add_sweep(sub) -> None:
 def _run_sweep(args) -> int:
     from signfer.scale.sweep import run_sweep
 
-    train_args = ["--pretrained", args.pretrained] if args.pretrained else []
+    overrides = list(args.overrides)
+    if args.pretrained is not None:  # as signfer train --pretrained does
+        none = args.pretrained.strip().lower() in ("none", "null", "random")
+        overrides += ["pretrained=null", "init_from=null"] if none else [f"pretrained={args.pretrained}"]
     jobs, summary = run_sweep(args.recipes, args.data, args.out, regions=args.regions, folds=args.folds, fold_list=args.fold_list,
-                              data_format=args.data_format, overrides=args.overrides, workers=args.jobs,
+                              data_format=args.data_format, overrides=overrides, workers=args.jobs,
                               nproc_per_job=args.nproc_per_job, shard=args.shard, gpus=args.gpus, device=args.device,
-                              threads=args.threads, cache=args.cache, train_args=train_args, summary_only=args.summary_only)
+                              threads=args.threads, cache=args.cache, summary_only=args.summary_only)
     counts = jobs["status"].value_counts().to_dict() if len(jobs) else {}
     print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none") + f"; summary {args.out / 'sweep_summary.md'}")
     return 1 if counts.get("failed") else 0

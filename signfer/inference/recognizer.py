@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from signfer.faces.types import Face, FaceCrop
-from signfer.io import InputError, read_image, to_uint8_rgb
+from signfer.io import read_image, to_uint8_rgb
 from signfer.models.spec import ModelSpec
 from signfer.models.weights import WeightsUnavailable
 

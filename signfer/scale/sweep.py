@@ -192,8 +192,6 @@ def write_summary(runs: Sequence[SweepRun], out: Path, jobs: pd.DataFrame | None
         if finished:
             summaries[run.name] = summarize_run(run.run_dir)
     table = kfold_table(summaries) if summaries else pd.DataFrame()
-    if len(table):
-        table.insert(1, "folds_done", [f"{done[n][0]}/{done[n][1]}" for n in table.index])
     lines = ["# Sweep summary", "",
              "Percent; mean (std) over the finished folds of each run (sens. var.: variance of the per-class sensitivities).", ""]
     lines.append(to_markdown(table) if len(table) else "No fold has finished yet.")
@@ -208,6 +206,8 @@ def write_summary(runs: Sequence[SweepRun], out: Path, jobs: pd.DataFrame | None
             lines.append(f"- failed: {row['job']}: {row.get('error', '')}")
     with atomic_write(out / "sweep_summary.md") as fh:
         fh.write("\n".join(lines) + "\n")
+    if len(table):
+        table.insert(2, "folds_planned", [done[n][1] for n in table.index])
     with atomic_write(out / "sweep_summary.csv") as fh:
         table.to_csv(fh)
     return table

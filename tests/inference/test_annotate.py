@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import tracemalloc
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
-from signfer.inference.annotate import AnnotationOptions, annotate_inputs, annotate_media
+from signfer.inference.annotate import AnnotationOptions, annotate_media
 from signfer.inference.smoothing import Smoothing
 from signfer.io import InputError
 

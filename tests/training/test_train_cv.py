@@ -73,10 +73,21 @@ def _tensors(path):
     return model.state_dict(), extra
 
 
+def _kw(cache):
+    return dict(fold=1, overrides=RESUMABLE, progress=False, cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(synthetic_feph, tmp_path_factory):
+    """A run of 3 epochs (head, then 2 of SAM on the last block) without interruption: (metrics, fold dir)."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    return train(TINY, synthetic_feph, out / "run", **_kw(out / "crops")), out / "run" / "fold_1"
+
+
 @pytest.mark.parametrize("stop", [1, 2])  # at a stage boundary, and inside a SAM stage
-def test_resume_gives_the_same_result_as_an_uninterrupted_run(synthetic_feph, tmp_path, stop):
-    kw = dict(fold=1, overrides=RESUMABLE, progress=False, cache_dir=tmp_path / "crops")
-    full = train(TINY, synthetic_feph, tmp_path / "full", **kw)
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(synthetic_feph, tmp_path, stop, uninterrupted):
+    kw = _kw(tmp_path / "crops")
+    full, a = uninterrupted
 
     with pytest.raises(Interrupted):
         train(TINY, synthetic_feph, tmp_path / "cut", on_epoch_end=_stop_after(stop), **kw)
@@ -87,7 +98,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(synthetic_feph, tm
     resumed = train(TINY, synthetic_feph, tmp_path / "cut", resume=True, **kw)
 
     assert resumed == full
-    a, b = tmp_path / "full" / "fold_1", cut
+    b = cut
     for name in ("best.pt", "last.pt"):
         (sa, ea), (sb, eb) = _tensors(a / name), _tensors(b / name)
         assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), name
