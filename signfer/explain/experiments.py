@@ -155,7 +155,8 @@ def occlusion_run(
     (``zero``, ``gaussian`` noise seeded with ``seed``, ``mean`` = the mean colour of that fold's
     training crops). Regions are those of :func:`signfer.explain.occlusion.layout_for_preset` for
     the model's preset. Writes to ``out`` (default ``RUN_DIR/occlusion``): ``occlusion.csv`` (one
-    row per fold, fill and region: n, accuracy, mean sensitivity, in percent), ``occlusion.md``
+    row per fold, fill and region: n, accuracy, mean sensitivity in percent, and the RGB mean colour
+    used by the ``mean`` fill), ``occlusion.md``
     (mean sensitivity per fill and region, mean (std) over folds, and its drop from the unoccluded
     model) and ``occlusion_masks.png`` (a test face under every mask). Returns the per-fold table.
     """
@@ -199,7 +200,8 @@ def occlusion_run(
             m = _predict(model, spec, test, class_names, normalize=lambda b, o=occluder, s=spec: s.normalize(o(b)),
                          batch_size=batch_size, device=device, workers=workers, cache_dir=cache_dir)
             rows.append({"fold": k, "fill": fill, "region": region, "n": m["n"], "accuracy": _pct(m["accuracy"]),
-                         "mean_sensitivity": _pct(m["mean_sensitivity"])})
+                         "mean_sensitivity": _pct(m["mean_sensitivity"]),
+                         "fill_colour": " ".join(f"{c:.2f}" for c in colour) if fill == "mean" else ""})
             if progress:
                 print(f"  {fill:>8} {region:>5}: mean sensitivity {rows[-1]['mean_sensitivity']:.1f} %")
         if example and k == use[0] and len(test):
@@ -269,15 +271,16 @@ def shared_folds(recipe, data, out: str | os.PathLike, *, folds: int | None = No
 
 
 def run_variants(recipe, data, out: str | os.PathLike, variants: Mapping[str, Mapping], *, folds: int | None = None,
-                 data_format: str | None = None, overrides: Mapping | None = None, **cv_options) -> dict[str, Path]:
+                 data_format: str | None = None, overrides: Mapping | Sequence[str] | None = None, **cv_options) -> dict[str, Path]:
     """Run ``signfer cv`` of ``recipe`` once per variant (name -> recipe overrides) into ``out/<name>``,
-    all on the folds of :func:`shared_folds`. ``cv_options`` go to :func:`signfer.training.cv.run_cv`
-    (``resume``, ``device``, ``progress``, ``workers``, ``threads``, ``cache_dir``)."""
+    all on the folds of :func:`shared_folds`. ``overrides`` (a dict or ``key=value`` strings) change the
+    recipe for every variant. ``cv_options`` go to :func:`signfer.training.cv.run_cv` (``resume``,
+    ``device``, ``progress``, ``workers``, ``threads``, ``cache_dir``)."""
     from signfer.training.cv import run_cv
     from signfer.training.prepare import resolve_recipe
 
     out = Path(out)
-    base = resolve_recipe(recipe, dict(overrides) if overrides else None)
+    base = resolve_recipe(recipe, (dict(overrides) if isinstance(overrides, Mapping) else list(overrides)) if overrides else None)
     folds_csv = shared_folds(base, data, out, folds=folds, data_format=data_format)
     k = int(pd.read_csv(folds_csv)["fold"].max()) + 1
     dirs = {}
@@ -352,7 +355,8 @@ def variants_markdown(table: pd.DataFrame, title: str, notes: Sequence[str] = ()
 
 
 def ablation(recipe, data, out: str | os.PathLike, *, variants: Mapping[str, Mapping] | Sequence[str] | None = None,
-             folds: int | None = None, data_format: str | None = None, overrides: Mapping | None = None, **cv_options) -> pd.DataFrame:
+             folds: int | None = None, data_format: str | None = None, overrides: Mapping | Sequence[str] | None = None,
+             **cv_options) -> pd.DataFrame:
     """Histogram-equalisation ablation (``signfer ablation``): ``recipe`` once per colour variant on the same folds.
 
     ``variants``: names of :data:`ABLATION_VARIANTS` (default all: ``equalize`` before the
@@ -424,7 +428,8 @@ def region_report(runs: Mapping[str, str | os.PathLike], out: str | os.PathLike 
 
 
 def regions(recipe, data, out: str | os.PathLike, *, face_regions: Sequence[str] = ("full", "upper", "lower"),
-            folds: int | None = None, data_format: str | None = None, overrides: Mapping | None = None, **cv_options) -> pd.DataFrame:
+            folds: int | None = None, data_format: str | None = None, overrides: Mapping | Sequence[str] | None = None,
+            **cv_options) -> pd.DataFrame:
     """Train and test one model per face region (``signfer regions``) on the same folds, then :func:`region_report`.
 
     Runs go to ``out/<region>``; the report to ``out/regions.md`` / ``regions.csv``.
@@ -517,8 +522,10 @@ def transfer_markdown(table: pd.DataFrame, model: str, data: str, data_format: s
         cells = [setting, str(len(sub)), str(int(sub["n"].iloc[0]))]
         cells += [_fmt(sub[c].mean(), sub[c].std(ddof=1) if len(sub) > 1 else None) for c in ("accuracy", "mean_sensitivity", *sens_cols)]
         body.append(cells)
+    trained = ", ".join(sorted(set(map(str, table["trained_colour"])))) if "trained_colour" in table else "?"
     lines = [f"# Cross-data-set transfer: {Path(model).name} on {Path(data).name} ({data_format})", "",
              "No fine-tuning: the trained model tested on every image of the other data set, preprocessed with the "
-             "model's preset and the colour setting of each row. Percent; mean (std) over the models (folds).", "",
+             f"model's preset and the colour setting of each row (the model was trained with colour: {trained}). "
+             "Percent; mean (std) over the models (folds).", "",
              _md_table(["colour", "models", "images", "acc.", "avg. sens.", *[c[5:] for c in sens_cols]], body), ""]
     return "\n".join(lines)

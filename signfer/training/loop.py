@@ -1,6 +1,6 @@
 """Train one fold of a recipe: stages of (trainable part, optimiser, epochs), best/last checkpoints, exact resume.
 
-Read top to bottom: :func:`train` (``signfer train``) prepares the run folder and calls
+Entry point: :func:`train` (``signfer train``) prepares the run folder and calls
 :func:`train_fold`, which splits the fold, builds the model (:func:`signfer.training.prepare.build_model`)
 and runs :func:`fit` (one :func:`run_epoch` per epoch, each a loop of :func:`train_step`), then
 writes the test fold's ``predictions.csv`` and ``metrics.json``. The layout of the run folder
@@ -10,7 +10,8 @@ Conventions: the loss is categorical cross-entropy; with class weights each samp
 multiplied by its class weight and the batch loss is the plain mean (Keras ``class_weight``
 semantics). Checkpoints are written after every epoch: ``best.pt`` when the validation metric
 improves (strictly), ``last.pt`` always, with the optimiser, scheduler, every random generator,
-the history and the best value, so ``--resume`` continues bit-identically on CPU.
+the history and the best value, so ``--resume`` continues bit-identically on CPU (with the same
+number of threads: float sums depend on it; a mismatch is warned about).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -243,6 +245,9 @@ def fit(
     extra = dict(extra or {})
     if state:
         _set_rng_state(state["rng"], loader_generator)
+        if state.get("threads") not in (None, torch.get_num_threads()) and torch.device(device).type == "cpu":
+            warnings.warn(f"resuming with {torch.get_num_threads()} CPU threads, the run used {state['threads']}: "
+                          "results may differ in the last digits from an uninterrupted run", stacklevel=2)
     weights = weights.to(device) if weights is not None else None
 
     optimizer = scheduler = None
@@ -254,7 +259,7 @@ def fit(
             params = set_trainable(model, stage.trainable)
             optimizer = make_optimizer(stage, params)
             scheduler = make_scheduler(stage, optimizer)
-            if state and state.get("stage_index") == si and stage_epoch > 0:
+            if state and state.get("stage_index") == si:  # resuming inside this stage
                 optimizer.load_state_dict(state["optimizer"])
                 if scheduler is not None and state.get("scheduler") is not None:
                     scheduler.load_state_dict(state["scheduler"])
@@ -270,10 +275,9 @@ def fit(
         if scheduler is not None:
             scheduler.step()
         if val_loader is not None:
-            logits, labels = predict_logits(model, val_loader, device)
-            figures = validation_figures(logits, labels, class_names)
+            figures = validation_figures(*predict_logits(model, val_loader, device), class_names)
         else:
-            figures = validation_figures(np.zeros((0, len(class_names)), np.float32), np.zeros(0, np.int64), class_names)
+            figures = dict.fromkeys(("val_loss", "val_acc", "val_mean_sensitivity"), math.nan)
         row = {"stage": stage.name, "epoch": index + 1, "train_loss": train_loss, "train_acc": train_acc, **figures,
                "lr": lr, "seconds": round(time.perf_counter() - start, 3)}
         history.append(row)
@@ -294,6 +298,7 @@ def fit(
             "history": history,
             "best_value": best_value,
             "best_epoch": best_epoch,
+            "threads": torch.get_num_threads(),
         }
         save_checkpoint(fold_dir / "last.pt", model, spec, extra=resume_state)
         _write_history(history, fold_dir / "history.csv")
@@ -305,20 +310,17 @@ def fit(
 
     if not plan:
         _write_history(history, fold_dir / "history.csv")
-    best_path = fold_dir / "best.pt"
-    if best_path.exists():
-        from signfer.models.checkpoint import load_checkpoint
+    if (fold_dir / "best.pt").exists():
+        from signfer.models.checkpoint import load_state_dict_file
 
-        best_model, _, _ = load_checkpoint(best_path)
-        model.load_state_dict(best_model.state_dict())
+        model.load_state_dict(load_state_dict_file(fold_dir / "best.pt")[0])
     return FitResult(model=model, history=history, best_epoch=best_epoch, best_value=best_value)
 
 
 # --------------------------------------------------------------------------- one fold, end to end
 def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None) -> DataLoader:
     """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``)."""
-    return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers,
-                      generator=generator, persistent_workers=False)
+    return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers, generator=generator)
 
 
 def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):
@@ -438,8 +440,6 @@ def train_fold(
 @contextlib.contextmanager
 def warnings_quiet():
     """Silence the 'no true samples of a class' warning (e.g. contempt on FePh; the JSON records None)."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="no true samples")
         yield

@@ -1,9 +1,12 @@
 """Occlusion of a model whose training signal is only in the lower half of the face (synthetic FePh)."""
 
+import numpy as np
 import pandas as pd
 
 
 def test_lower_occlusion_hurts_far_more_than_upper(lower_run, tmp_path):
+    from signfer.data.feph import load_feph
+    from signfer.data.folds import fold_split, load_folds
     from signfer.explain.experiments import occlusion_run
     from signfer.io import read_image
 
@@ -20,8 +23,16 @@ def test_lower_occlusion_hurts_far_more_than_upper(lower_run, tmp_path):
         assert d["lower"] > 40 and d["lower"] > d["upper"] + 30, (fill, d.to_dict())
     d = drop.xs("zero", level="fill").mean()  # black halves shift the input statistics: both can hurt, lower never less
     assert d["lower"] >= d["upper"], d.to_dict()
-    saved = pd.read_csv(out / "occlusion.csv")
+    saved = pd.read_csv(out / "occlusion.csv", keep_default_na=False)
     assert len(saved) == len(table)
+    # the mean fill is the mean colour of the fold's training crops (computed here independently)
+    df, _ = load_feph(lower_run.data, "sltat2022")
+    for k in (0, 1):
+        train, _ = fold_split(load_folds(lower_run.run_dir / "folds.csv", df), k)
+        pixels = np.concatenate([read_image(p).reshape(-1, 3) for p in train["path"]]).mean(axis=0)  # preset none: whole image
+        recorded = saved[(saved["fold"] == k) & (saved["fill"] == "mean")]["fill_colour"]
+        assert recorded.nunique() == 1
+        np.testing.assert_allclose([float(v) for v in recorded.iloc[0].split()], pixels, atol=2.0)
     md = (out / "occlusion.md").read_text()
     assert "| gaussian |" in md and "Unoccluded" in md
     assert read_image(out / "occlusion_masks.png").shape[0] > 200

@@ -221,3 +221,81 @@ def test_training_on_bad_labels_names_the_file(corpus, tmp_path):
                    "--set", "pretrained=null", "--no-progress"])
         assert rc == 2, name
         assert not any((tmp_path / name).glob("fold_*/*.pt"))
+
+
+# --------------------------------------------------------------------------- training: killed mid-epoch, full disk
+def train_args(data: Path, out: Path, fold: int = 0) -> list:
+    """A tiny but real `signfer train`: random MobileNetV2 on 16 px crops, batch 2 (many steps per epoch), 2 epochs."""
+    return ["train", "--recipe", "easier2025", "--data", data, "--out", out, "--fold", fold, "--folds", "2",
+            "--pretrained", "none", "--set", "image_size=16", "--set", "preset=none", "--set", "batch_size=2",
+            "--set", "val_fraction=0", "--set", "stages=[{trainable: all, optimizer: adam, lr: 0.001, epochs: 2}]",
+            "--cache", "none", "--threads", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def train_data(tmp_path_factory) -> Path:
+    from signfer.data.synthetic import make_synthetic_feph
+
+    return make_synthetic_feph(tmp_path_factory.mktemp("feph"), n_sequences=16, frames_per_sequence=2, size=(20, 16), awkward_rows=False)
+
+
+@pytest.fixture(scope="module")
+def reference_run(train_data, tmp_path_factory) -> Path:
+    """Fold 0 trained without interruption."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    proc = run_cli(*train_args(train_data, out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def same_training(a: Path, b: Path) -> None:
+    """Two fold folders hold the same run: history (but the timings), predictions and metrics identical."""
+    ha, hb = (pd.read_csv(d / "history.csv").drop(columns="seconds") for d in (a, b))
+    pd.testing.assert_frame_equal(ha, hb)
+    pd.testing.assert_frame_equal(pd.read_csv(a / "predictions.csv"), pd.read_csv(b / "predictions.csv"))
+    assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_training_killed_mid_epoch_resumes_to_the_same_result(train_data, reference_run, tmp_path, sig):
+    from signfer.models.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "signfer.cli", *map(str, train_args(train_data, out))], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = out / "fold_0" / "last.pt"
+    deadline = time.time() + 240
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, f"finished before it could be killed: {proc.communicate()[1][-2000:]}"
+    time.sleep(0.2)  # into the second epoch
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    if sig == signal.SIGTERM:
+        assert "--resume" in err and "Traceback" not in err  # says how to continue
+        assert partial_files(out) == []  # SIGTERM lets the atomic writers clean up
+    assert not (out / "fold_0" / "metrics.json").exists()
+    _, _, state = load_checkpoint(last)  # whatever was on disk is complete
+    assert state["completed_epochs"] == 1
+    # resume: the same result as the uninterrupted run, bit for bit on CPU
+    proc = run_cli(*train_args(train_data, out), "--resume")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    same_training(reference_run / "fold_0", out / "fold_0")
+    assert partial_files(out / "fold_0") == []
+
+
+def test_training_on_a_full_disk_fails_cleanly_and_keeps_finished_folds(train_data, reference_run, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(reference_run, out)  # fold 0 is finished
+    before = {p.name: p.read_bytes() for p in (out / "fold_0").iterdir()}
+    proc = run_cli(*train_args(train_data, out, fold=1), preexec_fn=_limit_file_size(1_000_000))  # a checkpoint is ~9 MB
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "too large" in proc.stderr.lower() and "fold_1" in proc.stderr  # names the file it could not write
+    assert not list((out / "fold_1").glob("*.pt"))
+    assert partial_files(out) == []
+    assert {p.name: p.read_bytes() for p in (out / "fold_0").iterdir()} == before  # nothing finished is lost

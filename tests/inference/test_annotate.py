@@ -210,11 +210,23 @@ def test_eaf_probability_tiers_per_frame(tiny_checkpoint, moving_face_clip, tmp_
             assert value == pytest.approx(r[f"p_{c}"], abs=0.005 + 1e-9)
 
 
+def test_recognizer_annotate_writes_the_chosen_formats(tiny_recognizer, moving_face_clip, tmp_path):
+    res = tiny_recognizer.annotate(moving_face_clip.path, tmp_path, formats=("json",), every=4, smooth=2, smooth_method="exponential")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut_moving.json"]
+    doc = json.loads((tmp_path / "astronaut_moving.json").read_text())
+    assert [f["frame"] for f in doc["frames"]] == [0, 4, 8, 12] and doc["frames"][1]["status"] == "no_face"
+    assert doc["options"]["smoothing"] == {"method": "exponential", "window": 2} and res.counts["ok"] == 3
+
+
 def test_bad_options_and_files_are_input_errors(tiny_recognizer, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         tiny_recognizer.annotate_video(tmp_path / "nope.mp4")
     with pytest.raises(ValueError, match="unknown format"):
         annotate_media(tiny_recognizer, tmp_path, tmp_path, formats=("csv", "xlsx"))
+    from signfer.cli import main
+
+    assert main(["annotate", str(tmp_path), "--formats", "csv,xlsx", "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
 
 
 # --------------------------------------------------------------------------- real videos and the real model

@@ -132,8 +132,8 @@ def test_cli_export(tiny_checkpoint, tmp_path, capsys):
 
 
 def test_min_face_score_filters_weak_detections(tiny_checkpoint, astronaut):
-    rec = Recognizer.from_pretrained(tiny_checkpoint, backend="torch")
+    rec = Recognizer.from_pretrained(tiny_checkpoint, backend="torch", threads=1)
     assert rec.min_face_score == 0.9  # the MTCNN default
     assert rec.predict(astronaut).face.score >= 0.9
-    strict = Recognizer.from_pretrained(tiny_checkpoint, backend="torch", min_face_score=1.01)
+    strict = Recognizer.from_pretrained(tiny_checkpoint, backend="torch", threads=1, min_face_score=1.01)
     assert strict.predict(astronaut).status == "no_face"

@@ -1,0 +1,181 @@
+"""Stable signer identities: faces followed over time by box overlap and appearance.
+
+Each detected face is matched to a track by ``motion_weight`` x IoU with the track's last box
+(worth less the longer the track has been unseen: x ``0.5 ** missed frames``) plus
+``appearance_weight`` x the similarity of hue-saturation histograms of the inner face
+(1 - Bhattacharyya distance; the track's histogram is a running mean over its clear detections).
+Matching is one-to-one (Hungarian, :func:`scipy.optimize.linear_sum_assignment`); pairs below
+``min_similarity`` stay apart. An unmatched face starts a new track ``S<n>``. A track that finds
+no face is followed by template matching (:class:`signfer.inference.tracking.FaceTracker`),
+else kept at its last box for up to ``max_missing`` frames (``coasting``), then ended; its ID
+is never reused, but a face that comes back looking like it (within ``max_missing``) gets it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from signfer.faces.types import Face
+from signfer.inference.tracking import FaceTracker
+
+STATUSES = ("detected", "tracked", "coasting")
+
+
+def box_iou(a, b) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def face_histogram(rgb: np.ndarray, box, bins: tuple[int, int] = (16, 8), inner: float = 0.6) -> np.ndarray | None:
+    """Normalised hue-saturation histogram of the central ``inner`` part of ``box`` (None if empty)."""
+    h, w = rgb.shape[:2]
+    x1, y1, x2, y2 = box
+    cx, cy, bw, bh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * inner, (y2 - y1) * inner
+    xa, ya = max(0, int(round(cx - bw / 2))), max(0, int(round(cy - bh / 2)))
+    xb, yb = min(w, int(round(cx + bw / 2))), min(h, int(round(cy + bh / 2)))
+    if xb - xa < 2 or yb - ya < 2:
+        return None
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgb[ya:yb, xa:xb]), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, list(bins), [0, 180, 0, 256]).astype(np.float32)
+    total = hist.sum()
+    return hist / total if total > 0 else None
+
+
+def histogram_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    if a is None or b is None:
+        return 0.0
+    return float(1.0 - cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
+@dataclass
+class TrackedFace:
+    """A face with its signer ID in one frame; ``status`` is ``detected``, ``tracked`` (template) or ``coasting``."""
+
+    signer_id: str
+    face: Face
+    status: str
+    similarity: float = float("nan")
+
+
+@dataclass
+class _Track:
+    signer_id: str
+    face: Face
+    hist: np.ndarray | None
+    missed: int = 0
+    seen: int = 1
+    template: FaceTracker | None = field(default=None, repr=False)
+
+
+class SignerTracker:
+    """Give every face a stable ``signer_id`` over a video. Call :meth:`update` once per analysed frame."""
+
+    def __init__(
+        self,
+        motion_weight: float = 0.5,
+        appearance_weight: float = 0.5,
+        min_similarity: float = 0.25,
+        max_missing: int = 15,
+        momentum: float = 0.9,
+        template: bool = True,
+        prefix: str = "S",
+    ):
+        self.motion_weight = motion_weight
+        self.appearance_weight = appearance_weight
+        self.min_similarity = min_similarity
+        self.max_missing = max_missing
+        self.momentum = momentum
+        self.template = template
+        self.prefix = prefix
+        self.tracks: list[_Track] = []
+        self._next = 1
+
+    def similarity(self, track: _Track, face: Face, hist: np.ndarray | None) -> float:
+        motion = box_iou(track.face.box, face.box) * 0.5 ** track.missed
+        return self.motion_weight * motion + self.appearance_weight * histogram_similarity(track.hist, hist)
+
+    def update(self, rgb: np.ndarray, faces: list[Face], occluded: list[bool] | None = None) -> list[TrackedFace]:
+        """Match ``faces`` (one frame's detections) to tracks; returns one :class:`TrackedFace` per live track,
+        in signer-ID order. ``occluded[i]``: face ``i`` is partly hidden (its appearance is not learnt)."""
+        occluded = occluded or [False] * len(faces)
+        hists = [face_histogram(rgb, f.box) for f in faces]
+        sim = np.array([[self.similarity(t, f, h) for f, h in zip(faces, hists)] for t in self.tracks], np.float64).reshape(len(self.tracks), len(faces))
+        pairs = []
+        if sim.size:
+            rows, cols = linear_sum_assignment(-sim)
+            pairs = [(r, c) for r, c in zip(rows, cols) if sim[r, c] >= self.min_similarity]
+        matched_t, matched_f = {r for r, _ in pairs}, {c for _, c in pairs}
+        out: list[TrackedFace] = []
+        for r, c in pairs:
+            t = self.tracks[r]
+            self._observe(t, rgb, faces[c], hists[c], occluded[c])
+            out.append(TrackedFace(t.signer_id, faces[c], "detected", float(sim[r, c])))
+        for c, face in enumerate(faces):
+            if c not in matched_f:
+                t = _Track(f"{self.prefix}{self._next}", face, None, seen=0)
+                self._next += 1
+                self._observe(t, rgb, face, hists[c], occluded[c])
+                self.tracks.append(t)
+                matched_t.add(len(self.tracks) - 1)
+                out.append(TrackedFace(t.signer_id, face, "detected"))
+        keep = []
+        for i, t in enumerate(self.tracks):
+            if i in matched_t:
+                keep.append(t)
+                continue
+            t.missed += 1
+            if t.missed > self.max_missing:
+                continue
+            keep.append(t)
+            moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+            if moved is not None:
+                t.face = moved
+                out.append(TrackedFace(t.signer_id, moved, "tracked", t.template.last_score))
+            else:
+                out.append(TrackedFace(t.signer_id, t.face, "coasting"))
+        self.tracks = keep
+        return sorted(out, key=lambda tf: _id_key(tf.signer_id))
+
+    def _observe(self, t: _Track, rgb: np.ndarray, face: Face, hist: np.ndarray | None, occluded: bool) -> None:
+        t.face, t.missed, t.seen = face, 0, t.seen + 1
+        if hist is not None and not occluded:
+            t.hist = hist if t.hist is None else self.momentum * t.hist + (1 - self.momentum) * hist
+        if self.template and not occluded:
+            t.template = t.template or FaceTracker()
+            t.template.reset(rgb, face)
+
+
+def _id_key(signer_id: str):
+    digits = "".join(ch for ch in signer_id if ch.isdigit())
+    return (int(digits) if digits else 0, signer_id)
+
+
+def pick_signers(stats: dict[str, dict], selection: str) -> list[str]:
+    """Signer IDs chosen by ``selection``: ``all``, ``largest`` (largest median face area), ``left`` /
+    ``right`` (smallest / largest median face-centre x) or an ID (``S2``).
+
+    ``stats``: per signer ``{"area": median area, "x": median centre x, "frames": count}``.
+    Raises ``ValueError`` for an unknown ID (naming the IDs found).
+    """
+    ids = sorted(stats, key=_id_key)
+    if not ids:
+        return []
+    sel = selection.strip()
+    if sel.lower() == "all":
+        return ids
+    if sel.lower() == "largest":
+        return [max(ids, key=lambda s: (stats[s]["area"], stats[s]["frames"]))]
+    if sel.lower() == "left":
+        return [min(ids, key=lambda s: stats[s]["x"])]
+    if sel.lower() == "right":
+        return [max(ids, key=lambda s: stats[s]["x"])]
+    if sel in stats:
+        return [sel]
+    raise ValueError(f"no signer {sel!r} in this video; signers found: {', '.join(ids)} (or use largest, left, right, all)")
