@@ -12,6 +12,7 @@ toy models on synthetic pictures, not FePh. Where the FER2013 model's weights ca
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,14 +47,25 @@ def make_examples(out: str | Path, work: str | Path | None = None, progress: boo
     """Run the experiments on synthetic data in ``work`` and copy their reports and figures to ``out``."""
     import torch
 
+    torch.set_num_threads(1)
+    out = Path(out).resolve()
+    work = Path(work) if work else Path(tempfile.mkdtemp(prefix="signfer-examples-"))
+    work.mkdir(parents=True, exist_ok=True)
+    here = Path.cwd()
+    os.chdir(work)  # run dirs appear in the reports as short relative paths
+    try:
+        _make(out, Path("."), progress)
+    finally:
+        os.chdir(here)
+    return out
+
+
+def _make(out: Path, work: Path, progress: bool) -> None:
     from signfer.data.synthetic import make_synthetic_feph
     from signfer.explain.experiments import ablation, occlusion_run, regions, transfer
     from signfer.explain.gradcam import compare_models, explain_images
     from signfer.io import write_image
 
-    torch.set_num_threads(1)
-    out = Path(out)
-    work = Path(work) if work else Path(tempfile.mkdtemp(prefix="signfer-examples-"))
     data = make_synthetic_feph(work / "synthetic_lower", n_sequences=42, frames_per_sequence=4, signal_region="lower", seed=0, awkward_rows=False)
     recipe = work / "toy-lower.yaml"
     recipe.write_text(RECIPE, encoding="utf-8")
@@ -96,7 +108,6 @@ def make_examples(out: str | Path, work: str | Path | None = None, progress: boo
         print(f"real-photo example skipped: {exc}")
     if progress:
         print(region_table[["kind", "avg_sens"]])
-    return out
 
 
 def main(argv=None) -> int:
@@ -104,7 +115,7 @@ def main(argv=None) -> int:
     parser.add_argument("out", type=Path, help="folder for the example reports and figures (docs/experiments)")
     parser.add_argument("--work", type=Path, default=None, help="folder for the runs (default: a temporary folder)")
     args = parser.parse_args(argv)
-    make_examples(args.out, args.work, progress=True)
+    make_examples(args.out, args.work, progress=False)
     print(f"examples in {args.out}")
     return 0
 

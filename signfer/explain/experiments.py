@@ -374,6 +374,8 @@ def ablation(recipe, data, out: str | os.PathLike, *, variants: Mapping[str, Map
         if unknown:
             raise ValueError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION_VARIANTS)}")
         chosen = {v: ABLATION_VARIANTS[v] for v in variants}
+    from signfer.training.prepare import resolve_recipe
+
     recipe_overrides = {name: {f"preset_overrides.{k}": v for k, v in ov.items()} for name, ov in chosen.items()}
     dirs = run_variants(recipe, data, out, recipe_overrides, folds=folds, data_format=data_format, overrides=overrides, **cv_options)
     table = variants_table(dirs, settings=chosen)
@@ -381,7 +383,7 @@ def ablation(recipe, data, out: str | os.PathLike, *, variants: Mapping[str, Map
     with atomic_write(out / "ablation.csv") as fh:
         table.to_csv(fh, float_format="%.6g")
     with atomic_write(out / "ablation.md") as fh:
-        fh.write(variants_markdown(table, f"Histogram-equalisation ablation: {getattr(recipe, 'name', recipe)}", [
+        fh.write(variants_markdown(table, f"Histogram-equalisation ablation: {resolve_recipe(recipe).name}", [
             "equalize: per-channel histogram equalisation before the eye rotation (arXiv 2507.20197); "
             "equalize_after_rotation: after it, so the black rotation corners enter the histogram; "
             "no_equalization: no colour step; standardize: per-channel mean/std clipped at 2.5 SD."]))

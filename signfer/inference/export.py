@@ -270,7 +270,11 @@ class OverlayWriter:
     """Frames with :func:`draw_overlay` into an MP4 (``mp4v``) at ``path``; :meth:`close` before renaming."""
 
     def __init__(self, path: str | os.PathLike, fps: float, class_names: list[str], smoothed: bool = False):
+        from signfer.inference.video import opencv_can_open
+
         self.path, self.fps, self.class_names, self.smoothed = Path(path), float(fps), class_names, smoothed
+        # OpenCV crashes on a file name that is not valid UTF-8: write under an ASCII name, rename on close
+        self._open_path = self.path if opencv_can_open(self.path) else self.path.with_name(f".signfer-overlay-{os.getpid()}-{id(self)}.mp4")
         self._writer = None
         self._size = None
 
@@ -280,7 +284,7 @@ class OverlayWriter:
         frame = draw_overlay(rgb, row, self.class_names, self.smoothed)
         if self._writer is None:
             self._size = (frame.shape[1], frame.shape[0])
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            self._writer = cv2.VideoWriter(str(self._open_path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
             if not self._writer.isOpened():
                 raise OSError(f"{self.path}: OpenCV cannot write an mp4v video here")
         if (frame.shape[1], frame.shape[0]) != self._size:
@@ -291,3 +295,5 @@ class OverlayWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            if self._open_path != self.path:
+                os.replace(self._open_path, self.path)

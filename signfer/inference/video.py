@@ -183,9 +183,20 @@ class MediaReader:
         self._check_complete(index)
 
 
+def opencv_can_open(path: str | os.PathLike) -> bool:
+    """False for a file name that is not valid UTF-8: OpenCV's Python binding crashes the process on it (PyAV reads it)."""
+    try:
+        os.fspath(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _open_cv2(path: str):
     import cv2
 
+    if not opencv_can_open(path):
+        raise InputError(path, "OpenCV cannot open a file whose name is not valid UTF-8")
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise InputError(path, "OpenCV cannot open it")
@@ -195,6 +206,8 @@ def _open_cv2(path: str):
 def _probe_opencv(path: str) -> MediaInfo | None:
     import cv2
 
+    if not opencv_can_open(path):
+        return None  # PyAV reads it
     cap = cv2.VideoCapture(path)
     try:
         if not cap.isOpened():

@@ -21,6 +21,7 @@ selects whom to write (``all``, ``largest``, ``left``, ``right`` or an ID).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -34,7 +35,7 @@ import pandas as pd
 
 from signfer.inference.segments import Segment, SegmentBuilder
 from signfer.inference.smoothing import Smoothing, smooth_probabilities
-from signfer.io import InputError, atomic_write
+from signfer.io import atomic_path, atomic_write
 from signfer.signers import calibration as cal
 from signfer.signers.occlusion import DEFAULT_THRESHOLD, NO_OCCLUSION, face_occlusion, overlaps_box
 from signfer.signers.tracking import SignerTracker, pick_signers
@@ -375,21 +376,15 @@ def annotate_signers(
                     continue
                 tier = signer_tier(sid, kind)
                 tiers[tier], parts[tier] = anns, sid
-        import contextlib
-
-        from signfer.io import atomic_path
-
         with contextlib.ExitStack() as stack:  # all files appear together, none on failure
             if "csv" in formats:
                 outputs["csv"] = out_dir / f"{name}.csv"
-                with atomic_write(outputs["csv"]) as fh:
-                    frames.to_csv(fh, index=False)
+                frames.to_csv(stack.enter_context(atomic_write(outputs["csv"])), index=False)
             if "json" in formats:
                 outputs["json"] = out_dir / f"{name}.json"
                 records = json.loads(frames.to_json(orient="records"))
                 body = {**header, "frames": records, "segments": {s: [seg.to_dict() for seg in segs] for s, segs in segments.items()}}
-                with atomic_write(outputs["json"]) as fh:
-                    json.dump(body, fh, ensure_ascii=False, default=_json_default)
+                json.dump(body, stack.enter_context(atomic_write(outputs["json"])), ensure_ascii=False, default=_json_default)
             if "eaf" in formats:
                 outputs["eaf"] = out_dir / f"{name}.eaf"
                 tmp = stack.enter_context(atomic_path(outputs["eaf"]))

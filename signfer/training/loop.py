@@ -373,7 +373,7 @@ def train_fold(
     from signfer.data.folds import fold_split, split_train_val
     from signfer.data.labels import map_probabilities
     from signfer.evaluation.metrics import classification_metrics
-    from signfer.models.checkpoint import load_checkpoint
+    from signfer.models.checkpoint import load_checkpoint, save_checkpoint
     from signfer.training.prepare import build_model, resolve_device
 
     fold_dir = Path(fold_dir)
@@ -408,8 +408,6 @@ def train_fold(
     extra = {"fold": int(fold), "recipe": recipe.name}
     if recipe.is_baseline:
         _write_history([], fold_dir / "history.csv")
-        from signfer.models.checkpoint import save_checkpoint
-
         save_checkpoint(fold_dir / "best.pt", model, spec, extra={**extra, "epoch": 0, "baseline_classes": list(class_names)})
     else:
         generator = torch.Generator().manual_seed(recipe.seed)

@@ -1,0 +1,155 @@
+"""Test and demo media for signer-aware annotation, built from real face photos.
+
+No real hand photo ships in any package here, so :func:`draw_hand` paints a skin-coloured open
+hand (palm, four fingers, thumb, shading, darker outline). MediaPipe's palm detector and landmark
+model do find it on a plain background (their landmarks land on its fingers); pasted over a face
+they do not, so videos built with it record where the hand was (``truth``) for the occlusion tests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from signfer.io import atomic_path
+
+
+def draw_hand(size: int = 160, angle: float = 0.0, skin=(224, 172, 140)) -> np.ndarray:
+    """RGBA (size x size) open hand, fingers up (``angle`` degrees counter-clockwise)."""
+    s = size
+    mask = np.zeros((s, s), np.uint8)
+    cx, cy, pw, ph = s * 0.5, s * 0.68, s * 0.36, s * 0.36
+    cv2.ellipse(mask, (int(cx), int(cy)), (int(pw / 2), int(ph / 2)), 0, 0, 360, 255, -1)
+    cv2.rectangle(mask, (int(cx - pw * 0.42), int(cy)), (int(cx + pw * 0.42), int(s * 0.98)), 255, -1)  # wrist
+    for dx, length, width in ((-0.36, 0.62, 0.085), (-0.12, 0.72, 0.09), (0.12, 0.68, 0.09), (0.34, 0.55, 0.08)):
+        x0, y0 = cx + dx * pw * 1.05, cy - ph * 0.35
+        x1, y1 = x0 + dx * s * 0.12, y0 - length * s * 0.55
+        cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 255, max(1, int(width * s)))
+        cv2.circle(mask, (int(x1), int(y1)), max(1, int(width * s / 2)), 255, -1)
+    tx0, ty0, tx1, ty1 = cx - pw * 0.45, cy + ph * 0.05, cx - pw * 1.05, cy - ph * 0.45  # thumb
+    cv2.line(mask, (int(tx0), int(ty0)), (int(tx1), int(ty1)), 255, max(1, int(0.1 * s)))
+    cv2.circle(mask, (int(tx1), int(ty1)), max(1, int(0.05 * s)), 255, -1)
+    yy, xx = np.mgrid[0:s, 0:s]
+    shade = 1.0 - 0.25 * ((xx - cx) ** 2 + (yy - cy) ** 2) / (s * s * 0.25)
+    rgb = np.clip(np.asarray(skin, np.float32)[None, None] * shade[..., None], 0, 255).astype(np.uint8)
+    edge = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    rgb[edge] = (rgb[edge] * 0.7).astype(np.uint8)
+    rgba = np.dstack([rgb, mask])
+    if angle:
+        rgba = cv2.warpAffine(rgba, cv2.getRotationMatrix2D((s / 2, s / 2), angle, 1.0), (s, s))
+    return rgba
+
+
+def paste(image: np.ndarray, rgba: np.ndarray, x: int, y: int) -> np.ndarray:
+    """A copy of ``image`` with ``rgba`` alpha-blended at top-left (x, y) (clipped at the edges)."""
+    out = image.copy()
+    h, w = rgba.shape[:2]
+    X1, Y1 = max(x, 0), max(y, 0)
+    X2, Y2 = min(x + w, out.shape[1]), min(y + h, out.shape[0])
+    if X2 <= X1 or Y2 <= Y1:
+        return out
+    patch = rgba[Y1 - y : Y2 - y, X1 - x : X2 - x]
+    a = patch[..., 3:4].astype(np.float32) / 255.0
+    region = out[Y1:Y2, X1:X2].astype(np.float32)
+    out[Y1:Y2, X1:X2] = np.round(region * (1 - a) + patch[..., :3] * a).astype(np.uint8)
+    return out
+
+
+def mask_outline(rgba: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The outer contour (N, 2) of ``rgba``'s alpha pasted at (x, y), in image pixels."""
+    contours, _ = cv2.findContours((rgba[..., 3] > 127).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    biggest = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float32)
+    return biggest + np.array([x, y], np.float32)
+
+
+def write_video(path: str | os.PathLike, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """RGB frames -> video (MJPG in .avi, high quality, so faces survive; mp4v for .mp4), atomically."""
+    path = Path(path)
+    h, w = frames[0].shape[:2]
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), fourcc, fps, (w, h))
+        if not writer.isOpened():
+            raise OSError(f"{path}: OpenCV cannot write this video format here")
+        if path.suffix.lower() == ".avi":
+            writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+        for f in frames:
+            writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        writer.release()
+    return path
+
+
+@dataclass
+class SyntheticVideo:
+    """A built video and what is in it: ``truth[i]`` per frame (signer boxes, hand outlines, covered half)."""
+
+    path: Path
+    fps: float
+    truth: list[dict] = field(default_factory=list)
+
+
+def face_portrait(photo: np.ndarray, box, margin: float = 0.45, size: int = 96) -> np.ndarray:
+    """A square crop around ``box`` of ``photo`` (the face plus ``margin`` on every side), resized to ``size``."""
+    x1, y1, x2, y2 = box
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * (1 + 2 * margin)
+    xa, ya = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+    crop = photo[ya : int(cy + side / 2), xa : int(cx + side / 2)]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def make_occlusion_video(path, photo: np.ndarray, face_box, *, n_frames: int = 14, hand_frames=range(5, 9), half: str = "lower",
+                         fps: float = 10.0, size: int = 320) -> SyntheticVideo:
+    """A still shot of ``photo`` (square crop of ``size`` around the face) with a drawn hand over the face's
+    ``half`` (``lower`` or ``upper``) in ``hand_frames``. ``truth[i]``: ``{"hand": outline or None, "half": ...}``."""
+    x1, y1, x2, y2 = face_box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    xa, ya = int(max(cx - size / 2, 0)), int(max(cy - size * 0.4, 0))
+    base = np.ascontiguousarray(photo[ya : ya + size, xa : xa + size])
+    fx1, fy1, fx2, fy2 = x1 - xa, y1 - ya, x2 - xa, y2 - ya
+    fw, fh = fx2 - fx1, fy2 - fy1
+    hand = draw_hand(int(max(fw, fh) * 1.2), angle=90)  # fingers pointing sideways, across the face
+    ys, xs = np.nonzero(hand[..., 3] > 127)
+    # the hand's middle at the mouth (lower) or the eyes (upper)
+    target_y = fy1 + fh * (0.8 if half == "lower" else 0.25)
+    hx = int(round((fx1 + fx2) / 2 - (xs.min() + xs.max()) / 2))
+    hy = int(round(target_y - (ys.min() + ys.max()) / 2))
+    frames, truth = [], []
+    hand_frames = set(hand_frames)
+    for i in range(n_frames):
+        if i in hand_frames:
+            frames.append(paste(base, hand, hx, hy))
+            truth.append({"hand": mask_outline(hand, hx, hy), "half": half})
+        else:
+            frames.append(base.copy())
+            truth.append({"hand": None, "half": "none"})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 20, cut: int = 12, width: int = 480, height: int = 260,
+                          fps: float = 10.0) -> SyntheticVideo:
+    """Two face portraits (``faces``: name -> RGB square, equal sizes) on a grey background, on an upper and a
+    lower lane. Until frame ``cut`` the first glides from the left edge to the right and the second from
+    right to left, so they pass each other and swap sides; then the shot cuts back to the first on the
+    left and the second on the right (a jump only appearance can follow). ``truth[i]["boxes"]``: name -> box."""
+    (a, pa), (b, pb) = list(faces.items())
+    size = pa.shape[0]
+    left, right = 10, width - size - 10
+    frames, truth = [], []
+    for i in range(n_frames):
+        img = np.full((height, width, 3), 128, np.uint8)
+        if i < cut:
+            t = i / max(cut - 1, 1)
+            xa, xb = int(round(left + t * (right - left))), int(round(right - t * (right - left)))
+        else:
+            t = (i - cut) / max(n_frames - cut, 1)
+            xa, xb = int(round(left + t * 40)), int(round(right - t * 40))
+        ya, yb = 6, height - size - 6
+        img[ya : ya + size, xa : xa + size] = pa
+        img[yb : yb + size, xb : xb + size] = pb
+        frames.append(img)
+        truth.append({"boxes": {a: (xa, ya, xa + size, ya + size), b: (xb, yb, xb + size, yb + size)}})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)

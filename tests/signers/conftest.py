@@ -1,0 +1,67 @@
+"""Fixtures for signer-aware annotation: real face photos, tiny half-face models, videos built from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ASTRONAUT_FACE = (181, 62, 268, 172)  # MTCNN's box on skimage's astronaut photo
+HOPPER_FACE = (174, 110, 348, 333)  # MTCNN's box on matplotlib's grace_hopper.jpg
+
+
+@pytest.fixture(autouse=True, scope="package")
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tiny_model(path: Path, region: str, seed: int) -> Path:
+    """A randomly initialised FER mini-Xception (64 px grey) for ``region``, saved as a signfer checkpoint."""
+    import torch
+
+    from signfer.data.labels import EMOTIONS7
+    from signfer.models.checkpoint import save_checkpoint
+    from signfer.models.registry import create_model, default_spec
+
+    torch.manual_seed(seed)
+    model = create_model("fer_mini_xception", len(EMOTIONS7)).eval()
+    spec = default_spec("fer_mini_xception", list(EMOTIONS7))
+    spec.region = region
+    save_checkpoint(path, model, spec)
+    return path
+
+
+@pytest.fixture(scope="session")
+def region_models(tmp_path_factory) -> dict[str, Path]:
+    """Checkpoints of three tiny models: full, upper and lower face."""
+    root = tmp_path_factory.mktemp("region_models")
+    return {r: _tiny_model(root / f"{r}.pt", r, seed) for seed, r in enumerate(("full", "upper", "lower"))}
+
+
+@pytest.fixture(scope="session")
+def recognizers(region_models) -> dict:
+    from signfer.inference.recognizer import Recognizer
+
+    return {r: Recognizer.from_pretrained(str(p), backend="torch", detector="mtcnn") for r, p in region_models.items()}
+
+
+class ScriptedHands:
+    """A hand 'detector' that returns, call by call, the hands a synthetic video was built with.
+
+    No real hand photo ships in any package, and MediaPipe's detector does not find a drawn hand
+    pasted over a face, so the occlusion pipeline is tested with the known outlines."""
+
+    def __init__(self, truth: list[dict]):
+        self.truth = truth
+        self.calls = 0
+
+    def detect(self, rgb):
+        item = self.truth[self.calls]
+        self.calls += 1
+        return [] if item.get("hand") is None else [item["hand"]]
