@@ -260,6 +260,15 @@ def _add_annotate(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model and detector (default: all)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g = p.add_argument_group("several signers, hands over faces, calibration (any of these switches to signer-aware annotation; docs/signers.md)")
+    g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write largest | left | right | an ID | all of them, one ELAN tier group per signer (default when signer-aware: all)")
+    g.add_argument("--occlusion", choices=["switch", "flag", "off"], default=None, help="hands over faces: switch = predict with the upper-face model when a hand covers the lower half (and vice versa), mark 'occluded' when both; flag = only record it; off = no hand detection (default: switch with both half-face models, else flag)")
+    g.add_argument("--upper-model", default=None, metavar="NAME_OR_PATH", help="model trained on the upper face half (e.g. a run of recipe easier2025-upper)")
+    g.add_argument("--lower-model", default=None, metavar="NAME_OR_PATH", help="model trained on the lower face half (recipe easier2025-lower)")
+    g.add_argument("--hands", choices=["mediapipe", "mediapipe-lite"], default="mediapipe", help="hand detector: MediaPipe's palm + landmark models, full or lite, taken from the mediapipe 0.10.21 wheel (default: %(default)s)")
+    g.add_argument("--occlusion-threshold", type=float, default=0.25, metavar="F", help="a face half counts as covered when a hand covers at least F of it (default: %(default)s)")
+    g.add_argument("--calibrate", choices=["none", "median", "interval"], default="none", help="subtract each signer's neutral baseline from the logits before deciding: the median over the video, or over --neutral stretches; raw and calibrated outputs are both written (default: %(default)s)")
+    g.add_argument("--neutral", action="append", default=[], metavar="[SIGNER:]START-END", help="a stretch in seconds where the signer (or every signer) is neutral, e.g. 0-2.5 or S2:10-12; implies --calibrate interval (repeatable)")
     p.set_defaults(func=_run_annotate)
 
 
@@ -267,6 +276,17 @@ def _run_annotate(args) -> int:
     from signfer.inference.annotate import annotate_inputs
     from signfer.models.weights import WeightsUnavailable
 
+    if args.signer or args.occlusion or args.upper_model or args.lower_model or args.calibrate != "none" or args.neutral:
+        from signfer.signers.annotate import annotate_signer_inputs
+
+        return annotate_signer_inputs(
+            args.inputs, args.model, args.out, upper_model=args.upper_model, lower_model=args.lower_model, signer=args.signer or "all",
+            occlusion=args.occlusion, hands=args.hands, occlusion_threshold=args.occlusion_threshold, calibration=args.calibrate,
+            neutral=args.neutral, formats=args.formats, every=args.every, smooth=args.smooth, smooth_method=args.smooth_method,
+            min_duration_ms=args.min_duration, fps=args.fps, progress=not args.no_progress, backend=args.backend, device=args.device,
+            detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, fold=args.fold,
+            threads=args.threads, batch_size=args.batch_size,
+        )  # fmt: skip
     try:
         return annotate_inputs(
             args.inputs, args.model, args.out, formats=args.formats, overlay=args.overlay, every=args.every,

@@ -224,6 +224,9 @@ def write_eaf(
                 s, e = int(round(start)), int(round(end))
                 if e > s:
                     eaf.add_annotation(tier, s, e, f"{value:.{frame_tiers.decimals}f}")
+    from signfer.signers.elan import set_current_schema
+
+    set_current_schema(eaf)  # EAF 3.0, the current ELAN schema
     eaf.to_file(str(path))
     return path
 

@@ -415,3 +415,95 @@ def load_models(model: str, upper: str | None = None, lower: str | None = None, 
     for region, src in (("upper", upper), ("lower", lower)):
         models[region] = None if src is None else Recognizer.from_pretrained(src, **{**kw, "detector": "none"})
     return models
+
+
+SUMMARY_FILE = "annotate_summary.csv"
+
+
+def annotate_signer_inputs(
+    inputs: Sequence[str | os.PathLike],
+    model: str = "fer2013",
+    out: str | os.PathLike = "annotations",
+    *,
+    upper_model: str | None = None,
+    lower_model: str | None = None,
+    signer: str = "all",
+    occlusion: str | None = None,
+    hands: str = "mediapipe",
+    occlusion_threshold: float = DEFAULT_THRESHOLD,
+    calibration: str = "none",
+    neutral: Sequence[str] = (),
+    formats: Sequence[str] = FORMATS,
+    every: int = 1,
+    smooth: int = 1,
+    smooth_method: str = "moving",
+    min_duration_ms: float = 0.0,
+    fps: float | None = None,
+    max_missing: int = 15,
+    progress: bool = True,
+    log=print,
+    **recognizer_kw,
+) -> int:
+    """``signfer annotate --signer/--occlusion/--calibrate``: annotate every input signer by signer into ``out``.
+
+    ``occlusion`` None: ``switch`` when both half-face models are given, else ``flag``. ``neutral``:
+    ``[SIGNER:]START-END`` strings (seconds). ``recognizer_kw`` go to ``Recognizer.from_pretrained``
+    (backend, device, detector, detect_scale, min_face_score, fold, threads, batch_size). Writes
+    ``out/<name>.{csv,json,eaf}`` and ``out/annotate_summary.csv``; returns 0 when every input was annotated.
+    """
+    from signfer.inference.annotate import expand_inputs
+    from signfer.io import InputError
+
+    if occlusion is None:
+        occlusion = "switch" if upper_model and lower_model else "flag"
+    intervals = [cal.parse_neutral(n) for n in neutral]
+    if intervals and calibration == "none":
+        calibration = "interval"
+    options = SignerOptions(signer=signer, occlusion=occlusion, occlusion_threshold=occlusion_threshold, hands=hands, calibration=calibration,
+                            neutral=intervals, every=every, fps=fps, smoothing=Smoothing(smooth_method, smooth),
+                            min_duration_ms=min_duration_ms, max_missing=max_missing)  # fmt: skip
+    if occlusion == "switch" and not (upper_model and lower_model):
+        raise ValueError("--occlusion switch needs --upper-model and --lower-model (models trained on the upper and lower face half)")
+    models = load_models(model, upper_model, lower_model, **recognizer_kw)
+    _check_models(models)
+    hand_detector = None if occlusion == "off" else get_hand_detector_for(hands)
+    log(f"model: {models['full'].describe()}" + "".join(f"; {r} face: {models[r].describe()}" for r in ("upper", "lower") if models[r] is not None))
+    out = Path(out)
+    paths = expand_inputs(inputs)
+    names, seen = [], {}
+    for p in paths:
+        base = (p.stem if p.suffix else p.name) or "annotation"
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    summary = []
+    for path, name in zip(paths, names):
+        row = {"input": str(path), "name": name, "status": "ok", "frames": 0, "signers": "", "frames_occluded": 0, "frames_half_model": 0,
+               "segments": 0, "seconds": None, "outputs": "", "error": ""}  # fmt: skip
+        try:
+            res = annotate_signers(models, path, out, options=options, formats=formats, name=name, hand_detector=hand_detector, progress=progress)
+        except (InputError, ValueError) as exc:
+            row.update(status="error", error=str(exc))
+            log(f"error: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
+            row.update(status="error", error=f"{path}: {type(exc).__name__}: {exc}")
+            log(f"error: {row['error']}")
+        else:
+            f = res.frames
+            row.update(frames=int(f["frame"].nunique()), signers=" ".join(res.signers), frames_occluded=int((f["status"] == "occluded").sum()),
+                       frames_half_model=int(f["model_used"].isin(["upper", "lower"]).sum()), segments=sum(len(s) for s in res.segments.values()),
+                       seconds=round(res.seconds, 2), outputs=" ".join(str(p) for p in res.outputs.values()))  # fmt: skip
+            log(f"{path}: {row['frames']} frames, signers {row['signers'] or 'none'}, {row['frames_half_model']} rows by a half-face model, "
+                f"{row['frames_occluded']} occluded, {row['segments']} segments -> {', '.join(str(p) for p in res.outputs.values())}")
+        summary.append(row)
+    table = pd.DataFrame(summary)
+    with atomic_write(out / SUMMARY_FILE) as fh:
+        table.to_csv(fh, index=False)
+    failed = int((table["status"] != "ok").sum())
+    log(f"{len(table) - failed} of {len(table)} inputs annotated; summary {out / SUMMARY_FILE}")
+    return 0 if failed == 0 else 1
+
+
+def get_hand_detector_for(hands):
+    from signfer.signers.hands import get_hand_detector
+
+    return get_hand_detector(hands) if isinstance(hands, str) else hands
