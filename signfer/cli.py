@@ -115,7 +115,8 @@ def _training_arguments(p, cv: bool) -> None:
     from signfer.config import list_configs
 
     p.add_argument("--recipe", required=True, help="recipe name or YAML file; shipped: " + ", ".join(list_configs("recipes")))
-    p.add_argument("--data", required=True, type=Path, help="data set folder (FePh: FePh_labels.csv + FePh_images/; AffectNet: CSV or folder-per-class layout)")
+    p.add_argument("--data", required=cv, type=Path, help="data set folder (FePh: FePh_labels.csv + FePh_images/; AffectNet: CSV or folder-per-class layout)"
+                   + ("" if cv else "; with --from-elan: where the frames cut from the videos go (default: OUT/elan_data)"))
     p.add_argument("--out", required=True, type=Path, help="run directory (run.yaml, folds.csv, fold_<k>/...)")
     if not cv:
         p.add_argument("--fold", type=int, default=0, help="the fold to test on; the others train (default: %(default)s)")
@@ -160,13 +161,28 @@ def _add_train(sub) -> None:
         "metrics.json. Without real pretrained weights (offline), run any recipe with --pretrained none.",
     )
     _training_arguments(p, cv=False)
+    p.add_argument("--from-elan", dest="from_elan", nargs="+", action="append", default=[], metavar="FILE.eaf [VIDEO]",
+                   help="train on an annotator's corrected ELAN file: the frames of VIDEO (default: the video the EAF links) inside "
+                   "each annotation of its expression tier(s) ('expression' or '<signer>_expression', as signfer annotate writes) "
+                   "become labelled face images, one group per annotation; repeatable. Fine-tune the annotating model with --init-from")
+    p.add_argument("--tier", default=None, help="with --from-elan: the tier holding the labels (default: every expression tier)")
     p.set_defaults(func=_run_train)
 
 
 def _run_train(args) -> int:
     from signfer.training.loop import train
 
-    metrics = train(args.recipe, args.data, args.out, fold=args.fold, **_training_options(args))
+    if args.from_elan:
+        from signfer.signers.elan import train_from_elan
+
+        if any(len(pair) > 2 for pair in args.from_elan):
+            raise ValueError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
+        pairs = [(pair[0], pair[1] if len(pair) > 1 else None) for pair in args.from_elan]
+        metrics = train_from_elan(pairs, args.recipe, args.out, data_dir=args.data, tier=args.tier, fold=args.fold, **_training_options(args))
+    elif args.data is None:
+        raise ValueError("signfer train needs --data (or --from-elan FILE.eaf VIDEO)")
+    else:
+        metrics = train(args.recipe, args.data, args.out, fold=args.fold, **_training_options(args))
     mean = metrics.get("mean_sensitivity")
     print(f"fold {args.fold}: accuracy {metrics['accuracy']:.3f}, mean sensitivity "
           f"{'n/a' if mean is None else f'{mean:.3f}'} on {metrics['n']} test images; run in {args.out / f'fold_{args.fold}'}")

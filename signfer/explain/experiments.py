@@ -22,7 +22,6 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from signfer.explain.occlusion import FILLS, REGIONS

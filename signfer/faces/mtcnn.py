@@ -20,16 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
 import math
 import os
-import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
 from signfer.faces.types import Face
 
@@ -60,202 +56,48 @@ def load_keras_weights(name: str) -> list[np.ndarray]:
     return [np.asarray(a, dtype=np.float32) for a in joblib.load(weights_dir() / f"{name}.lz4")]
 
 
-def _conv(arrays, i, conv: nn.Conv2d, prelu: nn.PReLU) -> int:
-    """Copy kernel (HWIO), bias and PReLU slopes starting at ``arrays[i]``; return the next index."""
-    conv.weight.data = torch.from_numpy(arrays[i].transpose(3, 2, 0, 1).copy())
-    conv.bias.data = torch.from_numpy(arrays[i + 1].copy())
-    prelu.weight.data = torch.from_numpy(arrays[i + 2].reshape(-1).copy())
-    return i + 3
+def onnx_paths(folder: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Where the ONNX files of the three nets live: ``signfer.config.cache_dir() / "mtcnn"`` (or ``folder``),
+    named with the weights' digest. Computing them needs no PyTorch."""
+    from signfer.config import cache_dir
 
-
-def _dense(arrays, i, fc: nn.Linear) -> int:
-    fc.weight.data = torch.from_numpy(arrays[i].T.copy())
-    fc.bias.data = torch.from_numpy(arrays[i + 1].copy())
-    return i + 2
-
-
-def _flatten_keras(x: torch.Tensor) -> torch.Tensor:
-    """Keras ``Permute((2, 1, 3))`` + ``Flatten`` on NHWC, expressed on NCHW: flatten in (W, H, C) order."""
-    return x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)
-
-
-# --------------------------------------------------------------------------- networks
-class PNet(nn.Module):
-    """Proposal net, fully convolutional: (N, 3, H, W) -> box offsets (N, 4, h, w), face probability (N, h, w)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)  # Keras padding="same"
-        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
-        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
-        self.conv4_1 = nn.Conv2d(32, 4, 1)  # box regression
-        self.conv4_2 = nn.Conv2d(32, 2, 1)  # no-face / face
-
-    def forward(self, x):
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.prelu2(self.conv2(x))
-        x = self.prelu3(self.conv3(x))
-        return self.conv4_1(x), torch.softmax(self.conv4_2(x), dim=1)[:, 1]
-
-    def load_keras(self, arrays: list[np.ndarray]) -> "PNet":
-        if len(arrays) != 13:
-            raise ValueError(f"P-Net expects 13 weight arrays, got {len(arrays)}")
-        i = _conv(arrays, 0, self.conv1, self.prelu1)
-        i = _conv(arrays, i, self.conv2, self.prelu2)
-        i = _conv(arrays, i, self.conv3, self.prelu3)
-        for conv in (self.conv4_1, self.conv4_2):
-            conv.weight.data = torch.from_numpy(arrays[i].transpose(3, 2, 0, 1).copy())
-            conv.bias.data = torch.from_numpy(arrays[i + 1].copy())
-            i += 2
-        return self
-
-
-class RNet(nn.Module):
-    """Refinement net: (N, 3, 24, 24) -> box offsets (N, 4), face probability (N,)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
-        self.fc4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
-        self.fc5_1 = nn.Linear(128, 4)
-        self.fc5_2 = nn.Linear(128, 2)
-
-    def forward(self, x):
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu3(self.conv3(x))
-        x = self.prelu4(self.fc4(_flatten_keras(x)))
-        return self.fc5_1(x), torch.softmax(self.fc5_2(x), dim=1)[:, 1]
-
-    def load_keras(self, arrays: list[np.ndarray]) -> "RNet":
-        if len(arrays) != 16:
-            raise ValueError(f"R-Net expects 16 weight arrays, got {len(arrays)}")
-        i = _conv(arrays, 0, self.conv1, self.prelu1)
-        i = _conv(arrays, i, self.conv2, self.prelu2)
-        i = _conv(arrays, i, self.conv3, self.prelu3)
-        i = _dense(arrays, i, self.fc4)
-        self.prelu4.weight.data = torch.from_numpy(arrays[i].copy())
-        i = _dense(arrays, i + 1, self.fc5_1)
-        _dense(arrays, i, self.fc5_2)
-        return self
-
-
-class ONet(nn.Module):
-    """Output net: (N, 3, 48, 48) -> box offsets (N, 4), landmarks (N, 10: x1..x5, y1..y5 in [0, 1] of the box),
-    face probability (N,)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
-        self.fc5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
-        self.fc6_1 = nn.Linear(256, 4)
-        self.fc6_2 = nn.Linear(256, 10)
-        self.fc6_3 = nn.Linear(256, 2)
-
-    def forward(self, x):
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu4(self.conv4(x))
-        x = self.prelu5(self.fc5(_flatten_keras(x)))
-        return self.fc6_1(x), self.fc6_2(x), torch.softmax(self.fc6_3(x), dim=1)[:, 1]
-
-    def load_keras(self, arrays: list[np.ndarray]) -> "ONet":
-        if len(arrays) != 21:
-            raise ValueError(f"O-Net expects 21 weight arrays, got {len(arrays)}")
-        i = _conv(arrays, 0, self.conv1, self.prelu1)
-        i = _conv(arrays, i, self.conv2, self.prelu2)
-        i = _conv(arrays, i, self.conv3, self.prelu3)
-        i = _conv(arrays, i, self.conv4, self.prelu4)
-        i = _dense(arrays, i, self.fc5)
-        self.prelu5.weight.data = torch.from_numpy(arrays[i].copy())
-        i = _dense(arrays, i + 1, self.fc6_1)
-        i = _dense(arrays, i, self.fc6_2)
-        _dense(arrays, i, self.fc6_3)
-        return self
-
-
-_NET_CLASSES = {"pnet": PNet, "rnet": RNet, "onet": ONet}
-_NET_OUTPUTS = {"pnet": ["box", "prob"], "rnet": ["box", "prob"], "onet": ["box", "landmarks", "prob"]}
-_NET_INPUT = {"pnet": (1, 3, 24, 24), "rnet": (2, 3, 24, 24), "onet": (2, 3, 48, 48)}
-
-
-def load_nets() -> dict[str, nn.Module]:
-    """The three nets with the ``mtcnn`` wheel's weights, in eval mode."""
-    nets = {}
-    for name, cls in _NET_CLASSES.items():
-        net = cls().load_keras(load_keras_weights(name)).eval()
-        for p in net.parameters():
-            p.requires_grad_(False)
-        nets[name] = net
-    return nets
+    folder = Path(folder) if folder is not None else cache_dir() / "mtcnn"
+    paths = {}
+    for name in _NET_NAMES:
+        digest = hashlib.sha256((weights_dir() / f"{name}.lz4").read_bytes()).hexdigest()[:12]
+        paths[name] = folder / f"{name}-{digest}-v{_ONNX_EXPORT_VERSION}.onnx"
+    return paths
 
 
 def export_onnx(folder: str | os.PathLike | None = None) -> dict[str, Path]:
     """Export the three nets to ONNX (dynamic batch and, for P-Net, spatial axes), once; return their paths.
 
     Files are cached under ``signfer.config.cache_dir() / "mtcnn"`` with the weights' digest in the name.
+    PyTorch is imported only when a file is missing (:mod:`signfer.faces.mtcnn_nets`).
     """
-    from signfer.config import cache_dir
-    from signfer.io import atomic_write
+    paths = onnx_paths(folder)
+    missing = {name: path for name, path in paths.items() if not path.is_file()}
+    if missing:
+        from signfer.faces.mtcnn_nets import export_nets
 
-    folder = Path(folder) if folder is not None else cache_dir() / "mtcnn"
-    paths, nets = {}, None
-    for name in _NET_NAMES:
-        digest = hashlib.sha256((weights_dir() / f"{name}.lz4").read_bytes()).hexdigest()[:12]
-        path = folder / f"{name}-{digest}-v{_ONNX_EXPORT_VERSION}.onnx"
-        paths[name] = path
-        if path.is_file():
-            continue
-        nets = nets or load_nets()
-        dynamic = {0: "n", 2: "h", 3: "w"} if name == "pnet" else {0: "n"}
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                nets[name], (torch.zeros(_NET_INPUT[name]),), buf, dynamo=False, opset_version=17,
-                input_names=["image"], output_names=_NET_OUTPUTS[name],
-                dynamic_axes={"image": dynamic, **{o: {0: "n"} for o in _NET_OUTPUTS[name]}},
-            )
-        with atomic_write(path, "wb") as fh:  # a unique temp file: safe when several workers export at once
-            fh.write(buf.getvalue())
+        export_nets(missing)
     return paths
 
 
+_TORCH_NAMES = {"PNet", "RNet", "ONet", "load_nets", "TorchNets"}
+
+
+def __getattr__(name: str):
+    """The PyTorch nets (``PNet``, ``RNet``, ``ONet``, ``load_nets``) live in :mod:`signfer.faces.mtcnn_nets`,
+    imported on first use so that the ONNX Runtime path never imports torch."""
+    if name in _TORCH_NAMES:
+        from signfer.faces import mtcnn_nets
+
+        return getattr(mtcnn_nets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # --------------------------------------------------------------------------- backends
-class _TorchNets:
-    """Runs the nets with PyTorch on numpy float32 NCHW batches."""
-
-    name = "torch"
-
-    def __init__(self, threads: int | None = None):
-        self.nets = load_nets()
-        self.threads = threads
-
-    def __call__(self, name: str, x: np.ndarray) -> list[np.ndarray]:
-        old = torch.get_num_threads()
-        switch = bool(self.threads) and self.threads != old
-        if switch:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                return [o.numpy() for o in self.nets[name](torch.from_numpy(x))]
-        finally:
-            if switch:
-                torch.set_num_threads(old)
-
-
 class _OnnxNets:
     """Runs the exported nets with ONNX Runtime (CPU) on numpy float32 NCHW batches."""
 
@@ -265,7 +107,8 @@ class _OnnxNets:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or torch.get_num_threads()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # no busy-waiting worker threads: the nets are small and the CPU is shared with the classifier
@@ -296,14 +139,48 @@ def default_backend() -> str:
 
 # --------------------------------------------------------------------------- box helpers (N, 4) float arrays
 def _nms(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by non-maximum suppression (IoU over the union) within each group, best first."""
-    from torchvision.ops import batched_nms
+    """Indices kept by non-maximum suppression (IoU over the union) within each group, best first.
 
+    Gives exactly what ``torchvision.ops.batched_nms`` gives on float32 inputs (same float32
+    arithmetic; up to 1000 boxes the same per-group coordinate offset, above it group by group),
+    without importing torch. Equal scores keep their input order.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    groups = np.asarray(groups, dtype=np.int64).reshape(-1)
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    keep = batched_nms(torch.from_numpy(boxes.astype(np.float32)), torch.from_numpy(scores.astype(np.float32)),
-                       torch.from_numpy(groups.astype(np.int64)), iou)
-    return keep.numpy()
+    if boxes.size > 4000:  # torchvision: one NMS per group, then all kept boxes by score
+        keep_mask = np.zeros(len(boxes), dtype=bool)
+        for g in np.unique(groups):
+            idx = np.flatnonzero(groups == g)
+            keep_mask[idx[_nms_single(boxes[idx], scores[idx], iou)]] = True
+        kept = np.flatnonzero(keep_mask)
+        return kept[np.argsort(-scores[kept], kind="stable")]
+    if groups.min() != groups.max():  # torchvision's coordinate trick: groups moved apart, never overlap
+        offsets = groups.astype(np.float32) * (boxes.max() + np.float32(1))
+        boxes = boxes + offsets[:, None]
+    return _nms_single(boxes, scores, iou)
+
+
+def _nms_single(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy NMS of float32 boxes, as torchvision's CPU kernel: best score first (ties in input order),
+    a box is dropped when its IoU with a kept, better box exceeds ``iou``."""
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    area = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while order.size:
+            i = order[0]
+            keep.append(int(i))
+            rest = order[1:]
+            w = np.maximum(np.float32(0), np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
+            h = np.maximum(np.float32(0), np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
+            inter = w * h
+            overlap = inter / (area[i] + area[rest] - inter)
+            order = rest[~(overlap.astype(np.float64) > iou)]
+    return np.asarray(keep, dtype=np.int64)
 
 
 def _nms_min(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, overlap: float) -> np.ndarray:
@@ -379,7 +256,7 @@ class MTCNNDetector:
     paper). ``thresholds``: face probability needed by P-, R- and O-Net. ``factor``: pyramid step.
     ``backend``: ``"onnx"`` (ONNX Runtime; default when it imports) or ``"torch"``. ``scale``: run
     on a copy resized by this factor (e.g. 0.5) and map the results back; ``min_face_size`` still
-    counts input pixels. ``threads``: CPU threads for the nets (default: ``torch.get_num_threads()``).
+    counts input pixels. ``threads``: CPU threads for the nets (default: ONNX Runtime's / PyTorch's own).
     ``max_batch``: frames of one size run through P-Net together in ``detect_batch``.
     Picklable: the nets are (re)built lazily in each process.
     """
@@ -426,7 +303,12 @@ class MTCNNDetector:
     @property
     def nets(self):
         if self._nets is None:
-            self._nets = _OnnxNets(self.threads) if self.backend == "onnx" else _TorchNets(self.threads)
+            if self.backend == "onnx":
+                self._nets = _OnnxNets(self.threads)
+            else:
+                from signfer.faces.mtcnn_nets import TorchNets
+
+                self._nets = TorchNets(self.threads)
         return self._nets
 
     # ------------------------------------------------------------------ public

@@ -68,8 +68,6 @@ def fit_baselines(keys: list, logits: np.ndarray, times_ms: np.ndarray | None = 
     """
     logits = np.asarray(logits, np.float64)
     out = {}
-    keys_arr = np.empty(len(keys), dtype=object)
-    keys_arr[:] = keys
     for key in dict.fromkeys(keys):
         idx = np.flatnonzero([k == key for k in keys])
         source = "median"

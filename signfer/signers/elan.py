@@ -15,7 +15,6 @@ data set (one group per annotation, so grouped folds never split one), and
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import os
 import re
@@ -333,6 +332,7 @@ def train_from_elan(
     from signfer.training.prepare import resolve_recipe
 
     rec = resolve_recipe(recipe, train_kwargs.pop("overrides", None))
+    train_kwargs.pop("data_format", None)  # always the folder layout written here
     data_dir = Path(data_dir) if data_dir else Path(out) / "elan_data"
     total, names = 0, set()
     for eaf, video in pairs:

@@ -130,11 +130,13 @@ def make_occlusion_video(path, photo: np.ndarray, face_box, *, n_frames: int = 1
 
 
 def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 20, cut: int = 12, width: int = 480, height: int = 260,
-                          fps: float = 10.0) -> SyntheticVideo:
+                          fps: float = 10.0, hand_over: dict[str, range] | None = None, margin: float = 0.45) -> SyntheticVideo:
     """Two face portraits (``faces``: name -> RGB square, equal sizes) on a grey background, on an upper and a
     lower lane. Until frame ``cut`` the first glides from the left edge to the right and the second from
     right to left, so they pass each other and swap sides; then the shot cuts back to the first on the
-    left and the second on the right (a jump only appearance can follow). ``truth[i]["boxes"]``: name -> box."""
+    left and the second on the right (a jump only appearance can follow). ``hand_over``: name -> frames in which a
+    drawn hand lies across that face's mouth (portraits from :func:`face_portrait` with the same ``margin``).
+    ``truth[i]``: ``{"boxes": name -> portrait box, "hands": [outline, ...], "covered": name -> "lower"}``."""
     (a, pa), (b, pb) = list(faces.items())
     size = pa.shape[0]
     left, right = 10, width - size - 10
@@ -150,6 +152,20 @@ def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int =
         ya, yb = 6, height - size - 6
         img[ya : ya + size, xa : xa + size] = pa
         img[yb : yb + size, xb : xb + size] = pb
+        boxes = {a: (xa, ya, xa + size, ya + size), b: (xb, yb, xb + size, yb + size)}
+        hands, covered = [], {}
+        for who, when in (hand_over or {}).items():
+            if i in when:
+                x1, y1, x2, y2 = boxes[who]
+                face = size / (1 + 2 * margin)  # the face's side inside its portrait
+                fx1, fy1 = x1 + (size - face) / 2, y1 + (size - face) / 2
+                hand = draw_hand(int(face * 1.2), angle=90)
+                ys, xs = np.nonzero(hand[..., 3] > 127)
+                hx = int(round(fx1 + face / 2 - (xs.min() + xs.max()) / 2))
+                hy = int(round(fy1 + face * 0.8 - (ys.min() + ys.max()) / 2))
+                img = paste(img, hand, hx, hy)
+                hands.append(mask_outline(hand, hx, hy))
+                covered[who] = "lower"
         frames.append(img)
-        truth.append({"boxes": {a: (xa, ya, xa + size, ya + size), b: (xb, yb, xb + size, yb + size)}})
+        truth.append({"boxes": boxes, "hands": hands, "covered": covered})
     return SyntheticVideo(write_video(path, frames, fps), fps, truth)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from signfer.faces.types import Face
-from signfer.inference.tracking import FaceTracker
+from signfer.inference.tracking import FaceTracker, shift_face
 
 STATUSES = ("detected", "tracked", "coasting")
 
@@ -72,6 +72,8 @@ class _Track:
     missed: int = 0
     seen: int = 1
     template: FaceTracker | None = field(default=None, repr=False)
+    velocity: tuple[float, float] = (0.0, 0.0)  # box centre, pixels per analysed frame
+    observed: Face | None = None  # the last detected face
 
 
 class SignerTracker:
@@ -139,17 +141,27 @@ class SignerTracker:
                 t.face = moved
                 out.append(TrackedFace(t.signer_id, moved, "tracked", t.template.last_score))
             else:
+                t.face = shift_face(t.face, *t.velocity)  # keeps moving as it last moved
                 out.append(TrackedFace(t.signer_id, t.face, "coasting"))
         self.tracks = keep
         return sorted(out, key=lambda tf: _id_key(tf.signer_id))
 
     def _observe(self, t: _Track, rgb: np.ndarray, face: Face, hist: np.ndarray | None, occluded: bool) -> None:
+        if t.seen > 0:  # velocity from the last observed face (t.face may have coasted since)
+            (ox, oy), (nx, ny) = _centre(t.observed.box), _centre(face.box)
+            v = ((nx - ox) / (t.missed + 1), (ny - oy) / (t.missed + 1))
+            t.velocity = v if t.seen == 1 else (0.5 * (t.velocity[0] + v[0]), 0.5 * (t.velocity[1] + v[1]))
+        t.observed = face
         t.face, t.missed, t.seen = face, 0, t.seen + 1
         if hist is not None and not occluded:
             t.hist = hist if t.hist is None else self.momentum * t.hist + (1 - self.momentum) * hist
         if self.template and not occluded:
             t.template = t.template or FaceTracker()
             t.template.reset(rgb, face)
+
+
+def _centre(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 def _id_key(signer_id: str):

@@ -8,6 +8,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from signfer.training import distributed
 from signfer.training.loop import train_fold
 from signfer.training.prepare import prepare_run, resolve_recipe
 from signfer.training.recipes import Recipe
@@ -40,8 +41,11 @@ def run_cv(
 
     if threads:
         torch.set_num_threads(int(threads))
+    distributed.setup("gloo" if str(device).startswith("cpu") else None)  # under torchrun / accelerate launch; else no-op
+    progress = progress and distributed.is_main()
     recipe = resolve_recipe(recipe, overrides)
-    df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
+    with distributed.main_first():  # rank 0 writes run.yaml and folds.csv, the others read them
+        df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
     k = int(df["fold"].max()) + 1
     for fold in range(k):
         if progress:
@@ -50,4 +54,4 @@ def run_cv(
                              workers=workers, cache_dir=cache_dir, on_epoch_end=on_epoch_end)
         if progress:
             print(f"   fold {fold}: accuracy {metrics['accuracy']:.3f}, mean sensitivity {metrics['mean_sensitivity'] or float('nan'):.3f}")
-    return summarize_run(out)
+    return summarize_run(out, write=distributed.is_main())

@@ -249,8 +249,9 @@ def predict_sharded(predict: Callable, model: nn.Module, loader: DataLoader, *ar
     out_logits = torch.empty((n, n_classes), dtype=torch.float32).numpy()
     out_labels = torch.empty(n, dtype=torch.int64).numpy()
     for k, (lg, lb) in enumerate(parts):
-        out_logits[k::world] = lg
-        out_labels[k::world] = lb
+        if len(lb):
+            out_logits[k::world] = lg
+            out_labels[k::world] = lb
     return out_logits, out_labels
 
 

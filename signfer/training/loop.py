@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from signfer.io import atomic_write
+from signfer.training import distributed
 from signfer.training.recipes import Recipe, Stage
 from signfer.training.sam import SAM, bn_running_stats_frozen
 from signfer.training.trainable import count_parameters, freeze_batchnorm, set_trainable
@@ -117,6 +118,7 @@ def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, dev
         seen += len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
     bar.close()
+    total_loss, correct, seen = distributed.all_reduce_sums(total_loss, correct, seen)  # over processes (torchrun)
     if seen == 0:
         raise ValueError("the training part of this fold is empty")
     return total_loss / seen, correct / seen
@@ -125,6 +127,8 @@ def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, dev
 @torch.no_grad()
 def predict_logits(model: nn.Module, loader: DataLoader, device="cpu", progress: bool = False, desc: str = "predict") -> tuple[np.ndarray, np.ndarray]:
     """(logits (N, C) float32, labels (N,)) of every item of ``loader``, in order, in inference mode."""
+    if distributed.is_distributed() and not distributed.is_shard(loader):  # each process predicts a share
+        return distributed.predict_sharded(predict_logits, model, loader, device, progress and distributed.is_main(), desc)
     model.eval()
     outs, labels = [], []
     for x, y in _progress(loader, desc, progress):
@@ -257,6 +261,7 @@ def fit(
         stage = recipe.stages[si]
         if si != current_stage:
             params = set_trainable(model, stage.trainable)
+            train_model = distributed.wrap_model(model, device)  # DDP under torchrun (rebuilt per stage), else model
             optimizer = make_optimizer(stage, params)
             scheduler = make_scheduler(stage, optimizer)
             if state and state.get("stage_index") == si:  # resuming inside this stage
@@ -271,7 +276,7 @@ def fit(
         start = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
         desc = f"{fold_dir.name} epoch {index + 1}/{len(plan)} ({stage.name})"
-        train_loss, train_acc = run_epoch(model, train_loader, optimizer, weights, device, progress, desc)
+        train_loss, train_acc = run_epoch(train_model, train_loader, optimizer, weights, device, progress, desc)
         if scheduler is not None:
             scheduler.step()
         if val_loader is not None:
@@ -285,9 +290,10 @@ def fit(
         value = figures[recipe.select_metric] if val_loader is not None else None
         if val_loader is None or _better(value, best_value, recipe.select_metric):
             best_value, best_epoch = value, index + 1
-            save_checkpoint(fold_dir / "best.pt", model, spec,
-                            extra={**extra, "epoch": index + 1, "stage": stage.name, "select_metric": recipe.select_metric,
-                                   "value": value})
+            if distributed.is_main():  # only rank 0 writes files
+                save_checkpoint(fold_dir / "best.pt", model, spec,
+                                extra={**extra, "epoch": index + 1, "stage": stage.name, "select_metric": recipe.select_metric,
+                                       "value": value})
         resume_state = {
             **extra,
             "completed_epochs": index + 1,
@@ -300,16 +306,18 @@ def fit(
             "best_epoch": best_epoch,
             "threads": torch.get_num_threads(),
         }
-        save_checkpoint(fold_dir / "last.pt", model, spec, extra=resume_state)
-        _write_history(history, fold_dir / "history.csv")
+        if distributed.is_main():
+            save_checkpoint(fold_dir / "last.pt", model, spec, extra=resume_state)
+            _write_history(history, fold_dir / "history.csv")
         if progress:
             print(f"  epoch {index + 1}: loss {train_loss:.4f} acc {train_acc:.3f} | val loss {figures['val_loss']:.4f} "
                   f"acc {figures['val_acc']:.3f} mean sens {figures['val_mean_sensitivity']:.3f} ({row['seconds']:.1f}s)")
         if on_epoch_end is not None:
             on_epoch_end(row)
 
-    if not plan:
+    if not plan and distributed.is_main():
         _write_history(history, fold_dir / "history.csv")
+    distributed.barrier()  # best.pt is written by rank 0
     if (fold_dir / "best.pt").exists():
         from signfer.models.checkpoint import load_state_dict_file
 
@@ -319,7 +327,12 @@ def fit(
 
 # --------------------------------------------------------------------------- one fold, end to end
 def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None) -> DataLoader:
-    """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``)."""
+    """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``).
+
+    Under torchrun a shuffled loader gives this process its share of the same global batches
+    (:func:`signfer.training.distributed.train_loader`)."""
+    if shuffle and distributed.is_distributed():
+        return distributed.train_loader(dataset, recipe.batch_size, generator, workers)
     return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers, generator=generator)
 
 
@@ -383,6 +396,7 @@ def train_fold(
         raise ValueError(f"{fold_dir} already holds a run; pass --resume to continue it or choose another --out")
     if resume and metrics_path.exists():
         return json.loads(metrics_path.read_text(encoding="utf-8"))
+    distributed.barrier()  # every process has checked the folder before rank 0 writes into it
     fold_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     class_names = recipe.class_names()
@@ -407,8 +421,9 @@ def train_fold(
 
     extra = {"fold": int(fold), "recipe": recipe.name}
     if recipe.is_baseline:
-        _write_history([], fold_dir / "history.csv")
-        save_checkpoint(fold_dir / "best.pt", model, spec, extra={**extra, "epoch": 0, "baseline_classes": list(class_names)})
+        if distributed.is_main():
+            _write_history([], fold_dir / "history.csv")
+            save_checkpoint(fold_dir / "best.pt", model, spec, extra={**extra, "epoch": 0, "baseline_classes": list(class_names)})
     else:
         generator = torch.Generator().manual_seed(recipe.seed)
         weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
@@ -426,12 +441,14 @@ def train_fold(
     if tuple(spec.class_names) != tuple(class_names):  # a baseline: carry its own classes into the recipe's
         probs = map_probabilities(probs, spec.class_names, class_names)
     table = predictions_table(test, probs, class_names)
-    with atomic_write(fold_dir / "predictions.csv") as fh:
-        table.to_csv(fh, index=False)
     with warnings_quiet():
         metrics = classification_metrics(table["y_true"], table["y_pred"], class_names)
-    with atomic_write(metrics_path) as fh:
-        json.dump(metrics, fh, indent=2)
+    if distributed.is_main():
+        with atomic_write(fold_dir / "predictions.csv") as fh:
+            table.to_csv(fh, index=False)
+        with atomic_write(metrics_path) as fh:  # last: a fold with metrics.json is finished
+            json.dump(metrics, fh, indent=2)
+    distributed.barrier()
     return metrics
 
 
@@ -474,8 +491,11 @@ def train(
 
     if threads:
         torch.set_num_threads(int(threads))
+    distributed.setup("gloo" if str(device).startswith("cpu") else None)  # under torchrun / accelerate launch; else no-op
+    progress = progress and distributed.is_main()
     recipe = resolve_recipe(recipe, overrides)
-    df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
+    with distributed.main_first():  # rank 0 writes run.yaml and folds.csv, the others read them
+        df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
     k = int(df["fold"].max()) + 1
     if not 0 <= fold < k:
         raise ValueError(f"fold must be between 0 and {k - 1}, got {fold}")

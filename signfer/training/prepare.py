@@ -46,7 +46,8 @@ def load_data(data: str | os.PathLike, data_format: str, recipe: Recipe) -> pd.D
     elif data_format == "folder":
         from signfer.data.folder import load_folder
 
-        df, report = load_folder(data, classes=classes)
+        groups = Path(data) / "groups.csv"  # e.g. one group per ELAN annotation (signfer train --from-elan)
+        df, report = load_folder(data, classes=classes, groups=groups if groups.is_file() else None)
     else:
         raise ValueError(f"data format must be one of {DATA_FORMATS}, got {data_format!r}")
     if len(df) == 0:

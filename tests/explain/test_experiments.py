@@ -135,3 +135,19 @@ def test_explain_real_faces_with_the_fer2013_model(astronaut, grace_hopper, tmp_
     assert astro["status"] == "ok" and astro["predicted"] == "happy" and astro["probability"] > 0.9
     assert table.loc[str(tmp_path / "missing.png"), "reason"] == "file does not exist"
     assert (out / "astronaut_gradcam.png").exists() and (out / "hopper_gradcam.png").exists()
+
+
+def test_occlusion_and_transfer_commands(lower_run, tmp_path, own_cache, capsys):
+    out = tmp_path / "occ"
+    assert main(["occlusion", str(lower_run.run_dir), "--fill", "mean", "--region", "lower,mouth", "--folds", "1",
+                 "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out / "occlusion.csv")
+    assert list(zip(table["fill"], table["region"])) == [("none", "none"), ("mean", "lower"), ("mean", "mouth")]
+    assert (table["fold"] == 1).all()
+    assert main(["occlusion", str(lower_run.run_dir), "--fill", "blur", "--out", str(out)]) == 2
+    assert "unknown fill" in capsys.readouterr().err
+
+    assert main(["transfer", str(lower_run.run_dir), "--data", str(lower_run.data), "--fold", "0", "--colour", "no_equalization",
+                 "--out", str(tmp_path / "tr"), "--no-progress"]) == 0
+    tr = pd.read_csv(tmp_path / "tr" / "transfer.csv")
+    assert list(tr["model"]) == ["fold_0"] and tr["n"].iloc[0] == 112  # every image of the data set

@@ -73,3 +73,72 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         assert n1 == n2 == 37 and acc1 == acc2
         assert loss1 == pytest.approx(loss2, rel=1e-5)
     assert torch.equal(a["gen"], b["gen"])  # the saved loader state resumes identically
+
+
+# --------------------------------------------------------------------------- signfer train under torchrun
+def train_cmd(data, out, *extra) -> list:
+    """`signfer train` of a tiny recipe: random MobileNetV2 at 16 px, head-only (BatchNorm frozen), random flips,
+    class weights, global batch 6, 2 epochs, on fold 0 of a 2-fold split of a small synthetic FePh set."""
+    return ["train", "--recipe", "easier2025", "--data", data, "--out", out, "--folds", "2", "--pretrained", "none",
+            "--set", "image_size=16", "--set", "preset=none", "--set", "batch_size=6", "--set", "val_fraction=0",
+            "--set", "hflip=true", "--set", "class_weights=true",
+            "--set", "stages=[{trainable: head, optimizer: sgd, momentum: 0.9, lr: 0.05, epochs: 2}]",
+            "--cache", "none", "--threads", "1", "--no-progress", *extra]
+
+
+@pytest.fixture(scope="module")
+def feph(tmp_path_factory):
+    from signfer.data.synthetic import make_synthetic_feph
+
+    return make_synthetic_feph(tmp_path_factory.mktemp("feph"), n_sequences=14, frames_per_sequence=3, size=(20, 16),
+                               awkward_rows=False)
+
+
+def test_signfer_train_on_two_processes_matches_one_process_and_resumes(feph, tmp_path):
+    """Plain `signfer train` vs `torchrun --nproc_per_node 2 -m signfer.cli train`, interrupted after epoch 1 and resumed.
+
+    21 training images, global batch 6 (last batch 3 = 2 + 1): order, flips, class-weighted loss
+    and gradient weighting must all match; BatchNorm is frozen (head stage), so the only
+    difference is float32 summation order: 1e-5 on losses and probabilities is ~100 ulp of
+    slack, while any real difference (a sample in another batch, another flip) moves them by
+    1e-3 or more.
+    """
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import pandas as pd
+
+    from .conftest import REPO
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    proc = run([sys.executable, "-m", "signfer.cli", *train_cmd(feph, one)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # two processes, stopped by SIGTERM after the first epoch's checkpoint (as a scheduler pre-empts a job)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen(torchrun(2, "-m", "signfer.cli", *train_cmd(feph, two)), cwd=REPO, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    last = two / "fold_0" / "last.pt"
+    deadline = time.time() + 240
+    while not last.exists() and job.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    if job.poll() is None:
+        os.killpg(job.pid, signal.SIGTERM)
+    log = job.communicate(timeout=120)[0]
+    assert last.exists(), log[-3000:]
+    assert job.returncode != 0 and not (two / "fold_0" / "metrics.json").exists(), "the run was not interrupted"
+    proc = run(torchrun(2, "-m", "signfer.cli", *train_cmd(feph, two, "--resume")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    h1, h2 = (pd.read_csv(d / "fold_0" / "history.csv") for d in (one, two))
+    assert list(h1["epoch"]) == list(h2["epoch"]) == [1, 2]
+    assert h1["train_acc"].tolist() == h2["train_acc"].tolist()
+    assert h1["train_loss"].to_numpy() == pytest.approx(h2["train_loss"].to_numpy(), rel=1e-5)
+    p1, p2 = (pd.read_csv(d / "fold_0" / "predictions.csv") for d in (one, two))
+    assert p1["source_id"].tolist() == p2["source_id"].tolist()  # gathered back in order
+    probs = [c for c in p1.columns if c.startswith("p_")]
+    assert abs(p1[probs].to_numpy() - p2[probs].to_numpy()).max() < 1e-5
+    assert (p1["y_pred"] == p2["y_pred"]).all()
+    # rank 0 alone wrote the files: one set, no leftovers of a second writer
+    assert sorted(p.name for p in (two / "fold_0").iterdir()) == ["best.pt", "history.csv", "last.pt", "metrics.json", "predictions.csv"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ASTRONAUT_FACE = (181, 62, 268, 172)  # MTCNN's box on skimage's astronaut photo
@@ -64,4 +63,16 @@ class ScriptedHands:
     def detect(self, rgb):
         item = self.truth[self.calls]
         self.calls += 1
+        if "hands" in item:
+            return list(item["hands"])
         return [] if item.get("hand") is None else [item["hand"]]
+
+
+@pytest.fixture(scope="session")
+def two_signer_video(tmp_path_factory, astronaut, grace_hopper):
+    """Astronaut (upper lane) and Grace Hopper (lower lane) crossing and swapping sides, then a cut back; a drawn
+    hand across the astronaut's mouth in frames 3-6."""
+    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+
+    faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
+    return make_two_signer_video(tmp_path_factory.mktemp("two_signers") / "two_signers.avi", faces, hand_over={"astronaut": range(3, 7)})
