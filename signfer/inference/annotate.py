@@ -17,6 +17,7 @@ import contextlib
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -117,11 +118,18 @@ class AnnotationResult:
 
 # --------------------------------------------------------------------------- the frame pipeline
 def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, keep_images: bool = False) -> Iterator[FrameResult]:
-    """Decode, detect (or track), preprocess and classify, batch by batch; one result per analysed frame."""
+    """Decode, detect (or track), preprocess and classify, batch by batch; one result per analysed frame.
+
+    With ONNX Runtime on more than one CPU thread, a batch is classified in a background thread while
+    the next one is decoded, detected and preprocessed (both release the GIL), so the two halves of the
+    pipeline share the cores instead of taking turns. Results and their order are the same either way.
+    """
     detect_every = options.detect_every if reader.info.kind == "video" else 1  # images are unrelated to each other
     tracker = FaceTracker() if detect_every > 1 else None
     n_seen = 0
-    for batch in reader.batches(options.batch_size, options.every):
+
+    def prepare(batch: list) -> tuple[list[FrameResult], list[np.ndarray], list[int]]:
+        nonlocal n_seen
         results = [FrameResult(f.index, f.time_ms, "error" if f.image is None else "no_face", f.source, f.error or "") for f in batch]
         scheduled = []
         for k, f in enumerate(batch):
@@ -154,14 +162,42 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
                     crop_idx.append(k)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
                 res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
-        if crops:
-            probs = recognizer.classify(np.stack(crops))
+        return results, crops, crop_idx
+
+    def finish(batch: list, results: list[FrameResult], crop_idx: list[int], probs) -> list[FrameResult]:
+        if crop_idx:
             for k, p in zip(crop_idx, probs):
                 results[k].status, results[k].probs = "ok", p
-        for f, res in zip(batch, results):
-            if keep_images:
+        if keep_images:
+            for f, res in zip(batch, results):
                 res.image = f.image
-            yield res
+        return results
+
+    batches = reader.batches(options.batch_size, options.every)
+    if not _classify_in_background(recognizer):
+        for batch in batches:
+            results, crops, crop_idx = prepare(batch)
+            yield from finish(batch, results, crop_idx, recognizer.classify(np.stack(crops)) if crops else None)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="signfer-classify") as pool:
+        pending = None  # the previous batch, being classified
+        for batch in batches:
+            results, crops, crop_idx = prepare(batch)
+            job = pool.submit(recognizer.classify, np.stack(crops)) if crops else None
+            crops = None
+            if pending is not None:
+                yield from finish(*pending[:3], pending[3].result() if pending[3] is not None else None)
+            pending = (batch, results, crop_idx, job)
+        if pending is not None:
+            yield from finish(*pending[:3], pending[3].result() if pending[3] is not None else None)
+
+
+def _classify_in_background(recognizer) -> bool:
+    """Overlap classification with the rest of the pipeline: ONNX Runtime (no spin-waiting threads, GIL
+    released) with more than one CPU thread. Eager PyTorch is left inline: its OpenMP threads spin-wait
+    and slow down badly when they share the cores with other work."""
+    threads = getattr(recognizer, "threads", None)
+    return getattr(recognizer, "backend", "") == "onnxruntime" and (threads is None or threads > 1) and (os.cpu_count() or 1) > 1
 
 
 def _detect_safely(recognizer, images: list, results: list[FrameResult], scheduled: list[int]) -> dict[int, Face | None]:

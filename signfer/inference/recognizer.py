@@ -191,6 +191,46 @@ class TorchClassifier:
             return self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
 
 
+class LookupNormalizer:
+    """``spec.normalize`` of RGB uint8 crops through a per-channel table of its 256 outputs: bit-identical
+    results, several times faster (one table look-up per value instead of float arithmetic on the batch).
+
+    Built from ``spec.normalize`` itself and checked against it on every value of every channel; call
+    :meth:`for_spec`, which returns ``None`` when the normalisation mixes channels (grayscale).
+    """
+
+    def __init__(self, tables: np.ndarray, sources: tuple[int, ...]):
+        self.tables = tables  # (C, 256) float32: output channel c of input value v
+        self.sources = sources  # input channel feeding each output channel
+
+    @classmethod
+    def for_spec(cls, spec: ModelSpec) -> "LookupNormalizer | None":
+        if spec.grayscale:
+            return None
+        ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None, None], 3, axis=3)  # (1, 256, 1, 3)
+        try:
+            tables = np.ascontiguousarray(spec.normalize(ramp)[0, :, :, 0], dtype=np.float32)
+        except Exception:  # noqa: BLE001 - an unusual spec: keep its own normalize
+            return None
+        sources = (2, 1, 0) if spec.normalization == "caffe" else (0, 1, 2)
+        norm = cls(tables, sources)
+        rng = np.random.default_rng(0)
+        probe = np.stack([rng.permutation(256).astype(np.uint8).reshape(16, 16) for _ in range(3)], axis=2)[None]
+        return norm if np.array_equal(norm(probe), spec.normalize(probe)) else None
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, C, H, W) float32, exactly as ``spec.normalize``."""
+        import cv2
+
+        n, h, w = batch.shape[:3]
+        out = np.empty((n, len(self.tables), h, w), np.float32)
+        for i in range(n):
+            planes = cv2.split(np.ascontiguousarray(batch[i]))
+            for c, src in enumerate(self.sources):
+                cv2.LUT(planes[src], self.tables[c], dst=out[i, c])
+        return out
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -261,6 +301,7 @@ class Recognizer:
         self._detector_arg = detector
         self._detector = None if isinstance(detector, (str, type(None))) else detector
         self._native_scale = False  # the detector resizes by detect_scale itself
+        self._lookup = None  # LookupNormalizer of the spec (False: not applicable), built on first use
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -414,9 +455,14 @@ class Recognizer:
             crops = crops[None]
         if len(crops) == 0:
             return np.zeros((0, self.spec.num_classes), np.float32)
+        normalize = self.spec.normalize
+        if crops.dtype == np.uint8 and crops.ndim == 4 and crops.shape[3] == 3:
+            if self._lookup is None:
+                self._lookup = LookupNormalizer.for_spec(self.spec) or False
+            normalize = self._lookup or normalize
         out = []
         for i in range(0, len(crops), self.batch_size):
-            out.append(softmax(self.classifier(self.spec.normalize(crops[i : i + self.batch_size])).astype(np.float64)))
+            out.append(softmax(self.classifier(normalize(crops[i : i + self.batch_size])).astype(np.float64)))
         return np.concatenate(out).astype(np.float32)
 
     def _check_crop(self, crop: FaceCrop) -> None:
