@@ -14,13 +14,14 @@ checkpoint, a ``.safetensors`` file, or a ``torch.save``-d state dict (also one 
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from signfer.io import InputError, atomic_path
+from signfer.io import InputError, atomic_path, atomic_write
 from signfer.models.spec import ModelSpec
 
 FORMAT = "signfer-checkpoint"
@@ -68,8 +69,12 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, spec: Model
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "extra": _plain(extra or {}),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    # Serialise in memory first: torch.save reports a failed file write as a RuntimeError, while a plain
+    # file write raises OSError naming the checkpoint (full disk, file too large, no permission).
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buffer.getbuffer())
     return path
 
 

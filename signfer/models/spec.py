@@ -67,4 +67,5 @@ class ModelSpec:
             x = x / 255.0
         else:
             raise ValueError(f"unknown normalization {self.normalization!r}")
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)
+        # copy(order="C"): fresh standard strides even for one channel, where ascontiguousarray keeps odd ones
+        return x.transpose(0, 3, 1, 2).astype(np.float32, order="C", copy=True)

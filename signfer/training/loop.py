@@ -333,7 +333,11 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
     (:func:`signfer.training.distributed.train_loader`)."""
     if shuffle and distributed.is_distributed():
         return distributed.train_loader(dataset, recipe.batch_size, generator, workers)
-    return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers, generator=generator)
+    # A training batch of one sample cannot train BatchNorm ("Expected more than 1 value per channel"):
+    # drop such a single leftover sample (it is drawn again in later epochs).
+    drop_last = shuffle and len(dataset) % recipe.batch_size == 1
+    return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers, generator=generator,
+                      drop_last=drop_last)
 
 
 def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):

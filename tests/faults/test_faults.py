@@ -306,9 +306,6 @@ def test_training_on_a_full_disk_stops_without_partial_files_and_keeps_finished_
     assert {p.name: p.read_bytes() for p in (out / "fold_0").iterdir()} == before  # nothing finished is lost
 
 
-@pytest.mark.xfail(strict=True, reason="torch.save reports a failed write as RuntimeError('[enforce fail at "
-                   "inline_container.cc] unexpected pos ...'), which signfer.models.checkpoint.save_checkpoint passes on "
-                   "(a traceback): it should raise OSError naming the checkpoint. Owner: signfer/models/checkpoint.py.")
 def test_training_on_a_full_disk_names_the_file_it_could_not_write(full_disk_training):
     out, before, proc = full_disk_training
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

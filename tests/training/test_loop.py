@@ -54,3 +54,18 @@ def test_flip_applies_to_training_only(synthetic_feph):
                            train=True, cache_dir=False)
     assert all(torch.equal(no_flip[0][0], plain) for _ in range(24))
     assert np.array_equal(train.labels, [EMOTIONS7.index(c) for c in part["label"]])
+
+
+def test_training_loader_never_yields_a_batch_of_one():
+    """BatchNorm cannot train on one sample: a single leftover sample is dropped from training batches only."""
+    from types import SimpleNamespace
+
+    from torch.utils.data import TensorDataset
+
+    from signfer.training.loop import make_loader
+
+    recipe = SimpleNamespace(batch_size=4)
+    five, six = TensorDataset(torch.zeros(5, 1)), TensorDataset(torch.zeros(6, 1))
+    assert [len(b[0]) for b in make_loader(five, recipe, shuffle=True)] == [4]
+    assert [len(b[0]) for b in make_loader(six, recipe, shuffle=True)] == [4, 2]
+    assert [len(b[0]) for b in make_loader(five, recipe, shuffle=False)] == [4, 1]  # evaluation keeps every sample
