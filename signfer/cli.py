@@ -11,6 +11,10 @@ def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _data_format_argument(p, default: str | None = None, help: str = "layout of --data (default: the recipe's)") -> None:
+    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=default, help=help)
+
+
 # --------------------------------------------------------------------------- faces
 def _add_preprocess(sub) -> None:
     p = sub.add_parser(
@@ -120,12 +124,7 @@ def _training_arguments(p, cv: bool) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory (run.yaml, folds.csv, fold_<k>/...)")
     if not cv:
         p.add_argument("--fold", type=int, default=0, help="the fold to test on; the others train (default: %(default)s)")
-    p.add_argument("--folds", type=int, default=None, help="k of the grouped k-fold split (default: the recipe's, 5; for an existing run, its own)")
-    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="layout of --data (default: the recipe's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="change a recipe field, e.g. --set image_size=64 --set stages.0.epochs=1 --set stages.*.lr=0.001 (repeatable)")
-    p.add_argument("--pretrained", default=None, metavar="NAME", help="starting weights instead of the recipe's (imagenet, hsemotion:enet_b0_7, a file); "
-                   "'none' = random weights (ignores the recipe's init_from too)")
+    _recipe_arguments(p)
     p.add_argument("--init-from", dest="init_from", default=None, metavar="PATH", help="start from this earlier run (folder or .pt), e.g. the AffectNet step of easier2025; 'none' to skip")
     p.add_argument("--region", choices=["full", "upper", "lower"], default=None, help="face region to train on (default: the recipe's)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from fold_<k>/last.pt (finished folds are kept)")
@@ -136,11 +135,27 @@ def _training_arguments(p, cv: bool) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars and per-epoch lines")
 
 
-def _training_options(args) -> dict:
+def _recipe_arguments(p) -> None:
+    """How a recipe is trained on the data (`signfer train` / `cv` / `ablation` / `regions` / `sweep`); see :func:`_recipe_overrides`."""
+    p.add_argument("--folds", type=int, default=None, help="k of the grouped k-fold split (default: the recipe's, 5; for an existing run, its own)")
+    _data_format_argument(p)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a recipe field, e.g. --set image_size=64 --set stages.0.epochs=1 --set stages.*.lr=0.001 (repeatable)")
+    p.add_argument("--pretrained", default=None, metavar="NAME", help="starting weights instead of the recipe's (imagenet, hsemotion:enet_b0_7, a file); "
+                   "'none' = random weights (ignores the recipe's init_from too)")
+
+
+def _recipe_overrides(args) -> list[str]:
+    """The recipe overrides of :func:`_recipe_arguments`: the --set items, then --pretrained's."""
     overrides = list(args.overrides)
     if args.pretrained is not None:
         none = args.pretrained.strip().lower() in ("none", "null", "random")
         overrides += ["pretrained=null", "init_from=null"] if none else [f"pretrained={args.pretrained}"]
+    return overrides
+
+
+def _training_options(args) -> dict:
+    overrides = _recipe_overrides(args)
     if args.init_from is not None:
         none = args.init_from.strip().lower() in ("none", "null")
         overrides.append("init_from=null" if none else f"init_from={args.init_from}")
@@ -244,6 +259,24 @@ def _run_report(args) -> int:
 
 
 # --------------------------------------------------------------------------- inference commands (annotate, export)
+def _annotation_arguments(p) -> None:
+    """What is analysed and written per video (`signfer annotate` / `annotate-corpus`)."""
+    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="fer2013 (offline FER2013 mini-Xception, default), an HSEmotion name (e.g. hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
+    p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
+    p.add_argument("--detect-scale", type=float, default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
+    p.add_argument("--smooth", type=int, default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
+
+
+def _inference_arguments(p) -> None:
+    """Where and how the model runs (`signfer annotate` / `annotate-corpus`)."""
+    p.add_argument("--batch-size", type=int, default=16, help="frames decoded, detected and classified together (default: %(default)s)")
+    p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+
+
 def _add_annotate(sub) -> None:
     p = sub.add_parser(
         "annotate",
@@ -256,24 +289,16 @@ def _add_annotate(sub) -> None:
         "A bad input is reported and skipped; the others are still annotated. Works offline with the default model.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (any container OpenCV or PyAV reads), image folders (one image per frame, sorted by name) or single images")
-    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="fer2013 (offline FER2013 mini-Xception, default), an HSEmotion name (e.g. hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
+    _annotation_arguments(p)
     p.add_argument("--fold", type=int, default=None, help="with a run dir: use fold_K/best.pt instead of the best fold")
     p.add_argument("--out", type=Path, default=Path("annotations"), help="output folder (default: %(default)s)")
-    p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
     p.add_argument("--overlay", action="store_true", help="also write OUT/<name>.overlay.mp4 with the box, label and probability bars (videos only)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
-    p.add_argument("--detect-every", type=int, default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
-    p.add_argument("--detect-scale", type=float, default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
     p.add_argument("--min-face-score", type=float, default=None, metavar="P", help="ignore faces the detector scores below P (default: 0.9 for mtcnn, none for haar)")
-    p.add_argument("--smooth", type=int, default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
     p.add_argument("--smooth-method", choices=["moving", "exponential"], default="moving", help="centred moving average or exponential moving average (alpha 2/(WINDOW+1)) (default: %(default)s)")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="MS", help="drop segments shorter than MS milliseconds, merging equal neighbours across them (default: %(default)s)")
     p.add_argument("--eaf-probabilities", choices=["segments", "frames", "none"], default="segments", help="p_<class> tiers in the EAF: mean over each segment, per frame, or none (default: %(default)s)")
     p.add_argument("--fps", type=float, default=None, help="frame rate for image folders (default: 25)")
-    p.add_argument("--batch-size", type=int, default=16, help="frames decoded, detected and classified together (default: %(default)s)")
-    p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    _inference_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model and detector (default: all)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g = p.add_argument_group("several signers, hands over faces, calibration (any of these switches to signer-aware annotation; docs/signers.md)")
@@ -384,6 +409,13 @@ def _run_explain(args) -> int:
     return 0
 
 
+def _scoring_arguments(p) -> None:
+    """How a trained model is run on test images (`signfer occlusion` / `transfer`)."""
+    p.add_argument("--batch-size", type=int, default=32, help="images per batch (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="print nothing while running")
+
+
 def _add_occlusion(sub) -> None:
     p = sub.add_parser(
         "occlusion",
@@ -396,15 +428,13 @@ def _add_occlusion(sub) -> None:
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory of a full-face model (signfer cv / train)")
     p.add_argument("--data", type=Path, default=None, help="the data set (default: the path in RUN_DIR/run.yaml)")
-    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="format of --data (default: the run's)")
+    _data_format_argument(p, help="format of --data (default: the run's)")
     p.add_argument("--fill", type=_csv_list, default=["zero", "gaussian", "mean"], metavar="F,...", help="fills, comma-separated: zero, gaussian, mean (default: all)")
     p.add_argument("--region", type=_csv_list, default=["upper", "lower", "eyes", "mouth"], metavar="R,...", help="regions, comma-separated: upper, lower, eyes, mouth (default: all)")
     p.add_argument("--folds", type=lambda t: [int(x) for x in _csv_list(t)], default=None, metavar="K,...", help="folds to test (default: every trained fold)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: RUN_DIR/occlusion)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Gaussian noise (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="print nothing while running")
+    _scoring_arguments(p)
     p.set_defaults(func=_run_occlusion)
 
 
@@ -476,14 +506,12 @@ def _add_transfer(sub) -> None:
     )
     p.add_argument("model", metavar="MODEL", help="run dir (every fold_<k>/best.pt) or .pt checkpoint")
     p.add_argument("--data", type=Path, required=True, help="the other data set")
-    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default="feph", help="format of --data (default: %(default)s)")
+    _data_format_argument(p, default="feph", help="format of --data (default: %(default)s)")
     p.add_argument("--policy", default="easier2025", help="FePh label policy: easier2025 or sltat2022 (default: %(default)s)")
     p.add_argument("--colour", type=_csv_list, default=["equalize", "no_equalization"], metavar="C,...", help="colour settings: equalize, no_equalization (default: both)")
     p.add_argument("--fold", type=int, default=None, help="with a run dir: only fold_K")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="print nothing while running")
+    _scoring_arguments(p)
     p.set_defaults(func=_run_transfer)
 
 
@@ -512,11 +540,8 @@ def _add_sweep(sub) -> None:
     p.add_argument("--data", type=Path, required=True, help="data set folder (as for signfer train)")
     p.add_argument("--out", type=Path, required=True, help="sweep folder")
     p.add_argument("--regions", type=_csv_list, default=None, metavar="R,...", help="train each recipe on each of these face regions (full,upper,lower; default: the recipe's own)")
-    p.add_argument("--folds", type=int, default=None, help="k of the k-fold split (default: the recipe's)")
     p.add_argument("--fold-list", type=lambda s: [int(x) for x in _csv_list(s)], default=None, metavar="K,...", help="train only these folds (default: all)")
-    p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=None, help="layout of --data (default: the recipe's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="change a field of every recipe (repeatable), e.g. --set stages.*.epochs=1")
-    p.add_argument("--pretrained", default=None, metavar="NAME", help="starting weights for every job ('none' = random weights), as in signfer train")
+    _recipe_arguments(p)  # for every job
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs running at once on this machine (default: %(default)s)")
     p.add_argument("--nproc-per-job", type=int, default=1, metavar="P", help="data-parallel processes per job (torchrun --standalone; one GPU each on GPU machines) (default: %(default)s)")
     p.add_argument("--gpus", type=_csv_list, default=None, metavar="0,1,...", help="GPU ids to share out: each running job gets --nproc-per-job of them (CUDA_VISIBLE_DEVICES)")
@@ -532,13 +557,9 @@ def _run_sweep(args) -> int:
     from signfer.scale.engine import Stopped
     from signfer.scale.sweep import run_sweep
 
-    overrides = list(args.overrides)
-    if args.pretrained is not None:  # as signfer train --pretrained does
-        none = args.pretrained.strip().lower() in ("none", "null", "random")
-        overrides += ["pretrained=null", "init_from=null"] if none else [f"pretrained={args.pretrained}"]
     try:
         jobs, summary = run_sweep(args.recipes, args.data, args.out, regions=args.regions, folds=args.folds,
-                                  fold_list=args.fold_list, data_format=args.data_format, overrides=overrides,
+                                  fold_list=args.fold_list, data_format=args.data_format, overrides=_recipe_overrides(args),
                                   workers=args.jobs, nproc_per_job=args.nproc_per_job, shard=args.shard, gpus=args.gpus,
                                   device=args.device, threads=args.threads, cache=args.cache, summary_only=args.summary_only)
     except Stopped as exc:
@@ -562,16 +583,8 @@ def _add_annotate_corpus(sub) -> None:
     p.add_argument("list", type=Path, metavar="LIST", help="text file naming the videos, one a line (relative paths: from the list's folder)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)")
-    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="as for signfer annotate (default: %(default)s)")
-    p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: %(default)s)")
-    p.add_argument("--detect-every", type=int, default=1, metavar="K", help="detect faces every K-th analysed frame, track in between (default: %(default)s)")
-    p.add_argument("--detect-scale", type=float, default=1.0, metavar="S", help="detect on frames resized by S (default: %(default)s)")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the model preset's)")
-    p.add_argument("--smooth", type=int, default=1, metavar="WINDOW", help="smoothing window in analysed frames (default: 1 = off)")
-    p.add_argument("--batch-size", type=int, default=16, help="frames processed together (default: %(default)s)")
-    p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="ONNX Runtime (default on CPU) or PyTorch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    _annotation_arguments(p)
+    _inference_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="CPU threads per worker (default: cores / workers)")
     p.add_argument("--shard", default=None, metavar="I/N", help="this machine's share when N machines annotate the same list into a shared OUT")
     p.set_defaults(func=_run_annotate_corpus)

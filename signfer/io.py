@@ -89,7 +89,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
+    with _replace_on_success(tmp, path):
         # backslashreplace: a file name that is not valid UTF-8 (kept by Python as surrogates) is written escaped
         text = "b" not in mode
         with os.fdopen(fd, mode, encoding=encoding if text else None, errors="backslashreplace" if text else None, newline=None) as fh:
@@ -97,18 +97,21 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _replace_on_success(tmp: str | os.PathLike, target: Path) -> Iterator[None]:
+    """Rename ``tmp`` over ``target`` if the block succeeds; otherwise delete ``tmp`` and re-raise, an
+    ``OSError`` (disk full, file too large, no permission) naming ``target``."""
+    try:
+        yield
+        os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        _name_target(exc, path)
+        if isinstance(exc, OSError) and not exc.filename:
+            exc.filename = str(target)
         raise
-
-
-def _name_target(exc: BaseException, path: Path) -> None:
-    """A failed write (disk full, file too large, no permission) names the file it was writing."""
-    if isinstance(exc, OSError) and not exc.filename:
-        exc.filename = str(path)
 
 
 def _umask() -> int:
@@ -125,14 +128,8 @@ def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Pa
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.stem}.part{target.suffix}")
-        try:
+        with _replace_on_success(tmp, target):
             yield tmp
-            os.replace(tmp, target)
-        except BaseException as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            _name_target(exc, target)
-            raise
 
     return _ctx()
 

@@ -13,6 +13,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("SIGNFER_CACHE", str(Path.home() / ".cache" / "signfer-tests"))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module (the machine is shared with other suites), restored afterwards.
+    A folder's conftest makes it autouse by requesting it from an autouse fixture."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """scikit-image's astronaut photo (512x512 RGB, public-domain NASA photo): one smiling face."""

@@ -84,7 +84,8 @@ def _class_order(metrics: Sequence[dict]) -> list[str]:
     return names
 
 
-def _pct(v) -> float:
+def percent(v) -> float:
+    """A fraction in percent; ``None`` (undefined) -> nan."""
     return math.nan if v is None else 100.0 * float(v)
 
 
@@ -94,14 +95,14 @@ def fold_table(metrics: Mapping[int, dict]) -> pd.DataFrame:
     rows = {}
     for k, m in metrics.items():
         sens = m["sensitivity"]
-        row = {"n": float(m.get("n", math.nan)), ACC: _pct(m["accuracy"])}
-        row.update({c: _pct(sens.get(c)) for c in classes})
+        row = {"n": float(m.get("n", math.nan)), ACC: percent(m["accuracy"])}
+        row.update({c: percent(sens.get(c)) for c in classes})
         mean = m.get("mean_sensitivity")
         if mean is None and "mean_sensitivity" not in m:
             from signfer.evaluation.metrics import mean_sensitivity
 
             mean = mean_sensitivity(sens)
-        row[AVG_SENS] = _pct(mean)
+        row[AVG_SENS] = percent(mean)
         var = m.get("sensitivity_variance")
         row[SENS_VAR] = math.nan if var is None else float(var)
         rows[f"fold_{k}"] = row
@@ -154,10 +155,10 @@ def summary_markdown(summary: pd.DataFrame, name: str = "run") -> str:
     body = []
     for idx, row in folds.iterrows():
         cells = [str(idx), "" if math.isnan(row["n"]) else str(int(row["n"]))]
-        cells += [_fmt(row[c], None, 1) for c in (ACC, *classes, AVG_SENS)]
-        cells.append(_fmt(row[SENS_VAR], None, 3))
+        cells += [format_mean_std(row[c], None, 1) for c in (ACC, *classes, AVG_SENS)]
+        cells.append(format_mean_std(row[SENS_VAR], None, 3))
         body.append(cells)
-    lines.append(_markdown_table(header, body))
+    lines.append(markdown_table(header, body))
     return "\n".join(lines) + "\n"
 
 
@@ -225,7 +226,8 @@ def _classes_in(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c not in skip and not c.endswith("_std")]
 
 
-def _fmt(mean, std, digits: int) -> str:
+def format_mean_std(mean, std=None, digits: int = 1) -> str:
+    """``"mean (std)"`` with ``digits`` decimals; ``""`` for a missing mean, the mean alone for a missing std."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
     text = f"{mean:.{digits}f}"
@@ -234,7 +236,9 @@ def _fmt(mean, std, digits: int) -> str:
     return text
 
 
-def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A Markdown table: first column left-aligned, the others right-aligned; ``|`` in cells escaped."""
+
     def esc(s: str) -> str:
         return str(s).replace("|", "\\|")
 
@@ -253,9 +257,9 @@ def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
         cells = [str(name)]
         for col in cols:
             std = row.get(_std_col(col))
-            cells.append(_fmt(row.get(col), None if std is None else float(std), 3 if col == SENS_VAR else digits))
+            cells.append(format_mean_std(row.get(col), None if std is None else float(std), 3 if col == SENS_VAR else digits))
         body.append(cells)
-    return _markdown_table(header, body)
+    return markdown_table(header, body)
 
 
 def run_names(run_dirs: Sequence[str | os.PathLike]) -> list[str]:

@@ -19,9 +19,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-RECIPE = """\
-name: toy-lower
-description: toy recipe for the documentation, timm test_efficientnet (0.1 M parameters) from random weights
+#: the toy recipe, for :func:`write_toy_recipe`
+TOY_RECIPE = """\
+name: {name}
+description: toy recipe (documentation examples, explain tests), timm test_efficientnet (0.1 M parameters) from random weights
 arch: test_efficientnet
 pretrained: null
 classes: emotions7
@@ -34,10 +35,21 @@ image_size: 64
 batch_size: 16
 seed: 0
 val_fraction: 0
-folds: 3
+folds: {folds}
 stages:
-  - {name: all, trainable: all, optimizer: adam, lr: 0.003, epochs: 8}
+  - {{name: all, trainable: all, optimizer: adam, lr: 0.003, epochs: 8}}
 """
+
+
+def write_toy_recipe(path: str | Path, folds: int = 3) -> Path:
+    """Write the toy recipe to ``path`` and return it: timm ``test_efficientnet`` from random weights,
+    64 px, no face detection, 8 epochs, ``folds``-fold; the recipe is named after the file."""
+    from signfer.io import atomic_write
+
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fh.write(TOY_RECIPE.format(name=path.stem, folds=int(folds)))
+    return path
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -103,8 +115,7 @@ def _make(out: Path, work: Path, progress: bool) -> dict[str, str]:
     from signfer.io import write_image
 
     data = make_synthetic_feph(work / "synthetic_lower", n_sequences=42, frames_per_sequence=4, signal_region="lower", seed=0, awkward_rows=False)
-    recipe = work / "toy-lower.yaml"
-    recipe.write_text(RECIPE, encoding="utf-8")
+    recipe = write_toy_recipe(work / "toy-lower.yaml")
     opts = dict(progress=progress, threads=1, cache_dir=work / "crops")
 
     reports: dict[str, str] = {}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from signfer.evaluation.summary import format_mean_std, markdown_table, percent
 from signfer.explain.occlusion import FILLS, REGIONS
 from signfer.io import InputError, atomic_write
 
@@ -47,10 +48,6 @@ REGION_REFERENCE_ROWS = ("full face", "upper half", "lower half", "human, upper 
 
 
 # --------------------------------------------------------------------------- shared helpers
-def _pct(x) -> float:
-    return math.nan if x is None else 100.0 * float(x)
-
-
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file (identifies the folds file each variant used)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -100,21 +97,6 @@ def _predict(model, spec, df: pd.DataFrame, class_names, *, normalize=None, over
     pred = [class_names[i] for i in probs.argmax(1)]
     with warnings_quiet():
         return classification_metrics(df["label"].astype(str).tolist(), pred, class_names)
-
-
-def _fmt(mean, std=None, digits: int = 1) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return ""
-    text = f"{mean:.{digits}f}"
-    if std is not None and not (isinstance(std, float) and math.isnan(std)):
-        text += f" ({std:.{digits}f})"
-    return text
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|:---|" + "---:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- occlusion
@@ -198,8 +180,8 @@ def occlusion_run(
                                 layout=layout, mean_colour=colour, seed=seed)
             m = _predict(model, spec, test, class_names, normalize=lambda b, o=occluder, s=spec: s.normalize(o(b)),
                          batch_size=batch_size, device=device, workers=workers, cache_dir=cache_dir)
-            rows.append({"fold": k, "fill": fill, "region": region, "n": m["n"], "accuracy": _pct(m["accuracy"]),
-                         "mean_sensitivity": _pct(m["mean_sensitivity"]),
+            rows.append({"fold": k, "fill": fill, "region": region, "n": m["n"], "accuracy": percent(m["accuracy"]),
+                         "mean_sensitivity": percent(m["mean_sensitivity"]),
                          "fill_colour": " ".join(f"{c:.2f}" for c in colour) if fill == "mean" else ""})
             if progress:
                 print(f"  {fill:>8} {region:>5}: mean sensitivity {rows[-1]['mean_sensitivity']:.1f} %")
@@ -239,12 +221,12 @@ def occlusion_markdown(table: pd.DataFrame, name: str = "run", has_example: bool
     drop_std = drops.groupby(["fill", "region"])["drop"].std(ddof=1).unstack("region").reindex(index=mean.index, columns=mean.columns)
     lines = [f"# Occlusion robustness: {name}", "",
              f"Mean sensitivity (percent) of the trained model on its test folds with one face region hidden; "
-             f"mean (std) over {folds} fold(s). Unoccluded: {_fmt(base, base_std)}.", "",
-             _md_table(["fill \\ region", *mean.columns],
-                       [[f, *[_fmt(mean.loc[f, r], std.loc[f, r]) for r in mean.columns]] for f in mean.index]),
+             f"mean (std) over {folds} fold(s). Unoccluded: {format_mean_std(base, base_std)}.", "",
+             markdown_table(["fill \\ region", *mean.columns],
+                            [[f, *[format_mean_std(mean.loc[f, r], std.loc[f, r]) for r in mean.columns]] for f in mean.index]),
              "", "Drop in mean sensitivity (percentage points) from the unoccluded model, mean (std) over folds:", "",
-             _md_table(["fill \\ region", *mean.columns],
-                       [[f, *[_fmt(drop_mean.loc[f, r], drop_std.loc[f, r]) for r in mean.columns]] for f in mean.index]),
+             markdown_table(["fill \\ region", *mean.columns],
+                            [[f, *[format_mean_std(drop_mean.loc[f, r], drop_std.loc[f, r]) for r in mean.columns]] for f in mean.index]),
              "", "Fills: zero = black; gaussian = noise N(127.5, 64) clipped, seeded; mean = the mean colour of the "
              "fold's training crops. Regions: upper / lower half of the aligned crop (split as the preset cuts its "
              "half-face models), eyes (with brows) and mouth boxes of the preset's typical face layout."]
@@ -339,12 +321,12 @@ def variants_markdown(table: pd.DataFrame, title: str, notes: Sequence[str] = ()
     same = table["folds_sha256"].nunique() == 1
     body = []
     for name, r in table.iterrows():
-        body.append([name, r["setting"], str(int(r["folds"])), _fmt(r["acc"], r["acc_std"]), _fmt(r["avg_sens"], r["avg_sens_std"]),
-                     _fmt(r["sens_var"], r["sens_var_std"], 3),
-                     "reference" if name == ref else _fmt(r["d_acc"], r["d_acc_std"]),
-                     "reference" if name == ref else _fmt(r["d_avg_sens"], r["d_avg_sens_std"])])
+        body.append([name, r["setting"], str(int(r["folds"])), format_mean_std(r["acc"], r["acc_std"]), format_mean_std(r["avg_sens"], r["avg_sens_std"]),
+                     format_mean_std(r["sens_var"], r["sens_var_std"], 3),
+                     "reference" if name == ref else format_mean_std(r["d_acc"], r["d_acc_std"]),
+                     "reference" if name == ref else format_mean_std(r["d_avg_sens"], r["d_avg_sens_std"])])
     lines = [f"# {title}", "",
-             _md_table(["variant", "setting", "folds", "acc.", "avg. sens.", "sens. var.", f"Δ acc. vs {ref}", f"Δ avg. sens. vs {ref}"], body),
+             markdown_table(["variant", "setting", "folds", "acc.", "avg. sens.", "sens. var.", f"Δ acc. vs {ref}", f"Δ avg. sens. vs {ref}"], body),
              "", "- Percent; mean (std) over the test folds. Δ: per-fold difference from the reference variant, "
              "mean (fold-to-fold std), percentage points.",
              "- " + ("Every variant ran on the same folds (folds.csv SHA-256 " + table["folds_sha256"].iloc[0][:12] + "...)."
@@ -410,14 +392,14 @@ def region_report(runs: Mapping[str, str | os.PathLike], out: str | os.PathLike 
     for name, r in table.iterrows():
         is_run = r["kind"] == "run"
         digits = 1 if is_run else 2
-        sens = _fmt(r["avg_sens"], r["avg_sens_std"] if is_run else None, digits)
+        sens = format_mean_std(r["avg_sens"], r["avg_sens_std"] if is_run else None, digits)
         if not is_run:
             sens = f"{r['avg_sens']:g}"
-        delta = _fmt(r["avg_sens"] - full) if is_run and name != "full" and not math.isnan(full) else ""
-        body.append([str(name), "this run" if is_run else "published", sens, delta, _fmt(r["acc"], r["acc_std"]) if is_run else "",
+        delta = format_mean_std(r["avg_sens"] - full) if is_run and name != "full" and not math.isnan(full) else ""
+        body.append([str(name), "this run" if is_run else "published", sens, delta, format_mean_std(r["acc"], r["acc_std"]) if is_run else "",
                      str(int(r["folds"])) if is_run else "", str(r["source"]) if is_run else ""])
     lines = ["# Face-region models", "",
-             _md_table(["model", "kind", "mean sensitivity", "Δ vs full", "accuracy", "folds", "run dir"], body), "",
+             markdown_table(["model", "kind", "mean sensitivity", "Δ vs full", "accuracy", "folds", "run dir"], body), "",
              "- Percent; runs: mean (std) over the test folds, all region models on the same folds. Mean sensitivity "
              "(avg. sens.) is the 2025 paper's measure.",
              "- Published rows (arXiv 2507.20197) are not computed here: the paper's full / upper-half / lower-half "
@@ -501,8 +483,8 @@ def transfer(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pa
             m = _predict(net, spec, df, classes, overrides=dict(ov), batch_size=batch_size, device=device, workers=workers,
                          cache_dir=cache_dir)
             row = {"model": name, "checkpoint": str(ckpt), "colour": setting, "preset": spec.preset, "trained_colour": trained_colour,
-                   "n": m["n"], "accuracy": _pct(m["accuracy"]), "mean_sensitivity": _pct(m["mean_sensitivity"])}
-            row.update({f"sens_{c}": _pct(v) for c, v in m["sensitivity"].items()})
+                   "n": m["n"], "accuracy": percent(m["accuracy"]), "mean_sensitivity": percent(m["mean_sensitivity"])}
+            row.update({f"sens_{c}": percent(v) for c, v in m["sensitivity"].items()})
             rows.append(row)
             if progress:
                 print(f"  {name} {setting}: accuracy {row['accuracy']:.1f} %, mean sensitivity {row['mean_sensitivity']:.1f} %")
@@ -521,12 +503,12 @@ def transfer_markdown(table: pd.DataFrame, model: str, data: str, data_format: s
     body = []
     for setting, sub in table.groupby("colour", sort=False):
         cells = [setting, str(len(sub)), str(int(sub["n"].iloc[0]))]
-        cells += [_fmt(sub[c].mean(), sub[c].std(ddof=1) if len(sub) > 1 else None) for c in ("accuracy", "mean_sensitivity", *sens_cols)]
+        cells += [format_mean_std(sub[c].mean(), sub[c].std(ddof=1) if len(sub) > 1 else None) for c in ("accuracy", "mean_sensitivity", *sens_cols)]
         body.append(cells)
     trained = ", ".join(sorted(set(map(str, table["trained_colour"])))) if "trained_colour" in table else "?"
     lines = [f"# Cross-data-set transfer: {Path(model).name} on {Path(data).name} ({data_format})", "",
              "No fine-tuning: the trained model tested on every image of the other data set, preprocessed with the "
              f"model's preset and the colour setting of each row (the model was trained with colour: {trained}). "
              "Percent; mean (std) over the models (folds).", "",
-             _md_table(["colour", "models", "images", "acc.", "avg. sens.", *[c[5:] for c in sens_cols]], body), ""]
+             markdown_table(["colour", "models", "images", "acc.", "avg. sens.", *[c[5:] for c in sens_cols]], body), ""]
     return "\n".join(lines)

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
-import torch
 
 from signfer.training import distributed
 from signfer.training.loop import train_fold
-from signfer.training.prepare import prepare_run, resolve_recipe
+from signfer.training.prepare import start_run
 from signfer.training.recipes import Recipe
 
 
@@ -39,13 +38,8 @@ def run_cv(
     """
     from signfer.evaluation.summary import summarize_run
 
-    if threads:
-        torch.set_num_threads(int(threads))
-    distributed.setup("gloo" if str(device).startswith("cpu") else None)  # under torchrun / accelerate launch; else no-op
-    progress = progress and distributed.is_main()
-    recipe = resolve_recipe(recipe, overrides)
-    with distributed.main_first():  # rank 0 writes run.yaml and folds.csv, the others read them
-        df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
+    recipe, df, progress = start_run(recipe, data, out, folds=folds, data_format=data_format, overrides=overrides,
+                                     device=device, threads=threads, progress=progress)
     k = int(df["fold"].max()) + 1
     for fold in range(k):
         if progress:

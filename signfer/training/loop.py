@@ -491,15 +491,10 @@ def train(
     ``folds.csv`` on the first call; later calls (other folds, ``resume``) must use the same
     configuration and reuse the saved folds.
     """
-    from signfer.training.prepare import prepare_run, resolve_recipe
+    from signfer.training.prepare import start_run
 
-    if threads:
-        torch.set_num_threads(int(threads))
-    distributed.setup("gloo" if str(device).startswith("cpu") else None)  # under torchrun / accelerate launch; else no-op
-    progress = progress and distributed.is_main()
-    recipe = resolve_recipe(recipe, overrides)
-    with distributed.main_first():  # rank 0 writes run.yaml and folds.csv, the others read them
-        df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
+    recipe, df, progress = start_run(recipe, data, out, folds=folds, data_format=data_format, overrides=overrides,
+                                     device=device, threads=threads, progress=progress)
     k = int(df["fold"].max()) + 1
     if not 0 <= fold < k:
         raise ValueError(f"fold must be between 0 and {k - 1}, got {fold}")

@@ -119,6 +119,36 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
     return df
 
 
+def start_run(
+    recipe: str | os.PathLike | Recipe,
+    data,
+    out,
+    *,
+    folds: int | None = None,
+    data_format: str | None = None,
+    overrides: dict | list[str] | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: bool = True,
+) -> tuple[Recipe, pd.DataFrame, bool]:
+    """The start of ``signfer train`` / ``signfer cv``: set torch's CPU ``threads``, join the process group
+    under torchrun / accelerate launch (else nothing), resolve the recipe with ``overrides`` and set up
+    ``out`` (:func:`prepare_run`; rank 0 first, the others read its files).
+
+    Returns ``(recipe, data with its fold column, progress)``: ``progress`` stays on only in the main process.
+    """
+    from signfer.training import distributed
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    distributed.setup("gloo" if str(device).startswith("cpu") else None)
+    progress = progress and distributed.is_main()
+    recipe = resolve_recipe(recipe, overrides)
+    with distributed.main_first():  # rank 0 writes run.yaml and folds.csv, the others read them
+        df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
+    return recipe, df, progress
+
+
 # --------------------------------------------------------------------------- model
 def resolve_checkpoint(init_from: str | os.PathLike) -> Path:
     """The checkpoint file of ``init_from``: a ``.pt`` file, or a run folder (its ``best.pt`` or single ``fold_<k>/best.pt``)."""

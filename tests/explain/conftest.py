@@ -10,27 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-RECIPE = """\
-name: tiny-lower
-description: test recipe, timm test_efficientnet (0.1 M parameters) from random weights
-arch: test_efficientnet
-pretrained: null
-classes: emotions7
-data_format: feph
-policy: sltat2022
-preset: none
-region: full
-normalization: imagenet
-image_size: 64
-batch_size: 16
-seed: 0
-val_fraction: 0
-folds: 2
-stages:
-  - {name: all, trainable: all, optimizer: adam, lr: 0.003, epochs: 8}
-"""
-
-
 @dataclass
 class LowerRun:
     run_dir: Path
@@ -50,12 +29,12 @@ class LowerModel:
 @pytest.fixture(scope="session")
 def lower_run(tmp_path_factory) -> LowerRun:
     from signfer.data.synthetic import make_synthetic_feph
+    from signfer.explain.examples import write_toy_recipe
     from signfer.training.cv import run_cv
 
     root = tmp_path_factory.mktemp("lower_run")
     data = make_synthetic_feph(root / "feph", n_sequences=28, frames_per_sequence=4, signal_region="lower", seed=0, awkward_rows=False)
-    recipe = root / "tiny-lower.yaml"
-    recipe.write_text(RECIPE, encoding="utf-8")
+    recipe = write_toy_recipe(root / "tiny-lower.yaml", folds=2)
     threads = torch.get_num_threads()
     try:
         run_cv(recipe, data, root / "run", progress=False, threads=1, cache_dir=root / "crops")

@@ -10,14 +10,9 @@ ASTRONAUT_FACE = (181, 62, 268, 172)  # MTCNN's box on skimage's astronaut photo
 HOPPER_FACE = (174, 110, 348, 333)  # MTCNN's box on matplotlib's grace_hopper.jpg
 
 
-@pytest.fixture(autouse=True, scope="package")
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded(one_thread):
+    """Every module here runs on one torch thread (``one_thread`` of tests/conftest.py)."""
 
 
 def _tiny_model(path: Path, region: str, seed: int) -> Path:
