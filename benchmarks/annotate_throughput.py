@@ -15,8 +15,12 @@ eager vs ONNX Runtime, batch 1 vs 16, each detector (mtcnn, haar, none), full vs
 detection, detection on every frame vs every N-th. The base is also run on a 10x longer video
 (the Wolfgang clip remuxed 10 times, no re-encoding) to show that memory stays flat.
 
-    python benchmarks/annotate_throughput.py                               # everything (~10 min on 2 cores)
-    python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0
+The machine may be shared, so every run is repeated (``--repeat``, interleaved: all configurations once,
+then again) and the summary gives the median frames/s (with the range) and the largest peak RSS, one row
+per configuration; the load average before and after each pass is printed with it.
+
+    python benchmarks/annotate_throughput.py                               # everything, 3 passes (~15 min on 2 cores)
+    python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0 --repeat 1
     python benchmarks/annotate_throughput.py --json results.json
 
 Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -182,6 +187,36 @@ def describe(cfg: dict) -> str:
     return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}"
 
 
+def load_text() -> str:
+    """The 1-, 5- and 15-minute load averages (runnable processes; this machine has ``os.cpu_count()`` CPUs)."""
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+
+
+def summary_table(results: list[dict], video_names: list[str]) -> str:
+    """One row per configuration: median frames/s per video (min-max over the passes) and the largest peak RSS."""
+    configs = list(dict.fromkeys(r["config"] for r in results))
+    short = {v: v.replace("single_face", "single_face").replace("wolfgang x", "W x") for v in video_names}
+    cols = [f"{short[v]} fps" for v in video_names]
+    head = f"{'config':<11} {'pipeline':<34} " + " ".join(f"{c:>19}" for c in cols) + f" {'peak MB':>8} {'torch':>5}"
+    lines = [head, "-" * len(head)]
+    for name in configs:
+        runs = [r for r in results if r["config"] == name]
+        ok = [r for r in runs if "error" not in r]
+        cells = []
+        for v in video_names:
+            fps = [r["fps"] for r in ok if r["video"] == v]
+            if not fps:
+                cells.append(f"{'-':>19}")
+            elif len(fps) == 1:
+                cells.append(f"{fps[0]:>19.1f}")
+            else:
+                cells.append(f"{statistics.median(fps):>7.1f} ({min(fps):.0f}-{max(fps):.0f})".rjust(19))
+        peak = max((r["peak_rss_mb"] for r in ok), default=float("nan"))
+        torch_used = "yes" if any(r.get("torch_loaded") for r in ok) else "no"
+        lines.append(f"{name:<11} {runs[0]['pipeline']:<34} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -192,6 +227,7 @@ def main(argv=None) -> int:
                     "use 1 on a busy machine: OpenMP threads spin-wait, and eager PyTorch slows down 10-100x when cores are oversubscribed)")
     ap.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each video (quick check)")
     ap.add_argument("--long", type=int, default=10, help="also run the base configuration on the Wolfgang clip repeated this many times (0: skip)")
+    ap.add_argument("--repeat", type=int, default=3, help="passes over all runs (interleaved); the summary gives medians (default: %(default)s)")
     ap.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
     args = ap.parse_args(argv)
     if args.worker:
@@ -221,33 +257,49 @@ def main(argv=None) -> int:
                 videos.setdefault("wolfgang", remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src)
                 runs.append(("wolfgang", long_cfg))
             runs.append((f"wolfgang x{args.long}", long_cfg))
-        header = f"{'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5}"
+        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
         print("-" * len(header))
-        for video, name in runs:
-            cfg = {**BASE, **CONFIGS[name], "video": str(videos[video]), "model": model, "threads": args.threads}
-            r = spawn(cfg)
-            r.update(video=video, config=name, pipeline=describe(cfg), **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
-            results.append(r)
-            if "error" in r:
-                print(f"{video:<14} {name:<11} {r['pipeline']:<34} error: {r['error']}")
-                continue
-            growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
-            faces = "" if r["faces"] is None else r["faces"]
-            print(f"{video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5}", flush=True)
+        for rep in range(max(1, args.repeat)):
+            print(f"# pass {rep + 1}: {load_text()}", flush=True)
+            for video, name in runs:
+                cfg = {**BASE, **CONFIGS[name], "video": str(videos[video]), "model": model, "threads": args.threads}
+                r = spawn(cfg)
+                r.update(video=video, config=name, pipeline=describe(cfg), repeat=rep, load1=os.getloadavg()[0], **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
+                results.append(r)
+                if "error" in r:
+                    print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<34} error: {r['error']}")
+                    continue
+                growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
+                faces = "" if r["faces"] is None else r["faces"]
+                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
+        print(f"# end: {load_text()}")
+        print(f"\nsummary over {max(1, args.repeat)} pass(es): median frames/s (min-max), largest peak RSS; {load_text()}")
+        print(summary_table(results, list(videos)))
     ok = [r for r in results if "error" not in r]
-    wolf = [r for r in ok if r["video"] == "wolfgang" and r.get("detector") == "mtcnn" and r["config"] != "decode"]
+    def median(video: str, config: str, key: str = "fps", agg=statistics.median):
+        vals = [r[key] for r in ok if r["video"] == video and r["config"] == config]
+        return agg(vals) if vals else None
+
+    wolf = [c for c in dict.fromkeys(r["config"] for r in ok if r["video"] == "wolfgang" and r.get("detector") == "mtcnn" and r["config"] != "decode")]
     if wolf:
-        best = max(wolf, key=lambda r: r["fps"])
-        print(f"\ntarget MTCNN + {args.model} on Wolfgang >= 50 frames/s: best {best['fps']:.1f} ({best['config']}: {best['pipeline']}); "
-              f"peak memory {best['peak_rss_mb']:.0f} MB (target < 500 MB)")
+        best = max(wolf, key=lambda c: median("wolfgang", c))
+        line = (f"\ntarget MTCNN + {args.model} on Wolfgang >= 50 frames/s: best median {median('wolfgang', best):.1f} ({best}); "
+                f"peak memory {median('wolfgang', best, 'peak_rss_mb', max):.0f} MB (target < 500 MB)")
+        eager = median("wolfgang", "torch-b1")
+        if eager:
+            line += f"; {median('wolfgang', best) / eager:.1f}x the eager PyTorch batch-1 path ({eager:.1f} frames/s, target >= 2x)"
+        print(line)
     long = [r for r in ok if r["video"].startswith("wolfgang x")]
-    short = [r for r in ok if r["video"] == "wolfgang" and long and r["config"] == long[0]["config"]]
-    if long and short:
-        print(f"memory over a {args.long}x longer video ({long[0]['config']}): peak {long[0]['peak_rss_mb']:.0f} MB vs "
-              f"{short[0]['peak_rss_mb']:.0f} MB ({long[0]['frames']} vs {short[0]['frames']} frames); growth after loading "
-              f"{long[0]['peak_rss_mb'] - long[0]['rss_loaded_mb']:.0f} vs {short[0]['peak_rss_mb'] - short[0]['rss_loaded_mb']:.0f} MB")
+    if long:
+        cfg = long[0]["config"]
+        lv, sv = long[0]["video"], "wolfgang"
+        if median(sv, cfg) is not None:
+            print(f"memory over a {args.long}x longer video ({cfg}): peak {median(lv, cfg, 'peak_rss_mb', max):.0f} MB vs "
+                  f"{median(sv, cfg, 'peak_rss_mb', max):.0f} MB ({long[0]['frames']} vs {int(median(sv, cfg, 'frames'))} frames); growth after loading "
+                  f"{max(r['peak_rss_mb'] - r['rss_loaded_mb'] for r in long):.0f} vs "
+                  f"{max(r['peak_rss_mb'] - r['rss_loaded_mb'] for r in ok if r['video'] == sv and r['config'] == cfg):.0f} MB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

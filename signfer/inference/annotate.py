@@ -120,15 +120,17 @@ class AnnotationResult:
 def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, keep_images: bool = False) -> Iterator[FrameResult]:
     """Decode, detect (or track), preprocess and classify, batch by batch; one result per analysed frame.
 
-    With ONNX Runtime on more than one CPU thread, a batch is classified in a background thread while
-    the next one is decoded, detected and preprocessed (both release the GIL), so the two halves of the
-    pipeline share the cores instead of taking turns. Results and their order are the same either way.
+    With ONNX Runtime on more than one CPU thread, a batch's faces are preprocessed and classified in a
+    background thread while the next batch is decoded and its faces detected or tracked (OpenCV and
+    ONNX Runtime release the GIL), so the two halves of the pipeline share the cores instead of taking
+    turns. Results and their order are the same either way.
     """
     detect_every = options.detect_every if reader.info.kind == "video" else 1  # images are unrelated to each other
     tracker = FaceTracker() if detect_every > 1 else None
     n_seen = 0
 
-    def prepare(batch: list) -> tuple[list[FrameResult], list[np.ndarray], list[int]]:
+    def locate(batch: list) -> list[FrameResult]:
+        """Decoded frames -> results with the face of each frame (detected or tracked), not yet classified."""
         nonlocal n_seen
         results = [FrameResult(f.index, f.time_ms, "error" if f.image is None else "no_face", f.source, f.error or "") for f in batch]
         scheduled = []
@@ -139,7 +141,6 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
                 scheduled.append(k)
             n_seen += 1
         detections = _detect_safely(recognizer, [batch[k].image for k in scheduled], results, scheduled)
-        crops, crop_idx = [], []
         for k, f in enumerate(batch):
             res = results[k]
             if f.image is None or res.status == "error":
@@ -156,16 +157,24 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
                         face = recognizer.detect(f.image)
                         if tracker is not None:
                             tracker.reset(f.image, face)
-                if face is not None:
-                    res.face = face
-                    crops.append(recognizer.crop(f.image, face).pixels)
-                    crop_idx.append(k)
+                res.face = face
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
                 res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
-        return results, crops, crop_idx
+        return results
 
-    def finish(batch: list, results: list[FrameResult], crop_idx: list[int], probs) -> list[FrameResult]:
-        if crop_idx:
+    def classify(batch: list, results: list[FrameResult]) -> list[FrameResult]:
+        """Crop and classify the faces found by :func:`locate` (in place); returns ``results``."""
+        crops, crop_idx = [], []
+        for k, (f, res) in enumerate(zip(batch, results)):
+            if res.face is None or res.status == "error":
+                continue
+            try:
+                crops.append(recognizer.crop(f.image, res.face).pixels)
+                crop_idx.append(k)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
+                res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
+        if crops:
+            probs = recognizer.classify(np.stack(crops))
             for k, p in zip(crop_idx, probs):
                 results[k].status, results[k].probs = "ok", p
         if keep_images:
@@ -176,20 +185,17 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
     batches = reader.batches(options.batch_size, options.every)
     if not _classify_in_background(recognizer):
         for batch in batches:
-            results, crops, crop_idx = prepare(batch)
-            yield from finish(batch, results, crop_idx, recognizer.classify(np.stack(crops)) if crops else None)
+            yield from classify(batch, locate(batch))
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="signfer-classify") as pool:
         pending = None  # the previous batch, being classified
         for batch in batches:
-            results, crops, crop_idx = prepare(batch)
-            job = pool.submit(recognizer.classify, np.stack(crops)) if crops else None
-            crops = None
+            job = pool.submit(classify, batch, locate(batch))
             if pending is not None:
-                yield from finish(*pending[:3], pending[3].result() if pending[3] is not None else None)
-            pending = (batch, results, crop_idx, job)
+                yield from pending.result()
+            pending = job
         if pending is not None:
-            yield from finish(*pending[:3], pending[3].result() if pending[3] is not None else None)
+            yield from pending.result()
 
 
 def _classify_in_background(recognizer) -> bool:
