@@ -106,13 +106,9 @@ class _OnnxNets:
     def __init__(self, threads: int | None = None):
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # no busy-waiting worker threads: the nets are small and the CPU is shared with the classifier
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        from signfer.runtime import cpu_session_options
+
+        opts = cpu_session_options(threads)
         try:
             paths = export_onnx()
         except OSError:  # read-only cache: export for this process only

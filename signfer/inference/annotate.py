@@ -400,7 +400,8 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return out
 
 
-def _unique_names(paths: list[Path]) -> list[str]:
+def unique_names(paths: list[Path]) -> list[str]:
+    """Output base names for ``paths``: the file stem, with ``-2``, ``-3`` ... for repeated stems."""
     names, seen = [], {}
     for p in paths:
         base = p.stem if p.suffix else p.name
@@ -459,27 +460,47 @@ def annotate_inputs(
     log(f"model: {rec.describe()}")
     out = Path(out)
     paths = expand_inputs(inputs)
+    defaults = {"frames": 0, "frames_ok": 0, "frames_no_face": 0, "frames_error": 0, "segments": 0, "seconds": None}
+
+    def summarize(path, res):
+        c = res.counts
+        fields = dict(frames=res.n_frames, frames_ok=c.get("ok", 0), frames_no_face=c.get("no_face", 0), frames_error=c.get("error", 0), segments=len(res.segments), seconds=round(res.seconds, 2))
+        fps_txt = f", {res.n_frames / res.seconds:.1f} frames/s" if res.seconds > 0 else ""
+        message = (f"{path}: {res.n_frames} frames ({c.get('ok', 0)} with a face, {c.get('no_face', 0)} without, {c.get('error', 0)} errors), "
+                   f"{len(res.segments)} segments{fps_txt}")
+        return fields, message
+
+    def annotate_one(path, name):
+        return annotate_media(rec, path, out, formats=formats, overlay=overlay, options=options, name=name, progress=progress)
+
+    return annotate_each(paths, out, annotate_one, summarize, defaults, log)
+
+
+def annotate_each(paths: list[Path], out: Path, annotate_one: Callable, summarize: Callable, defaults: dict, log: Callable[[str], None] = print) -> int:
+    """Annotate every input with ``annotate_one(path, name)``; a failed input is reported and skipped, never stops the others.
+
+    ``summarize(path, result) -> (fields, message)`` gives the summary fields and the log line of a success;
+    ``defaults`` the fields of a row before (or without) a result. Writes ``out/annotate_summary.csv`` (one row
+    per input: status, ``defaults``' fields, outputs, error). Returns 0 when every input was annotated, 1 otherwise.
+    """
     summary = []
-    for path, name in zip(paths, _unique_names(paths)):
-        row = {"input": str(path), "name": name, "status": "ok", "frames": 0, "frames_ok": 0, "frames_no_face": 0, "frames_error": 0, "segments": 0, "seconds": None, "outputs": "", "error": ""}
+    for path, name in zip(paths, unique_names(paths)):
+        row = {"input": str(path), "name": name, "status": "ok", **defaults, "outputs": "", "error": ""}
         try:
-            res = annotate_media(rec, path, out, formats=formats, overlay=overlay, options=options, name=name, progress=progress)
-        except InputError as exc:
+            res = annotate_one(path, name)
+        except (InputError, ValueError) as exc:
             row.update(status="error", error=str(exc))
             log(f"error: {exc}")
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
             row.update(status="error", error=f"{path}: {type(exc).__name__}: {exc}")
             log(f"error: {row['error']}")
         else:
-            c = res.counts
-            row.update(frames=res.n_frames, frames_ok=c.get("ok", 0), frames_no_face=c.get("no_face", 0), frames_error=c.get("error", 0), segments=len(res.segments), seconds=round(res.seconds, 2), outputs=" ".join(str(p) for p in res.outputs.values()))
-            fps_txt = f", {res.n_frames / res.seconds:.1f} frames/s" if res.seconds > 0 else ""
-            log(
-                f"{path}: {res.n_frames} frames ({c.get('ok', 0)} with a face, {c.get('no_face', 0)} without, {c.get('error', 0)} errors), "
-                f"{len(res.segments)} segments{fps_txt} -> {', '.join(str(p) for p in res.outputs.values())}"
-            )
+            fields, message = summarize(path, res)
+            outputs = [str(p) for p in res.outputs.values()]
+            row.update(fields, outputs=" ".join(outputs))
+            log(f"{message} -> {', '.join(outputs)}")
         summary.append(row)
-    table = pd.DataFrame(summary, columns=["input", "name", "status", "frames", "frames_ok", "frames_no_face", "frames_error", "segments", "seconds", "outputs", "error"])
+    table = pd.DataFrame(summary, columns=list(summary[0]) if summary else ["input", "name", "status", *defaults, "outputs", "error"])
     with atomic_write(out / SUMMARY_FILE) as fh:
         table.to_csv(fh, index=False)
     failed = int((table["status"] != "ok").sum())

@@ -19,6 +19,7 @@ import numpy as np
 
 from signfer.io import InputError, atomic_path
 from signfer.models.spec import ModelSpec
+from signfer.runtime import cpu_session_options
 
 SPEC_KEY = "signfer.model_spec"
 DEFAULT_OPSET = 17
@@ -166,14 +167,7 @@ class OnnxClassifier:
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(self.path, "file does not exist")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # no busy-waiting worker threads between runs: the CPU is shared with decoding, detection and
-        # preprocessing (and, on a shared machine, other processes); spinning made batch-16 runs ~1.7x slower
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = cpu_session_options(threads)
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:

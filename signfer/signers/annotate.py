@@ -417,7 +417,6 @@ def load_models(model: str, upper: str | None = None, lower: str | None = None, 
     return models
 
 
-SUMMARY_FILE = "annotate_summary.csv"
 
 
 def annotate_signer_inputs(
@@ -451,8 +450,7 @@ def annotate_signer_inputs(
     (backend, device, detector, detect_scale, min_face_score, fold, threads, batch_size). Writes
     ``out/<name>.{csv,json,eaf}`` and ``out/annotate_summary.csv``; returns 0 when every input was annotated.
     """
-    from signfer.inference.annotate import expand_inputs
-    from signfer.io import InputError
+    from signfer.inference.annotate import annotate_each, expand_inputs
 
     if occlusion is None:
         occlusion = "switch" if upper_model and lower_model else "flag"
@@ -470,37 +468,21 @@ def annotate_signer_inputs(
     log(f"model: {models['full'].describe()}" + "".join(f"; {r} face: {models[r].describe()}" for r in ("upper", "lower") if models[r] is not None))
     out = Path(out)
     paths = expand_inputs(inputs)
-    names, seen = [], {}
-    for p in paths:
-        base = (p.stem if p.suffix else p.name) or "annotation"
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    summary = []
-    for path, name in zip(paths, names):
-        row = {"input": str(path), "name": name, "status": "ok", "frames": 0, "signers": "", "frames_occluded": 0, "frames_half_model": 0,
-               "segments": 0, "seconds": None, "outputs": "", "error": ""}  # fmt: skip
-        try:
-            res = annotate_signers(models, path, out, options=options, formats=formats, name=name, hand_detector=hand_detector, progress=progress)
-        except (InputError, ValueError) as exc:
-            row.update(status="error", error=str(exc))
-            log(f"error: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            row.update(status="error", error=f"{path}: {type(exc).__name__}: {exc}")
-            log(f"error: {row['error']}")
-        else:
-            f = res.frames
-            row.update(frames=int(f["frame"].nunique()), signers=" ".join(res.signers), frames_occluded=int((f["status"] == "occluded").sum()),
-                       frames_half_model=int(f["model_used"].isin(["upper", "lower"]).sum()), segments=sum(len(s) for s in res.segments.values()),
-                       seconds=round(res.seconds, 2), outputs=" ".join(str(p) for p in res.outputs.values()))  # fmt: skip
-            log(f"{path}: {row['frames']} frames, signers {row['signers'] or 'none'}, {row['frames_half_model']} rows by a half-face model, "
-                f"{row['frames_occluded']} occluded, {row['segments']} segments -> {', '.join(str(p) for p in res.outputs.values())}")
-        summary.append(row)
-    table = pd.DataFrame(summary)
-    with atomic_write(out / SUMMARY_FILE) as fh:
-        table.to_csv(fh, index=False)
-    failed = int((table["status"] != "ok").sum())
-    log(f"{len(table) - failed} of {len(table)} inputs annotated; summary {out / SUMMARY_FILE}")
-    return 0 if failed == 0 else 1
+    defaults = {"frames": 0, "signers": "", "frames_occluded": 0, "frames_half_model": 0, "segments": 0, "seconds": None}
+
+    def summarize(path, res):
+        f = res.frames
+        fields = dict(frames=int(f["frame"].nunique()), signers=" ".join(res.signers), frames_occluded=int((f["status"] == "occluded").sum()),
+                      frames_half_model=int(f["model_used"].isin(["upper", "lower"]).sum()), segments=sum(len(s) for s in res.segments.values()),
+                      seconds=round(res.seconds, 2))  # fmt: skip
+        message = (f"{path}: {fields['frames']} frames, signers {fields['signers'] or 'none'}, {fields['frames_half_model']} rows by a half-face model, "
+                   f"{fields['frames_occluded']} occluded, {fields['segments']} segments")
+        return fields, message
+
+    def annotate_one(path, name):
+        return annotate_signers(models, path, out, options=options, formats=formats, name=name, hand_detector=hand_detector, progress=progress)
+
+    return annotate_each(paths, out, annotate_one, summarize, defaults, log)
 
 
 def get_hand_detector_for(hands):
