@@ -62,7 +62,7 @@ def run_demo(out: str | os.PathLike = "signfer-demo") -> dict:
     print(f"signfer demo -> {out.resolve()}")
     print("1. face preprocessing (real photos: scikit-image astronaut, matplotlib grace_hopper.jpg)")
     results = {"preprocessing": demo_preprocessing(out)}
-    print("2. video annotation (the astronaut photo moving through a short clip, offline FER2013 model)")
+    print("2. video annotation (offline FER2013 model): the astronaut photo moving through a short clip, then a real face video")
     from signfer.inference.democlip import demo_annotation
 
     results["annotation"] = demo_annotation(out / "annotation")

