@@ -120,8 +120,9 @@ def load_torch_model(source: ModelSource):
     return model.eval(), spec
 
 
-#: bump when the export (or what the cache key covers) changes, so stale cached ONNX files are not reused
-ONNX_CACHE_VERSION = 1
+#: bump when the export or a named model's spec changes (a named model's key holds only its name and the signfer
+#: version), so stale cached ONNX files are not reused
+ONNX_CACHE_VERSION = 2  # 2: fer2013 finds faces with MTCNN
 
 
 def onnx_cache_path(source: ModelSource, opset: int | None = None) -> Path:

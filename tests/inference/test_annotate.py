@@ -275,4 +275,5 @@ def test_offline_fer2013_model_sees_the_astronaut_smile(astronaut):
 
     rec = Recognizer.from_pretrained()  # the default: fer2013, ONNX Runtime
     assert rec.backend == "onnxruntime" and rec.source == "fer2013"
+    assert "detector mtcnn" in rec.describe()  # faces found by MTCNN, not the slower Haar cascade
     assert rec.predict(astronaut).label == "happy"
