@@ -19,7 +19,7 @@ import pandas as pd
 
 from signfer.data.labels import ALIASES, canonical_label, get_classes
 from signfer.data.report import DropReport
-from signfer.io import IMAGE_SUFFIXES, InputError
+from signfer.io import IMAGE_SUFFIXES, InputError, find_media
 
 
 def _class_of(folder: str, codes: Mapping[int, str] | None) -> str | None:
@@ -111,7 +111,7 @@ def load_folder(
 
     rows = []
     for split_name, cdir in class_dirs:
-        files = sorted(p for p in cdir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = find_media(cdir, IMAGE_SUFFIXES)
         report.rows += len(files)
         if cdir.name.lower() in ignore:
             if files:

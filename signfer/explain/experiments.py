@@ -15,7 +15,6 @@ Every experiment trains through :func:`signfer.training.cv.run_cv` and scores th
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -27,6 +26,7 @@ import pandas as pd
 from signfer.evaluation.summary import format_mean_std, markdown_table, percent
 from signfer.explain.occlusion import FILLS, REGIONS
 from signfer.io import InputError, atomic_write
+from signfer.models.weights import sha256sum
 
 #: ``signfer ablation`` variants: name -> preset overrides. The first is the paper's pipeline,
 #: the reference the others are compared with.
@@ -48,11 +48,6 @@ REGION_REFERENCE_ROWS = ("full face", "upper half", "lower half", "human, upper 
 
 
 # --------------------------------------------------------------------------- shared helpers
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file (identifies the folds file each variant used)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def read_run(run_dir: str | os.PathLike) -> tuple[dict, "Recipe"]:  # noqa: F821
     """``(run.yaml content, Recipe)`` of a run directory written by ``signfer train`` / ``signfer cv``."""
     import yaml
@@ -271,7 +266,7 @@ def run_variants(recipe, data, out: str | os.PathLike, variants: Mapping[str, Ma
         target = run_dir / "folds.csv"
         if not target.exists():
             shutil.copyfile(folds_csv, target)
-        elif file_sha256(target) != file_sha256(folds_csv):
+        elif sha256sum(target) != sha256sum(folds_csv):
             raise ValueError(f"{target} differs from {folds_csv}: this variant was run on other folds; choose a new --out")
         if cv_options.get("progress", True):
             print(f"==== variant {name}: {dict(variant)}")
@@ -306,7 +301,7 @@ def variants_table(run_dirs: Mapping[str, str | os.PathLike], reference: str | N
             diff = fig.loc[common, col] - ref.loc[common, col]
             row[f"d_{col}"], row[f"d_{col}_std"] = float(diff.mean()), float(diff.std(ddof=1)) if len(diff) > 1 else math.nan
         folds_csv = Path(run_dirs[name]) / "folds.csv"
-        row["folds_sha256"] = file_sha256(folds_csv) if folds_csv.exists() else ""
+        row["folds_sha256"] = sha256sum(folds_csv) if folds_csv.exists() else ""
         row["run_dir"] = str(run_dirs[name])
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -40,7 +40,7 @@ from signfer.inference.segments import Segment, SegmentBuilder
 from signfer.inference.smoothing import Smoothing, StreamingSmoother
 from signfer.inference.tracking import FaceTracker
 from signfer.inference.video import MediaInfo, MediaReader, open_media
-from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, atomic_path, atomic_write
+from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, atomic_path, atomic_write, find_media
 
 FORMATS = ("csv", "json", "eaf")
 SUMMARY_FILE = "annotate_summary.csv"
@@ -390,8 +390,9 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            videos = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES)
-            has_images = any(q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES for q in p.rglob("*"))
+            media = find_media(p, VIDEO_SUFFIXES | IMAGE_SUFFIXES)  # one walk of the folder
+            videos = [q for q in media if q.suffix.lower() in VIDEO_SUFFIXES]
+            has_images = len(videos) < len(media)
             out += videos
             if has_images or not videos:
                 out.append(p)
