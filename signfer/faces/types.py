@@ -10,6 +10,19 @@ Point = tuple[float, float]
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels, x2/y2 exclusive
 
 
+def box_iou(box, boxes) -> np.ndarray:
+    """Intersection over union of ``box`` (x1, y1, x2, y2) with each row of ``boxes`` (N, 4); 0 where the union is empty."""
+    box, boxes = np.asarray(box, dtype=np.float64), np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
+    union = area(box) + area(boxes) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
 @dataclass(frozen=True)
 class Face:
     """One detected face.

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from signfer.faces.types import Box
+from signfer.faces.types import Box, box_iou
 from signfer.models.weights import WeightSource, WeightsUnavailable, fetch_any
 
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
@@ -98,17 +98,6 @@ def ssd_anchors(input_size: int = PALM_INPUT, strides=PALM_STRIDES, anchors_per_
     return np.concatenate(out).astype(np.float32)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
-    union = area(box) + area(boxes) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float = PALM_NMS_IOU):
     """MediaPipe's ``WEIGHTED`` non-maximum suppression: each kept detection is the score-weighted mean
     of the boxes (and keypoints) overlapping the best remaining one by more than ``iou``; it keeps the
@@ -121,7 +110,7 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
         if not alive[i]:
             continue
         idx = np.flatnonzero(alive)
-        overlap = _iou(boxes[i], boxes[idx])
+        overlap = box_iou(boxes[i], boxes[idx])
         members = idx[overlap > iou]
         members = np.union1d(members, [i])
         w = scores[members][:, None]

@@ -19,18 +19,10 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from signfer.faces.types import Face
+from signfer.faces.types import Face, box_iou
 from signfer.inference.tracking import FaceTracker, shift_face
 
 STATUSES = ("detected", "tracked", "coasting")
-
-
-def box_iou(a, b) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def face_histogram(rgb: np.ndarray, box, bins: tuple[int, int] = (16, 8), inner: float = 0.6) -> np.ndarray | None:
@@ -100,7 +92,7 @@ class SignerTracker:
         self._next = 1
 
     def similarity(self, track: _Track, face: Face, hist: np.ndarray | None) -> float:
-        motion = box_iou(track.face.box, face.box) * 0.5 ** track.missed
+        motion = float(box_iou(track.face.box, face.box)[0]) * 0.5 ** track.missed
         return self.motion_weight * motion + self.appearance_weight * histogram_similarity(track.hist, hist)
 
     def update(self, rgb: np.ndarray, faces: list[Face], occluded: list[bool] | None = None) -> list[TrackedFace]:

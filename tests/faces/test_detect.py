@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from signfer.faces.detect import get_detector, list_detectors, pick_face
-from signfer.faces.types import Face
+from signfer.faces.types import Face, box_iou
 
 # Pupil centres measured by hand on 10x / 6x enlarged crops (pixel-index coordinates).
 ASTRONAUT_EYES = ((204.0, 101.0), (246.5, 103.0))
@@ -27,13 +27,6 @@ def _eye_angle(face: Face) -> float:
     """Angle of the eye line in degrees, counter-clockwise on screen (y points down)."""
     (lx, ly), (rx, ry) = face.left_eye, face.right_eye
     return math.degrees(math.atan2(-(ry - ly), rx - lx))
-
-
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _assert_same_faces(a: list[Face], b: list[Face], tol: float) -> None:
@@ -75,7 +68,7 @@ def test_mtcnn_astronaut(mtcnn, astronaut):
     assert len(faces) == 1
     face = faces[0]
     assert face.score > 0.99
-    assert _iou(face.box, ASTRONAUT_BOX) > 0.85
+    assert box_iou(face.box, ASTRONAUT_BOX)[0] > 0.85
     np.testing.assert_allclose(face.box, ASTRONAUT_BOX, atol=5)
     assert _dist(face.left_eye, ASTRONAUT_EYES[0]) < 3
     assert _dist(face.right_eye, ASTRONAUT_EYES[1]) < 3
@@ -98,7 +91,7 @@ def test_haar_finds_faces_and_eyes(haar, mtcnn, astronaut, grace_hopper):
         assert len(faces) == 1
         face = faces[0]
         assert face.score >= haar.min_neighbors  # the number of merged raw detections
-        assert _iou(face.box, mtcnn.detect(img)[0].box) > 0.5
+        assert box_iou(face.box, mtcnn.detect(img)[0].box)[0] > 0.5
         assert face.has_eyes
         assert _dist(face.left_eye, eyes[0]) < 5
         assert _dist(face.right_eye, eyes[1]) < 5
@@ -218,3 +211,8 @@ def test_mtcnn_accepts_gray_and_rgba(mtcnn, astronaut):
     for img in (gray, rgba):
         (face,) = mtcnn.detect(img)
         assert _dist(face.left_eye, ASTRONAUT_EYES[0]) < 4
+
+
+def test_box_iou_hand_computed():
+    ious = box_iou((0, 0, 10, 10), [(5, 0, 15, 10), (0, 0, 10, 10), (20, 20, 30, 30), (3, 3, 3, 3)])
+    np.testing.assert_allclose(ious, [50 / 150, 1.0, 0.0, 0.0])
