@@ -170,7 +170,7 @@ def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train one fold of a recipe (M0-M2, E0-E2, easier2025, ...) and test it",
-        description="Train a published recipe (a YAML file in configs/recipes/) on one fold of a grouped k-fold split "
+        description="Train a published recipe (a YAML file in signfer/configs/recipes/) on one fold of a grouped k-fold split "
         "of the data and test it on that fold. Writes RUN_DIR/run.yaml, folds.csv and fold_<k>/ with best.pt "
         "(best validation metric), last.pt (for --resume), history.csv (one row per epoch), predictions.csv and "
         "metrics.json. Without real pretrained weights (offline), run any recipe with --pretrained none.",

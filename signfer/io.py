@@ -16,11 +16,13 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from signfer.errors import UserError
+
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 
 
-class InputError(Exception):
+class InputError(UserError):
     """A user input (image, video, label file) that cannot be used; the message names it."""
 
     def __init__(self, path: str | os.PathLike, reason: str):

@@ -2,7 +2,7 @@
 
 ``metrics`` (accuracy, per-class sensitivity, mean sensitivity, sensitivity variance, confusion;
 ``classification_metrics`` writes a fold's ``metrics.json``), ``summary`` (``summarize_run``,
-``kfold_table``, published reference rows from ``configs/reference/``), ``plots`` (PNG files) and
+``kfold_table``, published reference rows from ``signfer/configs/reference/``), ``plots`` (PNG files) and
 ``report.report_runs`` (``signfer report``).
 """
 

@@ -278,14 +278,14 @@ def run_names(run_dirs: Sequence[str | os.PathLike]) -> list[str]:
 
 # --------------------------------------------------------------------------- published numbers
 def list_references() -> list[str]:
-    """Names of the published-results files in ``configs/reference/``."""
+    """Names of the published-results files in ``signfer/configs/reference/``."""
     from signfer.config import list_configs
 
     return list_configs("reference")
 
 
 def load_reference(name: str) -> dict:
-    """The YAML of ``configs/reference/<name>.yaml`` (or a YAML path): published numbers with their source."""
+    """The YAML of ``signfer/configs/reference/<name>.yaml`` (or a YAML path): published numbers with their source."""
     from signfer.config import load_yaml_config
 
     try:

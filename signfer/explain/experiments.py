@@ -43,7 +43,7 @@ TRANSFER_COLOURS: dict[str, dict] = {
     "no_equalization": {"colour": "none"},
 }
 
-#: The 2025 paper's rows shown beside region models (``configs/reference/easier2025.yaml`` row names).
+#: The 2025 paper's rows shown beside region models (``signfer/configs/reference/easier2025.yaml`` row names).
 REGION_REFERENCE_ROWS = ("full face", "upper half", "lower half", "human, upper face, hearing", "human, upper face, deaf")
 
 

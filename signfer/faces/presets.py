@@ -1,4 +1,4 @@
-"""Preprocessing presets: each published pipeline is data (``configs/presets/*.yaml``), never code.
+"""Preprocessing presets: each published pipeline is data (``signfer/configs/presets/*.yaml``), never code.
 
 A preset file lists :class:`Preset` fields; ``base: other_preset`` starts from another
 preset, so an ablation file names only what it changes. Any field can also be switched
@@ -125,7 +125,7 @@ def _load_fields(name_or_path: str | os.PathLike, seen: tuple = ()) -> dict:
 
 
 def get_preset(preset: str | os.PathLike | Preset | Mapping[str, Any] = "easier2025", **overrides) -> Preset:
-    """A :class:`Preset` by name (``configs/presets/<name>.yaml``), YAML path, dict or Preset,
+    """A :class:`Preset` by name (``signfer/configs/presets/<name>.yaml``), YAML path, dict or Preset,
     with any field replaced by ``overrides`` (unknown or invalid values raise ``ValueError``)."""
     if isinstance(preset, Preset):
         fields = preset.to_dict()

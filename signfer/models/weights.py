@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signfer.config import cache_dir
+from signfer.errors import UserError
 from signfer.io import atomic_path
 
 
-class WeightsUnavailable(OSError):
+class WeightsUnavailable(UserError, OSError):
     """The requested weights could not be had; the message says which file is needed and where to put it.
 
     ``reason``: the short cause (no advice), for messages that combine several attempts.

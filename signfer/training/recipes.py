@@ -1,4 +1,4 @@
-"""Training recipes as data: ``configs/recipes/<name>.yaml`` -> :class:`Recipe` with its :class:`Stage` list.
+"""Training recipes as data: ``signfer/configs/recipes/<name>.yaml`` -> :class:`Recipe` with its :class:`Stage` list.
 
 A recipe says which model to start from (``arch``, ``pretrained`` or ``init_from``), how to feed it
 (``preset``, ``region``, ``normalization``, ``image_size``), what to learn (``classes``, the data
@@ -85,7 +85,7 @@ class Stage:
 
 @dataclass
 class Recipe:
-    """A complete, reproducible training configuration (see the module docstring and ``configs/recipes/``).
+    """A complete, reproducible training configuration (see the module docstring and ``signfer/configs/recipes/``).
 
     Model: ``arch`` (a :func:`signfer.models.registry.list_archs` name), ``pretrained`` (a
     registry weight name such as ``imagenet`` or ``hsemotion:enet_b0_7``, a file, or None for
@@ -243,7 +243,7 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
 
 
 def load_recipe(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> Recipe:
-    """The recipe ``configs/recipes/<name>.yaml`` (or a YAML file), with ``extends`` resolved and ``overrides`` applied."""
+    """The recipe ``signfer/configs/recipes/<name>.yaml`` (or a YAML file), with ``extends`` resolved and ``overrides`` applied."""
     data = apply_overrides(_read(str(name_or_path)), overrides)
     try:
         return Recipe.from_dict(data)
