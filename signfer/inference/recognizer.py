@@ -151,6 +151,12 @@ def cached_onnx(source: ModelSource, opset: int | None = None) -> Path:
 
     if source.kind == "onnx":
         return Path(source.location)
+    if source.kind == "name" and opset is None:
+        from signfer.assets import shipped_model
+
+        shipped = shipped_model(source.location)  # the offline default ships as ONNX: no PyTorch needed
+        if shipped is not None:
+            return shipped
     path = onnx_cache_path(source, opset)
     if not path.exists():
         model, spec = load_torch_model(source)

