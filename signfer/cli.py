@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from signfer.errors import OptionError
+
 
 def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -200,11 +202,11 @@ def _run_train(args) -> int:
         from signfer.signers.elan import train_from_elan
 
         if any(len(pair) > 2 for pair in args.from_elan):
-            raise ValueError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
+            raise OptionError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
         pairs = [(pair[0], pair[1] if len(pair) > 1 else None) for pair in args.from_elan]
         metrics = train_from_elan(pairs, args.recipe, args.out, data_dir=args.data, tier=args.tier, fold=args.fold, **_training_options(args))
     elif args.data is None:
-        raise ValueError("signfer train needs --data (or --from-elan FILE.eaf VIDEO)")
+        raise OptionError("signfer train needs --data (or --from-elan FILE.eaf VIDEO)")
     else:
         metrics = train(args.recipe, args.data, args.out, fold=args.fold, **_training_options(args))
     mean = metrics.get("mean_sensitivity")

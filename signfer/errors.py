@@ -27,3 +27,14 @@ def require(module: str, what: str, extra: str):
         return importlib.import_module(module)
     except ImportError:
         raise MissingExtra(what, extra, module) from None
+
+
+class OptionError(UserError, ValueError):
+    """A bad value for an option or argument (also a ``ValueError``, for callers that catch that)."""
+
+
+class UnknownName(UserError, KeyError):
+    """A name (preset, recipe, class, region, ...) that is not known; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

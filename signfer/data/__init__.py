@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from signfer.errors import OptionError
+
 _LAZY = {
     "load_feph": "signfer.data.feph",
     "load_affectnet": "signfer.data.affectnet",
@@ -73,7 +75,7 @@ def load_dataset(root: str | os.PathLike, layout: str = "auto", **options):
         from signfer.data.folder import load_folder
 
         return load_folder(root, **options)
-    raise ValueError(f"layout must be auto, feph, affectnet or folder; got {layout!r}")
+    raise OptionError(f"layout must be auto, feph, affectnet or folder; got {layout!r}")
 
 
 __all__ = sorted([*_LAZY, "detect_layout", "load_dataset"])

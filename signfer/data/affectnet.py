@@ -27,6 +27,7 @@ import pandas as pd
 from signfer.data.folder import load_folder
 from signfer.data.labels import AFFECTNET_CODES, AFFECTNET_OTHER_CODES, get_classes
 from signfer.data.report import DropReport
+from signfer.errors import OptionError
 from signfer.io import InputError
 
 LISTS_DIR = "Manually_Annotated_file_lists"
@@ -46,7 +47,7 @@ def _split_name(split: str | None) -> str | None:
         return "train"
     if s in ("val", "valid", "validation", "test"):
         return "validation"
-    raise ValueError(f"split must be 'train', 'validation' or None, got {split!r}")
+    raise OptionError(f"split must be 'train', 'validation' or None, got {split!r}")
 
 
 def find_affectnet_csvs(root: str | os.PathLike, split: str | None = None) -> list[tuple[str, Path]]:

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from signfer.data.cache import CropCache
 from signfer.data.labels import get_classes, label_indices
+from signfer.errors import OptionError
 
 
 def _default_normalize(batch: np.ndarray) -> np.ndarray:
@@ -48,7 +49,7 @@ class FaceDataset(Dataset):
     ):
         missing = [c for c in ("path", "label") if c not in df.columns]
         if missing:
-            raise ValueError(f"data table lacks column(s) {missing}; has {list(df.columns)}")
+            raise OptionError(f"data table lacks column(s) {missing}; has {list(df.columns)}")
         self.df = df.reset_index(drop=True)
         self.class_names = get_classes(class_names)
         self.labels = label_indices(self.df["label"], self.class_names)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from signfer.data.labels import ALIASES, canonical_label, get_classes
 from signfer.data.report import DropReport
+from signfer.errors import OptionError
 from signfer.io import IMAGE_SUFFIXES, InputError, find_media
 
 
@@ -81,7 +82,7 @@ def load_folder(
         try:
             re.compile(group_by)
         except re.error as exc:
-            raise ValueError(f"group_by must be 'file', 'subfolder' or a regular expression; {group_by!r}: {exc}") from None
+            raise OptionError(f"group_by must be 'file', 'subfolder' or a regular expression; {group_by!r}: {exc}") from None
     top = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not top:
         raise InputError(root, "has no class folders (expected ROOT/<class>/images or ROOT/<split>/<class>/images)")

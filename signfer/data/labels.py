@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from signfer.errors import OptionError, UnknownName
+
 #: SLTAT 2022 classes, in HSEmotion's 7-class output order (alphabetical).
 EMOTIONS7: tuple[str, ...] = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 #: AffectNet 8-class vocabulary (2025 paper), in HSEmotion's 8-class output order (alphabetical).
@@ -74,7 +76,7 @@ def canonical_label(name: str) -> str:
     key = str(name).strip().lower().replace(" ", "_")
     if key in ALIASES:
         return ALIASES[key]
-    raise KeyError(f"unknown expression class {name!r}; known names: {', '.join(sorted(ALIASES))}")
+    raise UnknownName(f"unknown expression class {name!r}; known names: {', '.join(sorted(ALIASES))}")
 
 
 def get_classes(classes: str | int | Sequence[str]) -> tuple[str, ...]:
@@ -82,7 +84,7 @@ def get_classes(classes: str | int | Sequence[str]) -> tuple[str, ...]:
     if isinstance(classes, int) or (isinstance(classes, str) and classes.isdigit()):
         n = int(classes)
         if n not in (7, 8):
-            raise ValueError(f"classes must be 7 or 8, got {n}")
+            raise OptionError(f"classes must be 7 or 8, got {n}")
         return EMOTIONS7 if n == 7 else EMOTIONS8
     if isinstance(classes, str):
         key = classes.strip().lower()
@@ -90,10 +92,10 @@ def get_classes(classes: str | int | Sequence[str]) -> tuple[str, ...]:
             return VOCABULARIES[key]
         if "," in key:
             return get_classes([c for c in key.split(",") if c.strip()])
-        raise KeyError(f"unknown class vocabulary {classes!r}; known: {', '.join(VOCABULARIES)}, 7, 8 or a comma-separated list")
+        raise UnknownName(f"unknown class vocabulary {classes!r}; known: {', '.join(VOCABULARIES)}, 7, 8 or a comma-separated list")
     out = tuple(canonical_label(c) for c in classes)
     if len(set(out)) != len(out):
-        raise ValueError(f"class list names a class twice: {list(classes)}")
+        raise OptionError(f"class list names a class twice: {list(classes)}")
     return out
 
 
@@ -103,7 +105,7 @@ def label_indices(labels: Iterable[str], class_names: Sequence[str]) -> np.ndarr
     labels = list(labels)
     unknown = sorted({str(l) for l in labels if l not in index})
     if unknown:
-        raise ValueError(f"labels {unknown} are not among the classes {list(class_names)}")
+        raise OptionError(f"labels {unknown} are not among the classes {list(class_names)}")
     return np.fromiter((index[l] for l in labels), dtype=np.int64, count=len(labels))
 
 
@@ -125,7 +127,7 @@ def map_probabilities(probs, from_classes: Sequence[str], to_classes: Sequence[s
     single = p.ndim == 1
     p = np.atleast_2d(p)
     if p.ndim != 2 or p.shape[1] != len(from_classes):
-        raise ValueError(f"probs has shape {np.shape(probs)}, expected (N, {len(from_classes)}) for classes {list(from_classes)}")
+        raise OptionError(f"probs has shape {np.shape(probs)}, expected (N, {len(from_classes)}) for classes {list(from_classes)}")
     mapping = index_map(from_classes, to_classes)
     out = np.zeros((p.shape[0], len(to_classes)), dtype=np.float64)
     for src, dst in enumerate(mapping):
@@ -134,7 +136,7 @@ def map_probabilities(probs, from_classes: Sequence[str], to_classes: Sequence[s
     known = np.zeros(len(to_classes), bool)
     known[mapping[mapping >= 0]] = True
     if not known.any():
-        raise ValueError(f"no class in common between {list(from_classes)} and {list(to_classes)}")
+        raise OptionError(f"no class in common between {list(from_classes)} and {list(to_classes)}")
     mass = out.sum(axis=1, keepdims=True)
     empty = mass[:, 0] <= 0
     out[empty] = known / known.sum()

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from signfer.errors import OptionError
 from signfer.io import atomic_path
 
 DPI = 120
@@ -26,7 +27,7 @@ DPI = 120
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ValueError(f"{path}: plots are written as PNG, give a .png path")
+        raise OptionError(f"{path}: plots are written as PNG, give a .png path")
     FigureCanvasAgg(fig)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
@@ -44,7 +45,7 @@ def plot_confusion(
     cm = np.asarray(confusion, dtype=float)
     n = len(class_names)
     if cm.shape != (n, n):
-        raise ValueError(f"confusion matrix is {cm.shape}, expected ({n}, {n}) for {len(class_names)} classes")
+        raise OptionError(f"confusion matrix is {cm.shape}, expected ({n}, {n}) for {len(class_names)} classes")
     totals = cm.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(totals > 0, cm / totals, np.nan)
@@ -83,7 +84,7 @@ def plot_sensitivity(
     """
     table = pd.DataFrame(sensitivities).T if isinstance(sensitivities, Mapping) else pd.DataFrame(sensitivities)
     if table.empty:
-        raise ValueError("no sensitivities to plot")
+        raise OptionError("no sensitivities to plot")
     err = None
     if errors is not None:
         err = (pd.DataFrame(errors).T if isinstance(errors, Mapping) else pd.DataFrame(errors)).reindex(index=table.index, columns=table.columns)
@@ -161,7 +162,7 @@ def plot_history(
         if handles:
             ax.legend(handles=handles, fontsize=7)
     if not drew:
-        raise ValueError("history has none of the columns train_loss, val_loss, train_acc, val_acc, val_mean_sensitivity")
+        raise OptionError("history has none of the columns train_loss, val_loss, train_acc, val_acc, val_mean_sensitivity")
     ax_loss.set(xlabel="epoch (all stages)", ylabel="loss", title="loss")
     ax_acc.set(xlabel="epoch (all stages)", ylabel="%", title="accuracy / val. mean sensitivity", ylim=(0, 100))
     for ax in (ax_loss, ax_acc):

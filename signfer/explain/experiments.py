@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from signfer.errors import OptionError
 from signfer.evaluation.summary import format_mean_std, markdown_table, percent
 from signfer.explain.occlusion import FILLS, REGIONS
 from signfer.io import InputError, atomic_write
@@ -138,7 +139,12 @@ def occlusion_run(
     """
     from signfer.data.dataset import FaceDataset
     from signfer.data.folds import fold_split
-    from signfer.explain.occlusion import Occluder, dataset_mean_colour, layout_for_preset, occlusion_figure
+    from signfer.explain.occlusion import (
+        Occluder,
+        dataset_mean_colour,
+        layout_for_preset,
+        occlusion_figure,
+    )
     from signfer.inference.recognizer import preset_for_spec
     from signfer.models.checkpoint import load_checkpoint
 
@@ -146,7 +152,7 @@ def occlusion_run(
     out = Path(out) if out else run_dir / "occlusion"
     bad = [f for f in fills if f not in FILLS] + [r for r in regions if r not in REGIONS]
     if bad:
-        raise ValueError(f"unknown fill or region {bad}; fills: {', '.join(FILLS)}; regions: {', '.join(REGIONS)}")
+        raise OptionError(f"unknown fill or region {bad}; fills: {', '.join(FILLS)}; regions: {', '.join(REGIONS)}")
     info, recipe = read_run(run_dir)
     df = _run_data(run_dir, info, recipe, data, data_format)
     class_names = list(recipe.class_names())
@@ -160,7 +166,7 @@ def occlusion_run(
     for k in use:
         model, spec, _ = load_checkpoint(run_dir / f"fold_{k}" / "best.pt")
         if spec.region != "full":
-            raise ValueError(f"{run_dir}: occlusion needs a full-face model; this one was trained on the {spec.region} face")
+            raise OptionError(f"{run_dir}: occlusion needs a full-face model; this one was trained on the {spec.region} face")
         layout = layout_for_preset(preset_for_spec(spec))
         train_part, test = fold_split(df, k)
         crops = FaceDataset(train_part, class_names, preset=spec.preset, size=spec.input_size,
@@ -267,7 +273,7 @@ def run_variants(recipe, data, out: str | os.PathLike, variants: Mapping[str, Ma
         if not target.exists():
             shutil.copyfile(folds_csv, target)
         elif sha256sum(target) != sha256sum(folds_csv):
-            raise ValueError(f"{target} differs from {folds_csv}: this variant was run on other folds; choose a new --out")
+            raise OptionError(f"{target} differs from {folds_csv}: this variant was run on other folds; choose a new --out")
         if cv_options.get("progress", True):
             print(f"==== variant {name}: {dict(variant)}")
         run_cv(base, data, run_dir, folds=k, data_format=data_format, overrides=dict(variant) or None, **cv_options)
@@ -348,7 +354,7 @@ def ablation(recipe, data, out: str | os.PathLike, *, variants: Mapping[str, Map
     else:
         unknown = [v for v in variants if v not in ABLATION_VARIANTS]
         if unknown:
-            raise ValueError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION_VARIANTS)}")
+            raise OptionError(f"unknown ablation variant(s) {unknown}; known: {', '.join(ABLATION_VARIANTS)}")
         chosen = {v: ABLATION_VARIANTS[v] for v in variants}
     from signfer.training.prepare import resolve_recipe
 
@@ -414,7 +420,7 @@ def regions(recipe, data, out: str | os.PathLike, *, face_regions: Sequence[str]
     """
     bad = [r for r in face_regions if r not in ("full", "upper", "lower")]
     if bad:
-        raise ValueError(f"unknown face region(s) {bad}; use full, upper, lower")
+        raise OptionError(f"unknown face region(s) {bad}; use full, upper, lower")
     dirs = run_variants(recipe, data, out, {r: {"region": r} for r in face_regions}, folds=folds, data_format=data_format,
                         overrides=overrides, **cv_options)
     return region_report(dirs, out)
@@ -460,7 +466,7 @@ def transfer(model: str | os.PathLike, data: str | os.PathLike, out: str | os.Pa
     elif not isinstance(colours, Mapping):
         unknown = [c for c in colours if c not in TRANSFER_COLOURS]
         if unknown:
-            raise ValueError(f"unknown colour setting(s) {unknown}; known: {', '.join(TRANSFER_COLOURS)}")
+            raise OptionError(f"unknown colour setting(s) {unknown}; known: {', '.join(TRANSFER_COLOURS)}")
         colours = {c: TRANSFER_COLOURS[c] for c in colours}
     checkpoints = _model_checkpoints(model, fold)
     device = _device(device)

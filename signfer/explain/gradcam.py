@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from signfer.errors import OptionError
 from signfer.explain.occlusion import REGIONS, FaceLayout, region_masks
 from signfer.models.spec import ModelSpec
 
@@ -73,7 +74,7 @@ def find_target_layer(model: nn.Module, example: torch.Tensor) -> nn.Module:
         if is_map:
             target = module
     if target is None:
-        raise ValueError(f"{type(model).__name__}: no 4-D feature map before the global pooling; cannot run Grad-CAM")
+        raise OptionError(f"{type(model).__name__}: no 4-D feature map before the global pooling; cannot run Grad-CAM")
     return target
 
 
@@ -90,10 +91,10 @@ class CamResult:
 def _class_index(target, class_names: Sequence[str]) -> int:
     if isinstance(target, (int, np.integer)):
         if not 0 <= int(target) < len(class_names):
-            raise ValueError(f"class index {target} out of range for {len(class_names)} classes")
+            raise OptionError(f"class index {target} out of range for {len(class_names)} classes")
         return int(target)
     if target not in class_names:
-        raise ValueError(f"unknown class {target!r}; the model knows: {', '.join(class_names)}")
+        raise OptionError(f"unknown class {target!r}; the model knows: {', '.join(class_names)}")
     return list(class_names).index(target)
 
 
@@ -109,14 +110,14 @@ def gradcam(model: nn.Module, spec: ModelSpec, crops: Sequence[np.ndarray] | np.
 
     crops = np.asarray(np.stack([np.asarray(c, np.uint8) for c in crops]) if not isinstance(crops, np.ndarray) else crops, np.uint8)
     if crops.ndim != 4 or crops.shape[-1] != 3:
-        raise ValueError(f"expected RGB crops (N, H, W, 3), got shape {crops.shape}")
+        raise OptionError(f"expected RGB crops (N, H, W, 3), got shape {crops.shape}")
     n = len(crops)
     if target is None or isinstance(target, (str, int, np.integer)):
         wanted = [target] * n
     else:
         wanted = list(target)
         if len(wanted) != n:
-            raise ValueError(f"{len(wanted)} targets for {n} crops")
+            raise OptionError(f"{len(wanted)} targets for {n} crops")
     device = next(model.parameters()).device
     # a fresh C-ordered copy: normalize() of grayscale models returns size-1 channel axes with odd strides,
     # on which conv2d's CPU backward pass crashes (torch 2.x)
@@ -167,7 +168,7 @@ def cam_in_full_frame(cam: np.ndarray, region: str, split: float = 0.5) -> np.nd
     if region == "full":
         return cam
     if region not in ("upper", "lower") or not 0 < split < 1:
-        raise ValueError(f"cannot place a map of region {region!r} split at {split} into a full-face frame")
+        raise OptionError(f"cannot place a map of region {region!r} split at {split} into a full-face frame")
     w = cam.shape[1]
     row = min(max(int(round(split * w)), 1), w - 1)
     rows = row if region == "upper" else w - row
@@ -197,7 +198,7 @@ def attention_share(cam: np.ndarray, regions: Mapping[str, np.ndarray] | Sequenc
     for name, mask in regions.items():
         mask = np.asarray(mask, bool)
         if mask.shape != cam.shape:
-            raise ValueError(f"region {name!r}: mask shape {mask.shape} differs from the map's {cam.shape}")
+            raise OptionError(f"region {name!r}: mask shape {mask.shape} differs from the map's {cam.shape}")
         out[name] = float(cam[mask].sum() / total) if total > 0 else float("nan")
     return out
 
@@ -210,7 +211,7 @@ def load_model(model: str | os.PathLike, fold: int | None = None) -> tuple[nn.Mo
 
     source = resolve_model(model, fold)
     if source.kind == "onnx":
-        raise ValueError(f"{model}: Grad-CAM needs the PyTorch model (a .pt checkpoint or run directory), not an ONNX file")
+        raise OptionError(f"{model}: Grad-CAM needs the PyTorch model (a .pt checkpoint or run directory), not an ONNX file")
     net, spec = load_torch_model(source)
     return net.eval(), spec
 
@@ -297,7 +298,7 @@ def _read_inputs(images) -> tuple[list[str], list[np.ndarray | None], list[str]]
             raise InputError(item, "holds no images")
         paths += found
     if not paths:
-        raise ValueError("no images given")
+        raise OptionError("no images given")
     arrays, reasons = [], []
     for p in paths:
         try:

@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.types import FaceCrop
 
 REGIONS = ("upper", "lower", "eyes", "mouth")
@@ -60,7 +61,7 @@ class FaceLayout:
             return (self.left_eye_x - 0.45 * d, self.eye_y - 0.6 * d, self.right_eye_x + 0.45 * d, self.eye_y + 0.3 * d)
         if region == "mouth":
             return (self.mouth_left_x - 0.3 * d, self.mouth_y - 0.3 * d, self.mouth_right_x + 0.3 * d, self.mouth_y + 0.35 * d)
-        raise ValueError(f"unknown face region {region!r}; known: {', '.join(REGIONS)}")
+        raise OptionError(f"unknown face region {region!r}; known: {', '.join(REGIONS)}")
 
 
 #: Eye and mouth positions in an ``easier2025`` crop (MTCNN landmarks of frontal faces, e.g. the
@@ -80,7 +81,7 @@ def layout_from_crop(crop: FaceCrop, split: str | float = "landmarks") -> FaceLa
     from signfer.faces import transforms as T
 
     if crop.region != "full":
-        raise ValueError(f"occlusion layouts are defined on full-face crops, not {crop.region!r} crops")
+        raise OptionError(f"occlusion layouts are defined on full-face crops, not {crop.region!r} crops")
     face = crop.face
     layout = DEFAULT_LAYOUT
     if face is not None and face.has_eyes:
@@ -104,7 +105,7 @@ def layout_from_crop(crop: FaceCrop, split: str | float = "landmarks") -> FaceLa
             return replace(layout, split=(layout.eye_y + layout.mouth_y) / 2)
     if isinstance(split, str):
         if split not in ("landmarks", "middle"):
-            raise ValueError(f"split must be 'landmarks', 'middle' or a fraction, got {split!r}")
+            raise OptionError(f"split must be 'landmarks', 'middle' or a fraction, got {split!r}")
         return replace(layout, split=0.5)
     return replace(layout, split=float(split))
 
@@ -144,7 +145,7 @@ def dataset_mean_colour(images: Iterable[np.ndarray]) -> np.ndarray:
         total += px.sum(axis=0, dtype=np.float64)
         count += len(px)
     if not count:
-        raise ValueError("mean_colour needs at least one image")
+        raise OptionError("mean_colour needs at least one image")
     return total / count
 
 
@@ -153,14 +154,14 @@ def _fill_values(fill: str, n: int, rng: np.random.Generator | None, colour) -> 
         return np.zeros((n, 3), np.uint8)
     if fill == "mean":
         if colour is None:
-            raise ValueError("fill 'mean' needs the data set mean colour (mean_colour=...)")
+            raise OptionError("fill 'mean' needs the data set mean colour (mean_colour=...)")
         colour = np.asarray(colour, float).reshape(3)
         return np.broadcast_to(np.clip(np.round(colour), 0, 255).astype(np.uint8), (n, 3))
     if fill == "gaussian":
         if rng is None:
-            raise ValueError("fill 'gaussian' needs a random generator")
+            raise OptionError("fill 'gaussian' needs a random generator")
         return np.clip(np.round(rng.normal(NOISE_MEAN, NOISE_STD, (n, 3))), 0, 255).astype(np.uint8)
-    raise ValueError(f"unknown fill {fill!r}; known: {', '.join(FILLS)}")
+    raise OptionError(f"unknown fill {fill!r}; known: {', '.join(FILLS)}")
 
 
 def occlude(
@@ -195,11 +196,11 @@ class Occluder:
     def __init__(self, region: str | None, fill: str | None, *, layout: FaceLayout | None = None,
                  mean_colour: Sequence[float] | None = None, seed: int = 0):
         if region is not None and region not in REGIONS:
-            raise ValueError(f"unknown face region {region!r}; known: {', '.join(REGIONS)}")
+            raise OptionError(f"unknown face region {region!r}; known: {', '.join(REGIONS)}")
         if fill is not None and fill not in FILLS:
-            raise ValueError(f"unknown fill {fill!r}; known: {', '.join(FILLS)}")
+            raise OptionError(f"unknown fill {fill!r}; known: {', '.join(FILLS)}")
         if fill == "mean" and mean_colour is None:
-            raise ValueError("fill 'mean' needs the data set mean colour (mean_colour=...)")
+            raise OptionError("fill 'mean' needs the data set mean colour (mean_colour=...)")
         self.region, self.fill, self.layout = region, fill, layout
         self.mean_colour = None if mean_colour is None else np.asarray(mean_colour, float)
         self.rng = np.random.default_rng(seed)

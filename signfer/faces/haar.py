@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.types import Face
 
 
@@ -35,7 +36,7 @@ def _load(filename: str) -> cv2.CascadeClassifier:
     path = cascade_path(filename)
     cascade = cv2.CascadeClassifier(str(path))
     if cascade.empty():
-        raise ValueError(f"{path}: not a readable OpenCV cascade")
+        raise OptionError(f"{path}: not a readable OpenCV cascade")
     return cascade
 
 
@@ -66,7 +67,7 @@ class HaarDetector:
         eye_min_neighbors: int = 3,
     ):
         if scale_factor <= 1:
-            raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
+            raise OptionError(f"scale_factor must be > 1, got {scale_factor}")
         self.min_face_size = int(round(min_face_size))
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
@@ -103,7 +104,7 @@ class HaarDetector:
         elif img.ndim == 2:
             gray = np.ascontiguousarray(img)
         else:
-            raise ValueError(f"expected an image of shape (H, W[, 3]), got {img.shape}")
+            raise OptionError(f"expected an image of shape (H, W[, 3]), got {img.shape}")
         if gray.dtype != np.uint8:
             from signfer.io import to_uint8_rgb
 

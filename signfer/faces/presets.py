@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signfer.config import list_configs, load_yaml_config
+from signfer.errors import OptionError
 
 _CHOICES = {
     "face_choice": ("largest", "confident"),
@@ -73,18 +74,18 @@ class Preset:
     def __post_init__(self):
         for key, choices in _CHOICES.items():
             if getattr(self, key) not in choices:
-                raise ValueError(f"preset {self.name!r}: {key} must be one of {', '.join(choices)}; got {getattr(self, key)!r}")
+                raise OptionError(f"preset {self.name!r}: {key} must be one of {', '.join(choices)}; got {getattr(self, key)!r}")
         for key in ("square", "align"):
             if not isinstance(getattr(self, key), bool):
-                raise ValueError(f"preset {self.name!r}: {key} must be true or false; got {getattr(self, key)!r}")
+                raise OptionError(f"preset {self.name!r}: {key} must be true or false; got {getattr(self, key)!r}")
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 8:
-            raise ValueError(f"preset {self.name!r}: size must be a whole number of pixels >= 8; got {self.size!r}")
+            raise OptionError(f"preset {self.name!r}: size must be a whole number of pixels >= 8; got {self.size!r}")
         for key in ("zoom", "clip_sd"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"preset {self.name!r}: {key} must be a positive number; got {value!r}")
+                raise OptionError(f"preset {self.name!r}: {key} must be a positive number; got {value!r}")
         if not isinstance(self.detector, str) or not isinstance(self.detector_options, Mapping):
-            raise ValueError(f"preset {self.name!r}: detector must be a name and detector_options a mapping")
+            raise OptionError(f"preset {self.name!r}: detector must be a name and detector_options a mapping")
 
     def output_shape(self, region: str = "full") -> tuple[int, int]:
         """(height, width) of the crops for ``region``."""
@@ -108,7 +109,7 @@ FIELDS = tuple(f.name for f in dataclasses.fields(Preset))
 def _check_keys(data: Mapping, source: str) -> None:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ValueError(f"{source}: unknown preset key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(FIELDS)}")
+        raise OptionError(f"{source}: unknown preset key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(FIELDS)}")
 
 
 def _load_fields(name_or_path: str | os.PathLike, seen: tuple = ()) -> dict:
@@ -116,7 +117,7 @@ def _load_fields(name_or_path: str | os.PathLike, seen: tuple = ()) -> dict:
     base = data.pop("base", None)
     if base is not None:
         if str(base) in seen:
-            raise ValueError(f"preset {name_or_path!r}: circular base chain {' -> '.join((*seen, str(base)))}")
+            raise OptionError(f"preset {name_or_path!r}: circular base chain {' -> '.join((*seen, str(base)))}")
         inherited = _load_fields(base, (*seen, str(name_or_path)))
         inherited.pop("description", None)
         data = {**inherited, **data}

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.types import Box, Point
 
 PADDINGS = ("black", "edge")
@@ -38,7 +39,7 @@ def square_box(box: Box) -> Box:
 def zoom_box(box: Box, zoom: float = 1.1) -> Box:
     """``box`` scaled by ``zoom`` about its centre (1.1 = 10 % wider and taller)."""
     if zoom <= 0:
-        raise ValueError(f"zoom must be positive, got {zoom}")
+        raise OptionError(f"zoom must be positive, got {zoom}")
     x1, y1, x2, y2 = box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     hw, hh = (x2 - x1) * zoom / 2, (y2 - y1) * zoom / 2
@@ -58,12 +59,12 @@ def crop_box(img: np.ndarray, box: Box, padding: str = "black") -> np.ndarray:
     The result is always ``(y2 - y1, x2 - x1, 3)``.
     """
     if padding not in _BORDERS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        raise OptionError(f"padding must be one of {PADDINGS}, got {padding!r}")
     x1, y1, x2, y2 = pixel_box(box)
     h, w = img.shape[:2]
     inner = img[max(y1, 0) : min(y2, h), max(x1, 0) : min(x2, w)]
     if inner.size == 0:
-        raise ValueError(f"box {box} lies outside the {w}x{h} image")
+        raise OptionError(f"box {box} lies outside the {w}x{h} image")
     top, left = max(0, -y1), max(0, -x1)
     bottom, right = max(0, y2 - h), max(0, x2 - w)
     if not (top or left or bottom or right):
@@ -141,7 +142,7 @@ def face_region(img: np.ndarray, region: str = "full", split_row: float | None =
     ``split_row`` defaults to the middle; it is kept at least one row from either edge.
     """
     if region not in REGIONS:
-        raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
+        raise OptionError(f"region must be one of {REGIONS}, got {region!r}")
     if region == "full":
         return img
     h = img.shape[0]
