@@ -298,3 +298,39 @@ def test_recipes_name_the_weights_file_each_row_expects():
         text = (REPO / "signfer" / "configs" / "recipes" / f"{name}.yaml").read_text()
         line = next(ln for ln in text.splitlines() if "weights file" in ln)
         assert "hsemotion:enet_b0_7_2021" in line and "02ab99b1" in line and "d5ec4b8" in line, name
+
+
+def test_valence_and_arousal_per_signer(hsemotion_onnx_mirror, empty_cache, tmp_path, astronaut, grace_hopper):
+    """Signer-aware annotation: valence/arousal columns per signer row, smoothed per signer, one numeric tier per signer."""
+    import pandas as pd
+
+    from signfer.inference.recognizer import Recognizer
+    from signfer.inference.smoothing import Smoothing
+    from signfer.signers.annotate import SignerOptions, annotate_signers
+    from signfer.signers.elan import read_tiers
+    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+
+    faces = {"astronaut": face_portrait(astronaut, (181, 62, 268, 172), size=120), "hopper": face_portrait(grace_hopper, (174, 110, 348, 333), size=120)}
+    video = make_two_signer_video(tmp_path / "two.avi", faces, n_frames=12, cut=8)
+    rec = Recognizer.from_pretrained("hsemotion:enet_b0_8_va_mtl", threads=1)
+    opts = SignerOptions(occlusion="off", smoothing=Smoothing("moving", 3))
+    res = annotate_signers({"full": rec, "upper": None, "lower": None}, video.path, tmp_path / "out", options=opts)
+    f = res.frames
+    assert res.signers == ["S1", "S2"] and {"valence", "arousal", "smooth_valence", "smooth_arousal"} <= set(f.columns)
+    for sid in res.signers:
+        mine = f[(f.signer_id == sid) & (f.status == "ok")]
+        assert len(mine) >= 8 and mine.valence.notna().all()
+        np.testing.assert_allclose(mine.smooth_valence, mine.valence.rolling(3, center=True, min_periods=1).mean(), atol=2e-6)
+    # the two faces give different values (the numbers follow the face, not the frame)
+    s1, s2 = (f[(f.signer_id == s) & (f.status == "ok")].set_index("frame") for s in ("S1", "S2"))
+    assert not np.allclose(s1.valence, s2.valence.reindex(s1.index))
+    tiers = read_tiers(res.outputs["eaf"])
+    for sid in ("S1", "S2"):
+        mine = f[(f.signer_id == sid) & (f.status == "ok")]
+        anns = tiers[f"{sid}_valence"]
+        for t, v in zip(mine.time_ms, mine.smooth_valence):
+            hit = [a for a in anns if a[0] <= round(t) < a[1]]
+            assert len(hit) == 1 and float(hit[0][2]) == pytest.approx(round(v, 2), abs=1e-9)
+        assert f"{sid}_arousal" in tiers
+    table = pd.read_csv(res.outputs["csv"])
+    assert table.loc[table.status == "ok", "arousal"].notna().all()
