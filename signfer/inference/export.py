@@ -4,8 +4,10 @@ Each writer writes into a temporary file that :mod:`signfer.io` renames over the
 when the whole input was annotated, so a crash never leaves a half-written file. The CSV has
 one row per analysed frame (:func:`frame_columns`); the JSON one record per frame plus the
 segments; the EAF (written with ``pympi-ling``) links the video and holds an ``expression``
-tier of segments, a ``confidence`` tier (mean top-class probability of each segment) and a
-``p_<class>`` tier per class (mean probability over each segment, or per frame).
+tier of segments, a ``confidence`` tier (mean top-class probability of each segment), a
+``p_<class>`` tier per class (mean probability over each segment, or per frame) and, for a
+model with extra outputs (HSEmotion's ``*_va_mtl``: ``valence``, ``arousal``), one numeric tier
+each with its per-frame values; the CSV and JSON carry them as columns / fields too.
 """
 
 from __future__ import annotations

@@ -334,3 +334,14 @@ def test_valence_and_arousal_per_signer(hsemotion_onnx_mirror, empty_cache, tmp_
         assert f"{sid}_arousal" in tiers
     table = pd.read_csv(res.outputs["csv"])
     assert table.loc[table.status == "ok", "arousal"].notna().all()
+
+
+def test_weights_command_lists_and_fetches_the_onnx_files(hsemotion_onnx_mirror, empty_cache, capsys):
+    from signfer.cli import main
+
+    assert main(["weights"]) == 0
+    listing = capsys.readouterr().out
+    assert "hsemotion:enet_b0_8_va_mtl.onnx" in listing and "hsemotion:enet_b0_7_2021" in listing
+    assert main(["weights", "hsemotion:enet_b0_8_va_mtl", "hsemotion:enet_b2_8.onnx"]) == 0  # no pickle: no trust needed
+    assert (empty_cache / "weights" / "hsemotion_enet_b0_8_va_mtl.onnx").exists()
+    assert (empty_cache / "weights" / "hsemotion_enet_b2_8.onnx").exists()
