@@ -352,9 +352,14 @@ class Recognizer:
         if source.kind == "onnx":
             if backend == "torch":
                 raise ValueError(f"{source.location} is an ONNX file: use backend='onnx'")
-            from signfer.inference.onnx import OnnxClassifier
+            from signfer.inference.onnx import SPEC_KEY, OnnxClassifier, read_metadata
+            from signfer.models import hsemotion
 
-            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device))
+            spec = None
+            published = hsemotion.onnx_model_info(Path(source.location).name)
+            if published is not None and SPEC_KEY not in read_metadata(source.location):
+                spec = hsemotion.onnx_spec(published.name, source.location)  # HSEmotion's own file, downloaded by hand
+            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device), spec=spec)
             return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
         if backend == "onnx":
             from signfer.inference.onnx import OnnxClassifier

@@ -100,6 +100,13 @@ def _base_url(commit: str) -> str:
     return f"https://raw.githubusercontent.com/{REPOSITORY}/{commit}/models/affectnet_emotions/"
 
 
+class UnknownHSEmotionModel(UserError, KeyError):
+    """A name that is not in HSEmotion's table (a KeyError for callers that look names up)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class PickleNotTrusted(ValueError):
     """A whole pickled model would have to be unpickled (which runs code from the file) without ``trust_pickle=True``."""
 
@@ -173,7 +180,7 @@ def get_model_info(name: str) -> HSEmotionModel:
     if key not in MODELS:
         extra = f"; the ONNX-only models ({', '.join(k for k in ONNX_MODELS if k not in MODELS)}) run in annotation, not training" \
             if key in ONNX_MODELS else ""
-        raise KeyError(f"unknown HSEmotion PyTorch model {name!r}; known: {', '.join(MODELS)}{extra}")
+        raise UnknownHSEmotionModel(f"unknown HSEmotion PyTorch model {name!r}; known: {', '.join(MODELS)}{extra}")
     return MODELS[key]
 
 

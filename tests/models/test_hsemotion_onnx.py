@@ -345,3 +345,27 @@ def test_weights_command_lists_and_fetches_the_onnx_files(hsemotion_onnx_mirror,
     assert main(["weights", "hsemotion:enet_b0_8_va_mtl", "hsemotion:enet_b2_8.onnx"]) == 0  # no pickle: no trust needed
     assert (empty_cache / "weights" / "hsemotion_enet_b0_8_va_mtl.onnx").exists()
     assert (empty_cache / "weights" / "hsemotion_enet_b2_8.onnx").exists()
+
+
+def test_a_downloaded_hsemotion_file_can_be_passed_by_path(hsemotion_onnx_site, tmp_path):
+    """What the offline message offers: HSEmotion's own file, fetched by hand, given as --model PATH."""
+    import shutil
+
+    from signfer.inference.recognizer import Recognizer
+    from signfer.io import InputError
+
+    site, _ = hsemotion_onnx_site
+    path = shutil.copy(site / "onnx" / "mbf_va_mtl.onnx", tmp_path / "mbf_va_mtl.onnx")
+    rec = Recognizer.from_pretrained(path, threads=1)
+    assert rec.spec.input_size == 112 and rec.spec.mean == (0.5, 0.5, 0.5) and rec.extra_names == ["valence", "arousal"]
+    other = shutil.copy(path, tmp_path / "some_model.onnx")  # not an HSEmotion name: its preprocessing is unknown
+    with pytest.raises(InputError, match="no signfer model spec"):
+        Recognizer.from_pretrained(other)
+
+
+def test_onnx_only_names_are_a_user_error_for_training():
+    from signfer.errors import UserError
+    from signfer.models.registry import create_model
+
+    with pytest.raises(UserError, match="ONNX-only"):
+        create_model("efficientnet_b0", 3, pretrained="hsemotion:enet_b0_8_va_mtl")
