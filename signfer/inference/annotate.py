@@ -360,6 +360,7 @@ def annotate_media(
             res.image = None
 
         bar = _progress(progress, info, options, name)
+
         def smoothed_parts(item: FrameResult, sm) -> None:
             # [extra outputs] probabilities and extra values are smoothed together, as one vector
             item.smoothed = None if sm is None else sm[:n_classes]

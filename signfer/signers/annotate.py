@@ -114,10 +114,6 @@ def _detect_faces(recognizer, image: np.ndarray) -> list:
     return [f for f in faces if low is None or f.score >= low]
 
 
-def _logits(recognizer, crops: list[np.ndarray]) -> np.ndarray:
-    return _outputs(recognizer, crops)[0]
-
-
 def _outputs(recognizer, crops: list[np.ndarray]) -> tuple[np.ndarray, list[dict]]:
     """(logits (N, C), per crop {extra output: value}) -- [extra outputs] such as valence/arousal ride along."""
     x = np.stack(crops)
