@@ -106,7 +106,8 @@ def _add_weights(sub) -> None:
         "--trust-pickle, once; afterwards signfer reads the converted .safetensors file. Cache: $SIGNFER_CACHE "
         "(default ~/.cache/signfer).",
     )
-    p.add_argument("names", nargs="*", metavar="NAME", help="imagenet, fer2013, hsemotion:enet_b0_7, hsemotion:mobilenet_7, ... (none: list them)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="imagenet, fer2013, hsemotion:enet_b0_7, hsemotion:enet_b0_7_2021, hsemotion:mobilenet_7, "
+                   "hsemotion:enet_b0_8_va_mtl (ONNX), hsemotion:enet_b2_8.onnx (the ONNX export annotation uses), ... (none: list them)")
     p.add_argument("--trust-pickle", action="store_true", help="allow unpickling HSEmotion's .pt files (runs code from them) to convert them to safetensors")
     p.set_defaults(func=_run_weights)
 
@@ -272,7 +273,9 @@ def _run_report(args) -> int:
 # --------------------------------------------------------------------------- inference commands (annotate, export)
 def _annotation_arguments(p) -> None:
     """What is analysed and written per video (`signfer annotate` / `annotate-corpus`)."""
-    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="fer2013 (offline FER2013 mini-Xception, default), an HSEmotion name (e.g. hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
+    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="fer2013 (offline FER2013 mini-Xception, default), an HSEmotion name: its ONNX export, downloaded once, where one is published "
+                   "(hsemotion:enet_b0_8_va_mtl also gives valence and arousal; enet_b0_8_best_afew, enet_b0_8_best_vgaf, enet_b2_7, enet_b2_8, enet_b2_8_best, "
+                   "mbf_va_mtl, mobilevit_va_mtl), else its PyTorch file (hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
     p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
     p.add_argument("--detect-every", type=int, default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")

@@ -95,6 +95,9 @@ class FrameResult:
     probs: np.ndarray | None = None
     smoothed: np.ndarray | None = None
     image: np.ndarray | None = None  # kept only for the overlay video
+    # [extra outputs] the model's extra per-image values (spec.extra_outputs, e.g. valence/arousal), raw and smoothed
+    extras: np.ndarray | None = None
+    smoothed_extras: np.ndarray | None = None
 
 
 @dataclass
@@ -126,6 +129,7 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
     turns. Results and their order are the same either way.
     """
     detect_every = options.detect_every if reader.info.kind == "video" else 1  # images are unrelated to each other
+    extra_names = list(getattr(recognizer, "extra_names", []))
     tracker = FaceTracker() if detect_every > 1 else None
     n_seen = 0
 
@@ -174,7 +178,13 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
                 res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
         if crops:
-            probs = recognizer.classify(np.stack(crops))
+            if extra_names:  # [extra outputs] the model's extra values ride along with the probabilities
+                probs, extras = recognizer.classify_full(np.stack(crops))
+                extra_rows = np.stack([extras[n] for n in extra_names], axis=1)
+                for k, e in zip(crop_idx, extra_rows):
+                    results[k].extras = e
+            else:
+                probs = recognizer.classify(np.stack(crops))
             for k, p in zip(crop_idx, probs):
                 results[k].status, results[k].probs = "ok", p
         if keep_images:
@@ -226,7 +236,7 @@ def _r(v, nd):
     return None if v is None else round(float(v), nd)
 
 
-def frame_row(res: FrameResult, class_names: list[str], smoothed: bool, with_source: bool) -> dict:
+def frame_row(res: FrameResult, class_names: list[str], smoothed: bool, with_source: bool, extra_names: Sequence[str] = ()) -> dict:
     row = {"frame": res.frame, "time_ms": round(res.time_ms, 3), "status": res.status, "error": res.error or None}
     if with_source:
         row["source"] = res.source
@@ -245,6 +255,10 @@ def frame_row(res: FrameResult, class_names: list[str], smoothed: bool, with_sou
         k = int(np.argmax(probs))
         row[f"{prefix}label"], row[f"{prefix}confidence"] = class_names[k], round(float(probs[k]), 6)
         row.update({f"{prefix}p_{c}": round(float(p), 6) for c, p in zip(class_names, probs)})
+    # [extra outputs] raw and smoothed values, one column each
+    for prefix, values in (("", res.extras), ("smooth_", res.smoothed_extras if smoothed else None)):
+        if values is not None:
+            row.update({f"{prefix}{n}": round(float(v), 6) for n, v in zip(extra_names, values)})
     return row
 
 
@@ -276,12 +290,14 @@ def annotate_media(
         raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     started = time.perf_counter()
     class_names = recognizer.class_names
+    extra_names = list(getattr(recognizer, "extra_names", []))  # [extra outputs]
+    n_classes = len(class_names)
     smoothed = options.smoothing.enabled
     reader = open_media(path, fps=options.fps)
     info = reader.info
     name = name or Path(path).stem or "annotation"
     with_source = info.kind != "video"
-    columns = frame_columns(class_names, smoothed, with_source)
+    columns = frame_columns(class_names, smoothed, with_source, extra_names)
     step_ms = info.frame_ms * (options.every if info.kind == "video" else 1)
     header = {
         "media": {"path": str(Path(path).resolve()), "kind": info.kind, "fps": info.fps, "frame_count": info.frame_count, "width": info.width, "height": info.height, "decoder": info.backend},
@@ -289,6 +305,8 @@ def annotate_media(
         "options": options.to_dict(),
         "class_names": class_names,
     }
+    if extra_names:  # [extra outputs]
+        header["extra_outputs"] = extra_names
     outputs: dict[str, Path] = {}
     rows: list[dict] = []
     segments: list[Segment] = []
@@ -316,6 +334,8 @@ def annotate_media(
         smoother = StreamingSmoother(options.smoothing)
         builder = SegmentBuilder(options.min_duration_ms)
         tiers = ProbabilityTiers(class_names) if eaf_tmp is not None and options.eaf_probabilities == "frames" else None
+        # [extra outputs] one numeric EAF tier per extra output, per frame (equal rounded neighbours merged)
+        extra_tiers = ProbabilityTiers(extra_names) if eaf_tmp is not None and extra_names else None
         last_time = [None]
 
         def finalize(res: FrameResult) -> None:
@@ -325,11 +345,13 @@ def annotate_media(
             segments.extend(builder.push(res.frame, res.time_ms, None if k is None else class_names[k], float("nan") if k is None else float(probs[k]), probs))
             if tiers is not None:
                 tiers.push(res.time_ms, probs)
-            row = frame_row(res, class_names, smoothed, with_source)
+            if extra_tiers is not None:
+                extra_tiers.push(res.time_ms, res.smoothed_extras if smoothed else res.extras)
+            row = frame_row(res, class_names, smoothed, with_source, extra_names)
             if csv_w is not None:
                 csv_w.write(row)
             if json_w is not None:
-                json_w.write(frame_record(row, class_names, smoothed))
+                json_w.write(frame_record(row, class_names, smoothed, extra_names))
             if ovl is not None and res.image is not None:
                 ovl.write(res.image, row)
             if collect:
@@ -338,19 +360,32 @@ def annotate_media(
             res.image = None
 
         bar = _progress(progress, info, options, name)
+
+        def smoothed_parts(item: FrameResult, sm) -> None:
+            # [extra outputs] probabilities and extra values are smoothed together, as one vector
+            item.smoothed = None if sm is None else sm[:n_classes]
+            item.smoothed_extras = None if sm is None or not extra_names else sm[n_classes:]
+
+        def joint(res: FrameResult):
+            if not extra_names or res.probs is None or res.extras is None:
+                return res.probs
+            return np.concatenate([res.probs, res.extras])
+
         for res in analyse_frames(recognizer, reader, options, keep_images=ovl is not None):
-            for item, sm in smoother.push(res, res.probs):
-                item.smoothed = sm
+            for item, sm in smoother.push(res, joint(res)):
+                smoothed_parts(item, sm)
                 finalize(item)
             bar.update()
         for item, sm in smoother.flush():
-            item.smoothed = sm
+            smoothed_parts(item, sm)
             finalize(item)
         bar.close()
         end_ms = (last_time[0] or 0.0) + (step_ms or 1.0)
         segments.extend(builder.finish(end_ms))
         if tiers is not None:
             tiers.finish(end_ms)
+        if extra_tiers is not None:
+            extra_tiers.finish(end_ms)
         summary = {"frames": sum(counts.values()), **{f"frames_{k}": v for k, v in counts.items()}, "segments": len(segments), "end_ms": end_ms}
         if json_w is not None:
             json_w.close(segments, summary)
@@ -362,6 +397,7 @@ def annotate_media(
                 media=path if info.kind == "video" else None,
                 probabilities=options.eaf_probabilities,
                 frame_tiers=tiers,
+                value_tiers=extra_tiers,
                 properties={"signfer_model": recognizer.source or recognizer.spec.arch, "signfer_media": str(Path(path).resolve())},
             )  # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:

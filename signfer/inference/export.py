@@ -4,8 +4,10 @@ Each writer writes into a temporary file that :mod:`signfer.io` renames over the
 when the whole input was annotated, so a crash never leaves a half-written file. The CSV has
 one row per analysed frame (:func:`frame_columns`); the JSON one record per frame plus the
 segments; the EAF (written with ``pympi-ling``) links the video and holds an ``expression``
-tier of segments, a ``confidence`` tier (mean top-class probability of each segment) and a
-``p_<class>`` tier per class (mean probability over each segment, or per frame).
+tier of segments, a ``confidence`` tier (mean top-class probability of each segment), a
+``p_<class>`` tier per class (mean probability over each segment, or per frame) and, for a
+model with extra outputs (HSEmotion's ``*_va_mtl``: ``valence``, ``arousal``), one numeric tier
+each with its per-frame values; the CSV and JSON carry them as columns / fields too.
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ FACE_COLUMNS = [
 ]  # fmt: skip
 
 
-def frame_columns(class_names: Iterable[str], smoothed: bool = False, source: bool = False) -> list[str]:
+def frame_columns(class_names: Iterable[str], smoothed: bool = False, source: bool = False, extra_names: Iterable[str] = ()) -> list[str]:
     """Columns of the per-frame table: ``frame, time_ms, [source,] status, error``, face box and eyes,
-    ``label, confidence, p_<class>...`` and, when smoothing is on, ``smooth_label, smooth_confidence, smooth_p_<class>...``."""
-    names = list(class_names)
+    ``label, confidence, p_<class>...``, the model's extra outputs (e.g. ``valence, arousal``) and, when
+    smoothing is on, ``smooth_label, smooth_confidence, smooth_p_<class>..., smooth_<extra>...``."""
+    names, extras = list(class_names), list(extra_names)
     cols = ["frame", "time_ms"] + (["source"] if source else []) + ["status", "error"] + FACE_COLUMNS
-    cols += ["label", "confidence"] + [f"p_{c}" for c in names]
+    cols += ["label", "confidence"] + [f"p_{c}" for c in names] + extras
     if smoothed:
-        cols += ["smooth_label", "smooth_confidence"] + [f"smooth_p_{c}" for c in names]
+        cols += ["smooth_label", "smooth_confidence"] + [f"smooth_p_{c}" for c in names] + [f"smooth_{e}" for e in extras]
     return cols
 
 
@@ -98,8 +101,9 @@ class JsonWriter:
         self._fh.write('"summary": ' + json.dumps(_json_value(summary), ensure_ascii=False) + "}\n")
 
 
-def frame_record(row: dict, class_names: list[str], smoothed: bool) -> dict:
-    """A CSV row as a nested JSON record."""
+def frame_record(row: dict, class_names: list[str], smoothed: bool, extra_names: Iterable[str] = ()) -> dict:
+    """A CSV row as a nested JSON record (extra outputs such as ``valence`` as top-level numbers, and in ``smoothed``)."""
+    extras = list(extra_names)
     rec = {"frame": row["frame"], "time_ms": row["time_ms"]}
     if "source" in row:
         rec["source"] = row["source"]
@@ -120,6 +124,7 @@ def frame_record(row: dict, class_names: list[str], smoothed: bool) -> dict:
     rec["label"] = row.get("label")
     rec["confidence"] = row.get("confidence")
     rec["probabilities"] = None if row.get("label") is None else {c: row[f"p_{c}"] for c in class_names}
+    rec.update({e: row.get(e) for e in extras})
     if smoothed:
         rec["smoothed"] = (
             None
@@ -128,13 +133,15 @@ def frame_record(row: dict, class_names: list[str], smoothed: bool) -> dict:
                 "label": row["smooth_label"],
                 "confidence": row["smooth_confidence"],
                 "probabilities": {c: row[f"smooth_p_{c}"] for c in class_names},
+                **{e: row.get(f"smooth_{e}") for e in extras},
             }
         )
     return rec
 
 
 class ProbabilityTiers:
-    """Per-class probability intervals for the EAF in ``frames`` mode: equal consecutive values (rounded) merged."""
+    """Per-frame values as EAF intervals, one tier per name, equal consecutive values (rounded) merged: the
+    per-class probabilities in ``frames`` mode, and a model's extra outputs (valence, arousal) always."""
 
     def __init__(self, class_names: list[str], decimals: int = 2):
         self.class_names = class_names
@@ -182,13 +189,16 @@ def write_eaf(
     frame_tiers: ProbabilityTiers | None = None,
     properties: dict | None = None,
     decimals: int = 2,
+    value_tiers: ProbabilityTiers | None = None,
 ) -> Path:
     """Write an ELAN file (directly to ``path``; callers pass a temporary path from ``atomic_path``).
 
     Tiers: ``expression`` (one annotation per segment, its label), ``confidence`` (the
     segment's mean confidence) and ``p_<class>`` per class: ``probabilities="segments"`` gives
     each segment's mean probability, ``"frames"`` the per-frame values of ``frame_tiers``,
-    ``"none"`` leaves them out. ``media`` is linked (absolute URL plus a path relative to the EAF).
+    ``"none"`` leaves them out. ``value_tiers``: one more numeric tier per name it holds (a model's
+    extra outputs, e.g. ``valence`` and ``arousal``), its per-frame intervals.
+    ``media`` is linked (absolute URL plus a path relative to the EAF).
     """
     from pympi import Elan
 
@@ -207,6 +217,9 @@ def write_eaf(
     prob_tiers = [f"p_{c}" for c in class_names] if probabilities != "none" else []
     for tier in prob_tiers:
         eaf.add_tier(tier)
+    value_names = list(value_tiers.class_names) if value_tiers is not None else []
+    for tier in value_names:  # [extra outputs]
+        eaf.add_tier(tier)
     if "default" in eaf.tiers:
         eaf.remove_tier("default")
     for seg in segments:
@@ -224,6 +237,11 @@ def write_eaf(
                 s, e = int(round(start)), int(round(end))
                 if e > s:
                     eaf.add_annotation(tier, s, e, f"{value:.{frame_tiers.decimals}f}")
+    for tier in value_names:  # [extra outputs]
+        for start, end, value in value_tiers.intervals[tier]:
+            s, e = int(round(start)), int(round(end))
+            if e > s:
+                eaf.add_annotation(tier, s, e, f"{value:.{value_tiers.decimals}f}")
     from signfer.signers.elan import set_current_schema
 
     set_current_schema(eaf)  # EAF 3.0, the current ELAN schema

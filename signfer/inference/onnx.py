@@ -157,11 +157,18 @@ def read_spec(path: str | os.PathLike) -> ModelSpec:
 
 
 class OnnxClassifier:
-    """ONNX Runtime session of a signfer model: ``clf(x)`` maps normalised (N, C, H, W) float32 to logits."""
+    """ONNX Runtime session of a model: ``clf(x)`` maps normalised (N, C, H, W) float32 to class logits.
+
+    ``spec``: the :class:`ModelSpec` of a file that carries none (a published export such as
+    HSEmotion's); otherwise the spec stored in the file is used and a file without one is
+    refused. :meth:`run` also returns the spec's ``extra_outputs`` (e.g. valence, arousal):
+    ``(logits (N, num_classes), {name: (N,) values})``; ``clf(x)`` is its logits.
+    """
 
     backend = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None,
+                 spec: ModelSpec | None = None):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -173,11 +180,20 @@ class OnnxClassifier:
         except Exception as exc:
             raise InputError(self.path, f"not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.spec = spec_from_metadata(self.metadata, self.path)
+        self.spec = spec if spec is not None else spec_from_metadata(self.metadata, self.path)
         self.input_name = self.session.get_inputs()[0].name
+        width = self.session.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width < self.spec.output_width:
+            raise InputError(self.path, f"the model gives {width} outputs per image, but its spec names {self.spec.num_classes} "
+                             f"classes{' and extra outputs ' + str(self.spec.extra_outputs) if self.spec.extra_outputs else ''}")
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(class logits (N, num_classes), {extra output name: (N,) values}) of a normalised batch."""
+        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return self.spec.split_outputs(out)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return self.run(x)[0]
 
 
 EXPORT_FORMATS = ("onnx",)

@@ -255,6 +255,8 @@ class Prediction:
     probabilities: dict[str, float] = field(default_factory=dict)
     face: Face | None = None
     crop: FaceCrop | None = field(default=None, repr=False)
+    #: the model's extra per-image outputs (``spec.extra_outputs``), e.g. ``{"valence": 0.4, "arousal": 0.1}``
+    extras: dict[str, float] = field(default_factory=dict)
 
     @property
     def box(self):
@@ -332,18 +334,38 @@ class Recognizer:
         metrics.json). Raises :class:`~signfer.models.weights.WeightsUnavailable` saying which
         file is needed and where to put it when the model cannot be had.
         """
-        backend = (backend or ("onnx" if str(device) == "cpu" else "torch")).lower()
+        source = resolve_model(name_or_path, fold)
+        published_onnx = _published_onnx(source)
+        backend = (backend or ("onnx" if str(device) == "cpu" or published_onnx else "torch")).lower()
         if backend in ("onnxruntime", "ort"):
             backend = "onnx"
         if backend not in ("onnx", "torch"):
             raise ValueError(f"backend must be 'onnx' or 'torch', got {backend!r}")
-        source = resolve_model(name_or_path, fold)
+        if published_onnx and backend == "onnx":
+            # a published ONNX export (HSEmotion's): downloaded once, run as it is, its spec from signfer's table
+            from signfer.inference.onnx import OnnxClassifier
+            from signfer.models import hsemotion
+
+            path = hsemotion.onnx_model_file(source.location)
+            spec = hsemotion.onnx_spec(source.location, path)
+            clf = OnnxClassifier(path, threads=threads, providers=_ort_providers(device), spec=spec)
+            desc = f"{source.description} ({hsemotion.onnx_model_info(source.location).backbone}, HSEmotion ONNX)"
+            return cls(clf, spec, detector=detector, source=desc, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+        if published_onnx and backend == "torch" and not _has_torch_weights(source):
+            from signfer.errors import UserError
+
+            raise UserError(f"{source.location} is published as ONNX only; run it with backend 'onnx' (--backend onnx)")
         if source.kind == "onnx":
             if backend == "torch":
                 raise ValueError(f"{source.location} is an ONNX file: use backend='onnx'")
-            from signfer.inference.onnx import OnnxClassifier
+            from signfer.inference.onnx import SPEC_KEY, OnnxClassifier, read_metadata
+            from signfer.models import hsemotion
 
-            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device))
+            spec = None
+            published = hsemotion.onnx_model_info(Path(source.location).name)
+            if published is not None and SPEC_KEY not in read_metadata(source.location):
+                spec = hsemotion.onnx_spec(published.name, source.location)  # HSEmotion's own file, downloaded by hand
+            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device), spec=spec)
             return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
         if backend == "onnx":
             from signfer.inference.onnx import OnnxClassifier
@@ -457,20 +479,39 @@ class Recognizer:
 
     def classify(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (N, n_classes) of preprocessed face crops (RGB uint8, the model's crop shape)."""
+        return self.classify_full(crops)[0]
+
+    @property
+    def extra_names(self) -> list[str]:
+        """The model's extra per-image outputs besides the classes (``spec.extra_outputs``), e.g. valence, arousal."""
+        return self.spec.extra_names
+
+    def classify_full(self, crops: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(probabilities (N, n_classes), {extra output: (N,) float32 values}) of preprocessed face crops.
+
+        The extras are the model's own numbers as it outputs them (no softmax), e.g. HSEmotion's
+        valence and arousal; ``{}`` for a model without any.
+        """
         crops = np.asarray(crops) if not isinstance(crops, np.ndarray) else crops
         if crops.ndim == 3:
             crops = crops[None]
+        names = self.extra_names
         if len(crops) == 0:
-            return np.zeros((0, self.spec.num_classes), np.float32)
+            return np.zeros((0, self.spec.num_classes), np.float32), {k: np.zeros(0, np.float32) for k in names}
         normalize = self.spec.normalize
         if crops.dtype == np.uint8 and crops.ndim == 4 and crops.shape[3] == 3:
             if self._lookup is None:
                 self._lookup = LookupNormalizer.for_spec(self.spec) or False
             normalize = self._lookup or normalize
-        out = []
+        run = getattr(self.classifier, "run", None)
+        out, extras = [], {k: [] for k in names}
         for i in range(0, len(crops), self.batch_size):
-            out.append(softmax(self.classifier(normalize(crops[i : i + self.batch_size])).astype(np.float64)))
-        return np.concatenate(out).astype(np.float32)
+            x = normalize(crops[i : i + self.batch_size])
+            logits, more = run(x) if run is not None else (self.classifier(x), {})
+            out.append(softmax(np.asarray(logits).astype(np.float64)))
+            for k in names:
+                extras[k].append(np.asarray(more[k], np.float32))
+        return np.concatenate(out).astype(np.float32), {k: np.concatenate(v) for k, v in extras.items()}
 
     def _check_crop(self, crop: FaceCrop) -> None:
         if crop.preset and crop.preset != self.preset.name:
@@ -481,10 +522,11 @@ class Recognizer:
         if crop.region != self.spec.region:
             raise ValueError(f"this face crop is region {crop.region!r}, but the model was trained on {self.spec.region!r}")
 
-    def _prediction(self, probs: np.ndarray, face: Face | None, crop: FaceCrop | None) -> Prediction:
+    def _prediction(self, probs: np.ndarray, face: Face | None, crop: FaceCrop | None, extras: dict | None = None) -> Prediction:
         k = int(np.argmax(probs))
         return Prediction(
-            "ok", self.spec.class_names[k], float(probs[k]), {c: float(p) for c, p in zip(self.spec.class_names, probs)}, face, crop
+            "ok", self.spec.class_names[k], float(probs[k]), {c: float(p) for c, p in zip(self.spec.class_names, probs)}, face, crop,
+            {name: float(v) for name, v in (extras or {}).items()},
         )
 
     # ---------------------------------------------------------------- public API
@@ -523,10 +565,10 @@ class Recognizer:
                 if f is not None:
                     found[i], crops[i] = f, self.crop(rgb, f)
         ok = [i for i, c in enumerate(crops) if c is not None]
-        probs = self.classify(np.stack([crops[i].pixels for i in ok])) if ok else np.zeros((0, self.spec.num_classes))
+        probs, extras = self.classify_full(np.stack([crops[i].pixels for i in ok])) if ok else (np.zeros((0, self.spec.num_classes)), {})
         out = [Prediction("no_face") for _ in items]
-        for i, p in zip(ok, probs):
-            out[i] = self._prediction(p, found[i], crops[i])
+        for j, (i, p) in enumerate(zip(ok, probs)):
+            out[i] = self._prediction(p, found[i], crops[i], {k: v[j] for k, v in extras.items()})
         return out
 
     def annotate_video(
@@ -562,6 +604,21 @@ class Recognizer:
         from signfer.inference.annotate import AnnotationOptions, annotate_media
 
         return annotate_media(self, path, out_dir, formats=formats, overlay=overlay, options=AnnotationOptions.from_kwargs(**options))
+
+
+def _published_onnx(source: ModelSource) -> bool:
+    """Whether ``source`` names a published ONNX export (``hsemotion:NAME`` of HSEmotion's ONNX models)."""
+    if source.kind != "name" or not source.location.strip().lower().startswith("hsemotion:"):
+        return False
+    from signfer.models.hsemotion import onnx_model_info
+
+    return onnx_model_info(source.location) is not None
+
+
+def _has_torch_weights(source: ModelSource) -> bool:
+    from signfer.models.hsemotion import MODELS, model_key
+
+    return model_key(source.location) in MODELS
 
 
 def _ort_providers(device: str) -> list[str]:

@@ -6,20 +6,56 @@ Published in the GitHub repository ``av-savchenko/face-emotion-recognition`` (fo
 them from a pinned commit and checks each file against its Git blob id (the digest the
 repository's tree publishes), into ``<cache>/weights/``.
 
+PyTorch files (:data:`MODELS`, starting weights for training; need torch):
+
 * ``enet_b0_*.pt`` / ``enet_b2_*.pt`` are whole pickled timm models (``torch.save(model)``),
   timm ``tf_efficientnet_b0_ns`` / ``tf_efficientnet_b2_ns`` (TensorFlow ``same`` padding,
   BatchNorm eps 1e-3) with the classifier replaced by ``Sequential(Linear(1280|1408, n))``.
   Unpickling runs code from the file, so it needs ``trust_pickle=True``; it is done once:
   the weights are saved as ``hsemotion_<name>.safetensors`` next to the download and read
-  from there afterwards (no pickle). Classes missing from the installed timm (old pickles)
-  are stood in for, so only tensors are taken from the file; this also ends the timm
-  version breakage these files are known for.
-* ``mobilenet_7.h5`` is a Keras MobileNet-v1, ported by :mod:`signfer.models.keras_mobilenet`.
+  from there afterwards (no pickle). The unpickler builds only torch's own modules and
+  tensors; every other class the file names (timm's, whatever version pickled it) becomes an
+  inert stand-in that merely holds its tensors, so the file loads whatever timm is installed
+  (this ends the timm version breakage these files are known for) and no foreign code is run
+  by the unpickling itself.
+* ``enet_b0_7_2021`` is ``enet_b0_7.pt`` as first uploaded (commit ``d5ec4b8``, March 2021,
+  pickled by a timm 0.4-era version: ``timm.models.efficientnet.EfficientNet``,
+  ``timm.models.efficientnet_blocks.*``, ``timm.models.layers.conv2d_same.Conv2dSame``, plain
+  ``torch.nn.BatchNorm2d`` / ``SiLU``): the file the SLTAT 2022 notebooks loaded, for
+  like-for-like E0-E2. ``enet_b0_7`` is the October 2022 re-save ("Changed format to the
+  latest timm", same architecture and tensor names).
+* ``mobilenet_7.h5`` is a Keras MobileNet-v1, ported by :mod:`signfer.models.keras_mobilenet`
+  (the same file in both commits).
 
-Class orders: 7 classes Anger, Disgust, Fear, Happiness, Neutral, Sadness, Surprise; 8 adds
-Contempt after Anger. Input: RGB, 224 x 224 (B0) / 260 x 260 (B2), ImageNet mean/std
-(the Keras MobileNet: RGB minus (103.939, 116.779, 123.68), no channel flip). The
-multi-task ``*_va_mtl`` files (valence/arousal outputs) are not listed.
+ONNX exports (:data:`ONNX_MODELS`, ``models/affectnet_emotions/onnx/``; ONNX Runtime only, no
+torch, no pickle): ``enet_b0_8_best_afew``, ``enet_b0_8_best_vgaf``, ``enet_b2_7``, ``enet_b2_8``,
+``enet_b2_8_best`` and the multi-task ``enet_b0_8_va_mtl``, ``mbf_va_mtl``, ``mobilevit_va_mtl``.
+``Recognizer.from_pretrained("hsemotion:NAME")`` / ``signfer annotate --model hsemotion:NAME``
+use these. Their layout, as HSEmotion's own code establishes it:
+
+* input ``input`` (N, 3, H, W) float32 with a dynamic batch axis, output (N, C) logits
+  (``src/convert_pt_to_onnx.py``: ``input_names=['input']``, ``dynamic_axes={'input': {0:
+  'batch_size'}, ...}``, opset 11);
+* RGB resized to 224 (B0, MobileViT) or 260 (B2) px, /255, ImageNet mean/std (the same
+  script's ``260 if '_b2_' in name else 224``; hsemotion-onnx 0.3.1 ``preprocess``); the
+  MobileFaceNet ``mbf_va_mtl`` takes 112 px with mean = std = 0.5 (the ABAW notebooks,
+  ``src/ABAW/ABAW7/mtl.ipynb`` and ``src/affectnet/train_emotions-pytorch.ipynb``, which load
+  ``mbf_va_mtl.pt`` / ``mbf_mtl.pt`` with ``Resize((112, 112))`` and ``Normalize([0.5]*3,
+  [0.5]*3)``). hsemotion-onnx's ``224 if '_b0_' in name else 260`` predates the mbf/MobileViT
+  files and would feed them 260 px; where a file declares a fixed input size, the file's size is used;
+* classes: 8 Anger, Contempt, Disgust, Fear, Happiness, Neutral, Sadness, Surprise; 7 without
+  Contempt (hsemotion-onnx ``idx_to_class``);
+* ``*_va_mtl``: 10 outputs, the 8 logits then valence and arousal. The head is one
+  ``Linear(features, num_classes + 2)`` trained with cross-entropy on the first 8 and a
+  concordance (CCC) loss of columns 8 / 9 against AffectNet's valence / arousal labels
+  (range -1..1); the values are raw linear outputs, not squashed (no tanh), so they can leave
+  -1..1 slightly. hsemotion-onnx softmaxes ``scores[:-2]`` and returns ``scores[-2:]`` as they are;
+  so does signfer (the spec's ``extra_outputs``).
+
+Faces: HSEmotion crops MTCNN boxes (``src/facial_analysis.py``) with no colour change or
+rotation; the ONNX models' specs use preset ``sltat2022`` (no equalisation, no rotation)
+with the MTCNN detector. Class orders in signfer's vocabulary: 7 anger, disgust, fear, happy,
+neutral, sad, surprise; 8 adds contempt after anger.
 """
 
 from __future__ import annotations
@@ -30,11 +66,8 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-import torch.nn as nn
-
 from signfer.config import cache_dir
-from signfer.models.keras_mobilenet import HSEMOTION_KERAS_MEANS
+from signfer.errors import UserError
 from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from signfer.models.weights import WeightSource, WeightsUnavailable, fetch_any, sha256sum
 
@@ -45,12 +78,33 @@ except ImportError:  # pragma: no cover - labels.py ships with signfer
     HSEMOTION_8 = ("anger", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 REPOSITORY = "av-savchenko/face-emotion-recognition"
-#: The commit the digests below belong to (files last changed for timm 0.9.7, September 2023).
+#: The commit the digests below belong to (the .pt files last changed for timm 0.9.7, September 2023;
+#: the ONNX files in February 2024, commit 592f890).
 COMMIT = "207ed4981625d1f643e25b4a3014e2eed20a0b46"
-#: ``$SIGNFER_HSEMOTION_URL`` replaces this base (a mirror); the Git blob ids are still checked.
+#: The first upload (March 2021, "Initial code upload"): the enet_b0_7.pt the SLTAT 2022 notebooks used.
+COMMIT_2021 = "d5ec4b8c4047e5ee92475f3c6a5874f247f09f03"
+#: ``$SIGNFER_HSEMOTION_URL`` replaces this base (a mirror holding ``<file>`` and ``onnx/<name>.onnx``;
+#: the 2021 file as ``enet_b0_7_2021.pt``); the Git blob ids are still checked.
 BASE_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{COMMIT}/models/affectnet_emotions/"
 #: The address the ``hsemotion`` package itself uses (for messages: users know it).
 PACKAGE_URL = "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/affectnet_emotions/{file}?raw=true"
+#: HSEmotion's own face crop: an MTCNN box, no colour change, no rotation.
+FACE_PRESET = "sltat2022"
+FACE_PRESET_OVERRIDES = {"detector": "mtcnn"}
+
+
+def _base_url(commit: str) -> str:
+    mirror = os.environ.get("SIGNFER_HSEMOTION_URL")
+    if mirror:
+        return mirror.rstrip("/") + "/"
+    return f"https://raw.githubusercontent.com/{REPOSITORY}/{commit}/models/affectnet_emotions/"
+
+
+class UnknownHSEmotionModel(UserError, KeyError):
+    """A name that is not in HSEmotion's table (a KeyError for callers that look names up)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class PickleNotTrusted(ValueError):
@@ -59,7 +113,12 @@ class PickleNotTrusted(ValueError):
 
 @dataclass(frozen=True)
 class HSEmotionModel:
-    """One published HSEmotion file: ``arch`` is the signfer / timm architecture it loads into."""
+    """One published HSEmotion file: ``arch`` is the signfer / timm architecture it loads into.
+
+    ``commit``: the repository commit the file is taken from (its Git blob id ``git_sha1``
+    belongs to that commit's tree); ``cache_name``: the cached file's name when it differs
+    from ``file`` (two versions of one file).
+    """
 
     name: str
     file: str
@@ -67,6 +126,8 @@ class HSEmotionModel:
     class_names: tuple[str, ...]
     input_size: int
     git_sha1: str
+    commit: str = COMMIT
+    cache_name: str = ""
 
     @property
     def is_pickle(self) -> bool:
@@ -74,29 +135,36 @@ class HSEmotionModel:
 
     @property
     def url(self) -> str:
-        return os.environ.get("SIGNFER_HSEMOTION_URL", BASE_URL).rstrip("/") + "/" + self.file
+        mirrored = os.environ.get("SIGNFER_HSEMOTION_URL") and self.cache_name
+        return _base_url(self.commit) + (self.cache_name if mirrored else self.file)
 
     def source(self) -> WeightSource:
-        return WeightSource(kind="url", location=self.url, git_sha1=self.git_sha1, filename=self.file)
+        return WeightSource(kind="url", location=self.url, git_sha1=self.git_sha1, filename=self.cache_name or self.file)
 
     def spec(self, class_names=None) -> ModelSpec:
         """How the model expects its input (its own class order unless ``class_names`` is given)."""
         names = list(class_names) if class_names is not None else list(self.class_names)
         if self.arch == "mobilenetv1_100_hsemotion":
+            from signfer.models.spec import CAFFE_BGR_MEAN as keras_means  # the same three numbers, used on RGB here
+
             # RGB minus the per-channel offsets, no flip: (x/255 - m/255) / (1/255) = x - m.
             return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
-                             preset="sltat2022", mean=tuple(m / 255.0 for m in HSEMOTION_KERAS_MEANS), std=(1 / 255.0,) * 3)
+                             preset="sltat2022", mean=tuple(m / 255.0 for m in keras_means), std=(1 / 255.0,) * 3)
         return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
                          preset="sltat2022", mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
-def _m(name: str, arch: str, n: int, size: int, sha1: str, suffix: str = ".pt") -> HSEmotionModel:
-    return HSEmotionModel(name, name + suffix, arch, HSEMOTION_7 if n == 7 else HSEMOTION_8, size, sha1)
+def _m(name: str, arch: str, n: int, size: int, sha1: str, suffix: str = ".pt", **kw) -> HSEmotionModel:
+    file = kw.pop("file", name + suffix)
+    return HSEmotionModel(name, file, arch, HSEMOTION_7 if n == 7 else HSEMOTION_8, size, sha1, **kw)
 
 
-#: Published files, by name (the file name without its suffix). Git blob ids from the pinned commit's tree.
+#: Published PyTorch / Keras files, by name (the file name without its suffix). Git blob ids from the
+#: pinned commit's tree (``git ls-tree -r 207ed49 models/affectnet_emotions``).
 MODELS: dict[str, HSEmotionModel] = {m.name: m for m in (
     _m("enet_b0_7", "tf_efficientnet_b0", 7, 224, "47b748b42622ae1489a389588e9526d44ab01009"),
+    _m("enet_b0_7_2021", "tf_efficientnet_b0", 7, 224, "02ab99b1db28ffe8468e2aee326c309d194a54b6",
+       file="enet_b0_7.pt", commit=COMMIT_2021, cache_name="enet_b0_7_2021.pt"),
     _m("enet_b0_8_best_afew", "tf_efficientnet_b0", 8, 224, "9540c8beff661f1c2fca16de63b530cce24bb17d"),
     _m("enet_b0_8_best_vgaf", "tf_efficientnet_b0", 8, 224, "7219cfb037209b253ea8b81cf969e60a00e9181c"),
     _m("enet_b2_7", "tf_efficientnet_b2", 7, 260, "5a8ccbb17913461296003be726a22b6fc40d602b"),
@@ -108,44 +176,211 @@ MODELS: dict[str, HSEmotionModel] = {m.name: m for m in (
 
 def get_model_info(name: str) -> HSEmotionModel:
     """The table entry for ``name`` (``enet_b0_7``, ``hsemotion:enet_b0_7`` or ``enet_b0_7.pt``)."""
-    key = Path(str(name).removeprefix("hsemotion:")).name
-    for suffix in (".pt", ".h5", ".safetensors"):
-        key = key.removesuffix(suffix)
-    key = key.removeprefix("hsemotion_")
+    key = model_key(name)
     if key not in MODELS:
-        raise KeyError(f"unknown HSEmotion model {name!r}; known: {', '.join(MODELS)}")
+        extra = f"; the ONNX-only models ({', '.join(k for k in ONNX_MODELS if k not in MODELS)}) run in annotation, not training" \
+            if key in ONNX_MODELS else ""
+        raise UnknownHSEmotionModel(f"unknown HSEmotion PyTorch model {name!r}; known: {', '.join(MODELS)}{extra}")
     return MODELS[key]
 
 
-# --------------------------------------------------------------------------- unpickling whole models
-class _MissingClass(nn.Module):
-    """Stand-in for a class the pickle names but the installed libraries lack; holds tensors, cannot run."""
+def model_key(name: str) -> str:
+    """The bare table key of ``hsemotion:NAME``, ``NAME.pt``, ``hsemotion_NAME.safetensors``, ... ."""
+    key = Path(str(name).strip().removeprefix("hsemotion:")).name
+    for suffix in (".pt", ".h5", ".safetensors", ".onnx"):
+        key = key.removesuffix(suffix)
+    return key.removeprefix("hsemotion_")
 
-    def forward(self, *args, **kwargs):  # pragma: no cover - never called
-        raise RuntimeError(f"{type(self).__module__}.{type(self).__name__} is missing from the installed libraries")
+
+# --------------------------------------------------------------------------- ONNX exports
+@dataclass(frozen=True)
+class HSEmotionOnnxModel:
+    """One of HSEmotion's ONNX exports (``models/affectnet_emotions/onnx/<name>.onnx``).
+
+    ``backbone``: what the network is (for descriptions); ``extra_outputs``: output columns
+    after the class logits that are numbers, ``(("valence", 8), ("arousal", 9))`` for ``*_va_mtl``.
+    """
+
+    name: str
+    backbone: str
+    class_names: tuple[str, ...]
+    input_size: int
+    git_sha1: str
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    extra_outputs: tuple[tuple[str, int], ...] = ()
+    commit: str = COMMIT
+
+    @property
+    def file(self) -> str:
+        return f"onnx/{self.name}.onnx"
+
+    @property
+    def url(self) -> str:
+        return _base_url(self.commit) + self.file
+
+    @property
+    def cache_name(self) -> str:
+        return f"hsemotion_{self.name}.onnx"
+
+    def source(self) -> WeightSource:
+        return WeightSource(kind="url", location=self.url, git_sha1=self.git_sha1, filename=self.cache_name)
+
+    def spec(self, input_size: int | None = None) -> ModelSpec:
+        """The input HSEmotion feeds it (RGB, its size, its mean/std) and what its outputs are."""
+        return ModelSpec(
+            arch=f"hsemotion:{self.name}", class_names=list(self.class_names), input_size=int(input_size or self.input_size),
+            normalization="imagenet", preset=FACE_PRESET, preset_overrides=dict(FACE_PRESET_OVERRIDES),
+            mean=tuple(self.mean), std=tuple(self.std), extra_outputs=dict(self.extra_outputs),
+        )  # fmt: skip
+
+
+VA = (("valence", 8), ("arousal", 9))
+
+
+def _o(name: str, backbone: str, n: int, size: int, sha1: str, **kw) -> HSEmotionOnnxModel:
+    return HSEmotionOnnxModel(name, backbone, HSEMOTION_7 if n == 7 else HSEMOTION_8, size, sha1, **kw)
+
+
+#: HSEmotion's ONNX exports, by name. Git blob ids from the pinned commit's tree
+#: (``git ls-tree -r 207ed49 models/affectnet_emotions/onnx``; unchanged since commit 592f890, February 2024).
+ONNX_MODELS: dict[str, HSEmotionOnnxModel] = {m.name: m for m in (
+    _o("enet_b0_8_best_afew", "EfficientNet-B0", 8, 224, "d87faf71e8756d68c701ffd88b4cde4be460f57d"),
+    _o("enet_b0_8_best_vgaf", "EfficientNet-B0", 8, 224, "49772db4e87ee6df57087fba131832a959e5c64d"),
+    _o("enet_b2_7", "EfficientNet-B2", 7, 260, "cdd6a6070b72ed2e59e15e810ae0ecdbcb0f7626"),
+    _o("enet_b2_8", "EfficientNet-B2", 8, 260, "a7cb612cbab1ce3d50dd52e57285fb2c7ea6d0d9"),
+    _o("enet_b2_8_best", "EfficientNet-B2", 8, 260, "7e53eb31fefa28f6667195b27c7adade87da0a8f"),
+    _o("enet_b0_8_va_mtl", "EfficientNet-B0, expression + valence/arousal", 8, 224, "7ce9d6dd5b82b260bc19bfe7822a6ffa1abb6011", extra_outputs=VA),
+    _o("mbf_va_mtl", "MobileFaceNet, expression + valence/arousal", 8, 112, "194db927ec135679e5cd0a267c5605e2e9d68e7e",
+       mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), extra_outputs=VA),
+    _o("mobilevit_va_mtl", "MobileViT, expression + valence/arousal", 8, 224, "bed5781a1af9924536638ac3786603e124ee900e", extra_outputs=VA),
+)}
+
+
+def onnx_model_info(name: str) -> HSEmotionOnnxModel | None:
+    """The ONNX table entry for ``hsemotion:NAME`` (or ``NAME``), or None when HSEmotion publishes no ONNX export of it."""
+    return ONNX_MODELS.get(model_key(name))
+
+
+def onnx_model_file(name: str, cache: Path | None = None) -> Path:
+    """The verified ONNX file of ``hsemotion:NAME``: downloaded once (a notice, a progress bar), then from the cache."""
+    info = onnx_model_info(name)
+    if info is None:
+        raise UserError(f"HSEmotion publishes no ONNX export of {name!r}; ONNX models: {', '.join(ONNX_MODELS)}")
+    return fetch_any([info.source()], what=f"HSEmotion ONNX model {info.name} ({info.backbone})", cache=cache,
+                     hint=f"The hsemotion-onnx package's address for it: {PACKAGE_URL.format(file=info.file)}")
+
+
+def onnx_spec(name: str, path: str | os.PathLike | None = None) -> ModelSpec:
+    """The :class:`ModelSpec` of an HSEmotion ONNX model; with ``path``, checked against the file.
+
+    The file must take one ``(N, 3, H, W)`` input and give ``(N, >= classes + extras)``; a fixed
+    ``H = W`` it declares is the input size (HSEmotion's code documents the size for the
+    EfficientNets only).
+    """
+    info = onnx_model_info(name)
+    if info is None:
+        raise UserError(f"HSEmotion publishes no ONNX export of {name!r}; ONNX models: {', '.join(ONNX_MODELS)}")
+    if path is None:
+        return info.spec()
+    import onnxruntime as ort
+
+    from signfer.io import InputError
+
+    path = Path(path)
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise InputError(path, f"not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    shape = list(sess.get_inputs()[0].shape)
+    if len(shape) != 4 or shape[1] not in (3, "3"):
+        raise InputError(path, f"expected one (N, 3, H, W) input as HSEmotion's exports have, found {shape}")
+    h, w = shape[2], shape[3]
+    size = int(h) if isinstance(h, int) and h == w else None
+    spec = info.spec(size)
+    width = sess.get_outputs()[0].shape[-1]
+    if isinstance(width, int) and width < spec.output_width:
+        raise InputError(path, f"gives {width} outputs, but {info.name} has {spec.num_classes} classes"
+                         + (f" and {', '.join(spec.extra_names)}" if spec.extra_outputs else ""))
+    return spec
+
+
+# --------------------------------------------------------------------------- unpickling whole models
+class PickleRefused(pickle.UnpicklingError):
+    """A pickle asked for a callable the restricted unpickler does not give out."""
+
+
+#: what a model pickle may really build: tensors and storages, parameters, torch's own modules
+_REAL = {
+    "collections": {"OrderedDict"},
+    "torch._utils": {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter", "_rebuild_parameter_with_state"},
+    "torch._tensor": {"_rebuild_from_type_v2"},
+    "torch.nn.parameter": {"Parameter"},
+    "torch": {"Size", "Tensor", "device", "float32", "float16", "float64", "int64", "bool", "uint8"},
+    "copyreg": {"_reconstructor"},
+    "builtins": {"object", "set", "frozenset", "tuple", "list", "dict", "slice", "int", "float", "bool"},
+}
+
+
+_PY2_NAMES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+
+def _stand_in(module: str, name: str):
+    """An inert class named ``module.name`` (an nn.Module that only holds what the pickle sets on it)."""
+    import torch.nn as nn
+
+    key = (module, name)
+    if key not in _STUBS:
+        def __init__(self, *args, **kwargs):  # inert whatever the pickle passes
+            nn.Module.__init__(self)
+
+        def forward(self, *args, **kwargs):  # pragma: no cover - never called
+            raise RuntimeError(f"{module}.{name} is a stand-in for a class of the pickle; it holds tensors and cannot run")
+
+        _STUBS[key] = type(name, (nn.Module,), {"__module__": module, "__qualname__": name, "__init__": __init__,
+                                                "forward": forward, "signfer_stand_in": True})
+    return _STUBS[key]
 
 
 _STUBS: dict[tuple[str, str], type] = {}
 
 
-class _LenientUnpickler(pickle.Unpickler):
-    """An unpickler that replaces classes it cannot import by :class:`_MissingClass` subclasses."""
+class _StandInUnpickler(pickle.Unpickler):
+    """Builds tensors, parameters and ``torch.nn`` modules; every other global is an inert stand-in.
+
+    timm's classes (of any version), functions stored as attributes (activation callables) and
+    anything else a pickle names are never imported: the model's tree of ``_modules``,
+    ``_parameters`` and ``_buffers`` is rebuilt from stand-ins and :meth:`state_dict` reads it.
+    """
 
     def find_class(self, module, name):
-        try:
+        module = _PY2_NAMES.get(module, module)  # protocol-2 pickles (torch.save's) name builtins the Python 2 way
+        if name in _REAL.get(module, ()) or (module == "torch" and name.endswith("Storage")):
             return super().find_class(module, name)
-        except (ImportError, AttributeError):
-            key = (module, name)
-            if key not in _STUBS:
-                _STUBS[key] = type(name, (_MissingClass,), {"__module__": module, "__qualname__": name})
-            return _STUBS[key]
+        if module.startswith("torch.nn.modules."):
+            import torch.nn as nn
+
+            cls = super().find_class(module, name)
+            if isinstance(cls, type) and issubclass(cls, nn.Module):
+                return cls
+        if module == "torch.serialization" and name == "_get_layout":
+            return super().find_class(module, name)
+        return _stand_in(module, name)
 
 
-_lenient_pickle = types.SimpleNamespace(Unpickler=_LenientUnpickler, load=pickle.load, loads=pickle.loads, __name__="signfer_lenient_pickle")
+_standin_pickle = types.SimpleNamespace(Unpickler=_StandInUnpickler, load=pickle.load, loads=pickle.loads, __name__="signfer_standin_pickle")
 
 
-def state_dict_from_pickle(path: str | os.PathLike, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
-    """The tensors of a ``torch.save``-d whole model (or state dict), unpickled only with ``trust_pickle=True``."""
+def state_dict_from_pickle(path: str | os.PathLike, trust_pickle: bool = False) -> dict:
+    """The tensors of a ``torch.save``-d whole model (or state dict), unpickled only with ``trust_pickle=True``.
+
+    The unpickler (:class:`_StandInUnpickler`) builds only tensors and ``torch.nn`` modules;
+    the classes of timm or any other library named in the file are replaced by inert
+    stand-ins, so files pickled by any timm version load.
+    """
+    import torch
+    import torch.nn as nn
+
     path = Path(path)
     if not trust_pickle:
         raise PickleNotTrusted(
@@ -154,7 +389,7 @@ def state_dict_from_pickle(path: str | os.PathLike, trust_pickle: bool = False) 
             "plain safetensors file and never unpickles it again."
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_lenient_pickle)
+        obj = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_standin_pickle)
     except Exception as exc:
         raise WeightsUnavailable(f"{path}: could not unpickle ({type(exc).__name__}: {str(exc)[:300]})") from None
     if isinstance(obj, nn.Module):
@@ -169,7 +404,7 @@ def state_dict_from_pickle(path: str | os.PathLike, trust_pickle: bool = False) 
     return timm_keys(sd)
 
 
-def timm_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def timm_keys(sd: dict) -> dict:
     """HSEmotion's ``classifier = Sequential(Linear)`` keys -> timm's ``classifier.weight`` / ``.bias``."""
     out = {}
     for k, v in sd.items():
@@ -179,7 +414,7 @@ def timm_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def efficientnet_arch(sd: dict[str, torch.Tensor], source: str = "") -> str:
+def efficientnet_arch(sd: dict, source: str = "") -> str:
     """``tf_efficientnet_b0`` or ``tf_efficientnet_b2``, told apart by the width of ``conv_head``."""
     head = sd.get("conv_head.weight")
     width = None if head is None else int(head.shape[0])
@@ -213,7 +448,7 @@ def convert_pickled_model(path: str | os.PathLike, out: str | os.PathLike | None
     return save_state_dict(out, sd, meta)
 
 
-def _check_loads(arch: str, sd: dict[str, torch.Tensor], source: str) -> nn.Module:
+def _check_loads(arch: str, sd: dict, source: str):
     from signfer.models.registry import build_arch
 
     n = int(sd["classifier.weight"].shape[0]) if "classifier.weight" in sd else 0
@@ -225,7 +460,7 @@ def _check_loads(arch: str, sd: dict[str, torch.Tensor], source: str) -> nn.Modu
     return model
 
 
-def hsemotion_state_dict(name: str, trust_pickle: bool = False, cache: Path | None = None) -> tuple[dict[str, torch.Tensor], str, tuple[str, ...] | None]:
+def hsemotion_state_dict(name: str, trust_pickle: bool = False, cache: Path | None = None) -> tuple[dict, str, tuple[str, ...] | None]:
     """``(state dict, arch, class names)`` of an HSEmotion model, by name or by path to a downloaded file.
 
     A name is fetched into the cache (verified); a ``.pt`` pickle is converted once to
@@ -282,11 +517,12 @@ def _source_digest(path: Path) -> str | None:
         return (f.metadata() or {}).get("source_sha256")
 
 
-def load_hsemotion(name: str, trust_pickle: bool = False, cache: Path | None = None) -> tuple[nn.Module, ModelSpec]:
+def load_hsemotion(name: str, trust_pickle: bool = False, cache: Path | None = None) -> tuple:
     """An HSEmotion AffectNet classifier (eval mode, its own head) and its :class:`ModelSpec`.
 
-    ``name``: ``enet_b0_7``, ``enet_b0_8_best_afew``, ``enet_b0_8_best_vgaf``, ``enet_b2_7``,
-    ``enet_b2_8``, ``enet_b2_8_best``, ``mobilenet_7`` (optionally ``hsemotion:``-prefixed),
+    ``name``: ``enet_b0_7``, ``enet_b0_7_2021`` (the 2021 upload), ``enet_b0_8_best_afew``,
+    ``enet_b0_8_best_vgaf``, ``enet_b2_7``, ``enet_b2_8``, ``enet_b2_8_best``, ``mobilenet_7``
+    (optionally ``hsemotion:``-prefixed),
     or the path of such a file (``.pt``, ``.h5``, or its ``.safetensors`` conversion).
     """
     from signfer.models.registry import build_arch

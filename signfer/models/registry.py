@@ -362,6 +362,8 @@ def load_pretrained(name_or_path, trust_pickle: bool = False, cache: Path | None
 def prepare_weights(names=None, trust_pickle: bool = False, cache: Path | None = None) -> list[dict]:
     """Fetch (and convert) named weights ahead of use, e.g. before going offline; one row per name.
 
+    ``hsemotion:NAME.onnx`` is HSEmotion's ONNX export of NAME (what annotation uses; a name
+    published as ONNX only, such as ``hsemotion:enet_b0_8_va_mtl``, needs no suffix).
     ``names=None`` fetches nothing and reports every named weight file: ``name``, ``ready``
     (in the cache), ``file`` (where it is or must be put), ``source`` (where it comes from)
     and ``error`` (why it could not be had). A failing name never stops the others.
@@ -377,6 +379,12 @@ def prepare_weights(names=None, trust_pickle: bool = False, cache: Path | None =
             src = imagenet.MOBILENET_V2_SOURCES[0]
             return src.target(cache), " or ".join(s.describe() for s in imagenet.MOBILENET_V2_SOURCES), \
                 lambda: imagenet.torchvision_mobilenet_v2_file(cache)
+        if key.startswith("hsemotion:") and (key.endswith(".onnx") or hsemotion.model_key(key) not in hsemotion.MODELS):
+            onnx = hsemotion.onnx_model_info(name)  # an ONNX export: hsemotion:NAME.onnx, or a name published as ONNX only
+            if onnx is None:
+                raise KeyError(f"unknown weights {name!r}; HSEmotion ONNX models: {', '.join(hsemotion.ONNX_MODELS)}")
+            src = onnx.source()
+            return src.target(cache), src.describe(), lambda: hsemotion.onnx_model_file(onnx.name, cache)
         if key.startswith("hsemotion:"):
             info = hsemotion.get_model_info(name)
             converted = hsemotion.converted_path(info, cache)
@@ -390,7 +398,8 @@ def prepare_weights(names=None, trust_pickle: bool = False, cache: Path | None =
 
     fetch = names is not None
     rows = []
-    for name in (names if fetch else ["imagenet", "fer2013", *(f"hsemotion:{n}" for n in hsemotion.MODELS)]):
+    listing = ["imagenet", "fer2013", *(f"hsemotion:{n}" for n in hsemotion.MODELS), *(f"hsemotion:{n}.onnx" for n in hsemotion.ONNX_MODELS)]
+    for name in (names if fetch else listing):
         file, source, get = row(name)
         error = ""
         if fetch:

@@ -32,14 +32,44 @@ class ModelSpec:
     region: str = "full"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    extra_outputs: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        extras = {str(k): int(v) for k, v in dict(self.extra_outputs or {}).items()}
+        clash = {k: v for k, v in extras.items() if v < len(self.class_names)}
+        if clash:
+            raise ValueError(f"extra outputs {clash} overlap the {len(self.class_names)} class logits (columns 0-{len(self.class_names) - 1})")
+        if len(set(extras.values())) != len(extras):
+            raise ValueError(f"extra outputs {extras} share a column")
+        self.extra_outputs = extras
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def extra_names(self) -> list[str]:
+        """Names of the extra (non-class) outputs, in column order."""
+        return sorted(self.extra_outputs, key=self.extra_outputs.get)
+
+    @property
+    def output_width(self) -> int:
+        """The fewest output columns the model must have: the logits and every extra output."""
+        return max([self.num_classes - 1, *self.extra_outputs.values()]) + 1
+
+    def split_outputs(self, outputs: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(N, W) model outputs -> ((N, num_classes) class logits, {extra name: (N,) values})."""
+        out = np.asarray(outputs)
+        if out.ndim != 2 or out.shape[1] < self.output_width:
+            raise ValueError(f"model output of shape {out.shape}: expected (N, >= {self.output_width}) for {self.num_classes} classes"
+                             + (f" and extra outputs {self.extra_outputs}" if self.extra_outputs else ""))
+        return out[:, : self.num_classes], {k: out[:, i] for k, i in sorted(self.extra_outputs.items(), key=lambda kv: kv[1])}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
+        if not d["extra_outputs"]:
+            del d["extra_outputs"]  # specs without extras read and hash as before
         return d
 
     @classmethod

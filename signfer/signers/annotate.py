@@ -96,15 +96,15 @@ class SignerResult:
     seconds: float
 
 
-def signer_columns(class_names: Sequence[str], calibrated: bool, smoothed: bool) -> list[str]:
-    """Columns of the per-frame, per-signer table."""
+def signer_columns(class_names: Sequence[str], calibrated: bool, smoothed: bool, extra_names: Sequence[str] = ()) -> list[str]:
+    """Columns of the per-frame, per-signer table (``extra_names``: the full model's extra outputs, e.g. valence, arousal)."""
     cols = ["frame", "time_ms", "signer_id", "status", "error", "face_source", "face_x1", "face_y1", "face_x2", "face_y2", "face_score",
             "hands", "occlusion", "occluded_upper", "occluded_lower", "model_used", "label", "confidence"]  # fmt: skip
-    cols += [f"p_{c}" for c in class_names]
+    cols += [f"p_{c}" for c in class_names] + list(extra_names)
     if calibrated:
         cols += ["calibrated_label", "calibrated_confidence"] + [f"calibrated_p_{c}" for c in class_names]
     if smoothed:
-        cols += ["smooth_label", "smooth_confidence"] + [f"smooth_p_{c}" for c in class_names]
+        cols += ["smooth_label", "smooth_confidence"] + [f"smooth_p_{c}" for c in class_names] + [f"smooth_{e}" for e in extra_names]
     return cols
 
 
@@ -114,11 +114,17 @@ def _detect_faces(recognizer, image: np.ndarray) -> list:
     return [f for f in faces if low is None or f.score >= low]
 
 
-def _logits(recognizer, crops: list[np.ndarray]) -> np.ndarray:
+def _outputs(recognizer, crops: list[np.ndarray]) -> tuple[np.ndarray, list[dict]]:
+    """(logits (N, C), per crop {extra output: value}) -- [extra outputs] such as valence/arousal ride along."""
     x = np.stack(crops)
-    out = [np.asarray(recognizer.classifier(recognizer.spec.normalize(x[i : i + recognizer.batch_size])), np.float64)
-           for i in range(0, len(x), recognizer.batch_size)]  # fmt: skip
-    return np.concatenate(out)
+    run = getattr(recognizer.classifier, "run", None)
+    logits, extras = [], []
+    for i in range(0, len(x), recognizer.batch_size):
+        batch = recognizer.spec.normalize(x[i : i + recognizer.batch_size])
+        z, more = run(batch) if run is not None else (recognizer.classifier(batch), {})
+        logits.append(np.asarray(z, np.float64))
+        extras += [{k: float(v[j]) for k, v in more.items()} for j in range(len(batch))]
+    return np.concatenate(logits), extras
 
 
 def _check_models(models: dict) -> list[str]:
@@ -144,6 +150,7 @@ def analyse_signers(models: dict, path, options: SignerOptions, hand_detector=No
 
     class_names = _check_models(models)
     full = models["full"]
+    extra_names = list(getattr(full, "extra_names", []))  # [extra outputs] of the full-face model
     tracker = SignerTracker(max_missing=options.max_missing)
     reader = open_media(path, fps=options.fps)
     info = reader.info
@@ -199,8 +206,10 @@ def analyse_signers(models: dict, path, options: SignerOptions, hand_detector=No
                 rec = models[region]
                 try:
                     crops = [rec.crop(img, face).pixels for _, face in items]
-                    for (k, _), z in zip(items, _logits(rec, crops)):
+                    z_all, extra_all = _outputs(rec, crops)
+                    for (k, _), z, more in zip(items, z_all, extra_all):
                         frame_logits[k] = z
+                        frame_rows[k].update({e: round(v, 6) for e, v in more.items() if e in extra_names})  # [extra outputs]
                 except Exception as exc:  # noqa: BLE001
                     for k, _ in items:
                         frame_rows[k].update(status="error", error=f"{type(exc).__name__}: {exc}", model_used="none")
@@ -258,6 +267,13 @@ def _runs(rows: pd.DataFrame, column: str, end_ms: float, step_ms: float) -> lis
     return out
 
 
+def _value_runs(rows: pd.DataFrame, column: str, end_ms: float, step_ms: float, decimals: int = 2) -> list[tuple[float, float, str]]:
+    """[extra outputs] a numeric column as EAF runs of its values rounded to ``decimals``."""
+    values = pd.to_numeric(rows[column], errors="coerce")
+    text = rows[["time_ms"]].assign(v=[None if not np.isfinite(v) else f"{v:.{decimals}f}" for v in values.to_numpy(float)])
+    return _runs(text, "v", end_ms, step_ms)
+
+
 def annotate_signers(
     models: dict,
     path: str | os.PathLike,
@@ -294,7 +310,8 @@ def annotate_signers(
     elif hand_detector is None:
         hand_detector = get_hand_detector(options.hands) if isinstance(options.hands, str) else options.hands
     frames, logits, media = analyse_signers(models, path, options, hand_detector, progress)
-    for col in signer_columns(class_names, False, False):
+    extra_names = list(getattr(models["full"], "extra_names", []))  # [extra outputs]
+    for col in signer_columns(class_names, False, False, extra_names):
         if col not in frames:
             frames[col] = None
     ok = (frames["status"] == "ok").to_numpy() & ~np.isnan(logits).any(axis=1)
@@ -332,6 +349,13 @@ def annotate_signers(
             sm[idx] = smooth_probabilities(decision[idx], options.smoothing.method, options.smoothing.window)
         final = sm
         _put_probs(frames, "smooth_", sm, class_names, ok & ~np.isnan(sm).any(axis=1))
+        for e in extra_names:  # [extra outputs] smoothed per signer as the probabilities are
+            raw_e = pd.to_numeric(frames[e], errors="coerce").to_numpy(float)
+            col = np.full(len(frames), np.nan)
+            for sid in chosen:
+                idx = np.flatnonzero((frames["signer_id"] == sid).to_numpy())
+                col[idx] = smooth_probabilities(raw_e[idx][:, None], options.smoothing.method, options.smoothing.window)[:, 0]
+            frames[f"smooth_{e}"] = np.round(col, 6)
     step = float(media["frame_ms"] or 0.0)
     end_ms = float(frames["time_ms"].max() + (step or 1.0)) if len(frames) else 0.0
     all_times = sorted(set(frames["time_ms"].tolist()))
@@ -349,7 +373,7 @@ def annotate_signers(
             segs += builder.push(int(all_frames[t]), t, None if k is None else class_names[k], float("nan") if k is None else float(probs[k]), probs)
         segs += builder.finish(end_ms)
         segments[sid] = segs
-    frames = frames[[c for c in signer_columns(class_names, calibrated, smoothed) if c in frames]]
+    frames = frames[[c for c in signer_columns(class_names, calibrated, smoothed, extra_names) if c in frames]]
     # ---- outputs
     outputs: dict[str, Path] = {}
     name = name or Path(path).stem or "annotation"
@@ -371,6 +395,7 @@ def annotate_signers(
                 ("confidence", [(s.start_ms, s.end_ms, f"{s.mean_confidence:.2f}") for s in segments[sid]]),
                 ("occlusion", _runs(mine, "occlusion", end_ms, step) if options.occlusion != "off" else None),
                 ("model_used", _runs(mine, "model_used", end_ms, step)),
+                *((e, _value_runs(mine, f"smooth_{e}" if smoothed else e, end_ms, step)) for e in extra_names),  # [extra outputs]
             ):
                 if anns is None:
                     continue
