@@ -34,7 +34,6 @@ import torch
 import torch.nn as nn
 
 from signfer.config import cache_dir
-from signfer.models.keras_mobilenet import HSEMOTION_KERAS_MEANS
 from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from signfer.models.weights import WeightSource, WeightsUnavailable, fetch_any, sha256sum
 
@@ -83,9 +82,9 @@ class HSEmotionModel:
         """How the model expects its input (its own class order unless ``class_names`` is given)."""
         names = list(class_names) if class_names is not None else list(self.class_names)
         if self.arch == "mobilenetv1_100_hsemotion":
-            # RGB minus the per-channel offsets, no flip: (x/255 - m/255) / (1/255) = x - m.
-            return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
-                             preset="sltat2022", mean=tuple(m / 255.0 for m in HSEMOTION_KERAS_MEANS), std=(1 / 255.0,) * 3)
+            # RGB minus the per-channel offsets, no flip (``ip``: the same code path as the SLTAT M1/M2 recipes).
+            return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="ip",
+                             preset="sltat2022")
         return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
                          preset="sltat2022", mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
