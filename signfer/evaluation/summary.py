@@ -344,7 +344,7 @@ def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
         cells = [str(name) + (" [optimistic]" if isinstance(optimistic, (bool, np.bool_)) and optimistic else "")]
         for col in cols:
             std = row.get(_std_col(col))
-            cells.append(format_mean_std(row.get(col), None if std is None else float(std), 3 if col == SENS_VAR else digits))
+            cells.append(format_mean_std(row.get(col), None if std is None else float(std), 3 if col in (SENS_VAR, FOLD_SENS_VAR) else digits))
         body.append(cells)
     return markdown_table(header, body)
 
@@ -411,7 +411,7 @@ def reference_table(spec: str) -> pd.DataFrame:
     rows = {}
     for r in tab.get("rows", []):
         row: dict = {"kind": "reference", "folds": tab.get("folds", np.nan), "protocol": str(tab.get("protocol", "")),
-                     "optimistic": bool(tab.get("optimistic", False))}
+                     "optimistic": bool(r.get("optimistic", tab.get("optimistic", False)))}
         for col, value in ((ACC, r.get(ACC)), (AVG_SENS, r.get(AVG_SENS)), (SENS_VAR, r.get(SENS_VAR))):
             row[col], row[_std_col(col)] = _pair(value)
         for c in classes:

@@ -129,6 +129,7 @@ def test_reference_tables():
     assert e.loc["EASIER'25 human, upper face, deaf", "avg_sens"] == 60.17
     assert "none" in e.columns and "contempt" not in e.columns  # the paper's "contempt" = FePh code 7 "none"
     assert full["optimistic"]  # frame-level split, not grouped
+    assert not e.loc["EASIER'25 human, upper face, deaf", "optimistic"]  # human observers: no split at all
     with pytest.raises(KeyError, match="no table 'table9'"):
         reference_table("sltat2022:table9")
     with pytest.raises(KeyError, match="unknown reference"):
