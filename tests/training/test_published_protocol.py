@@ -143,3 +143,35 @@ def test_cli_flags_become_recipe_overrides():
     assert "split=easier2025" in _recipe_overrides(args)
     args = build_parser().parse_args(["train", "--recipe", "M2", "--data", "d", "--out", "o"])
     assert not [o for o in _recipe_overrides(args) if o.startswith(("select_on", "split"))]  # the recipe's (honest) default
+
+
+PROTOCOL = ["stages=[{name: head, trainable: head, lr: 0.01, epochs: 2, patience: 1},"
+            " {name: top, trainable: 'last:1', lr: 0.003, decay: 0.01, epochs: 2}]",
+            "select_scope=stage", "class_weights=true", "class_weight_mode=torch", "val_fraction=0.25", "folds=3"]
+
+
+@pytest.mark.parametrize("stop", [1, 3])  # inside the patience stage, and inside the decay stage after the best-weights reload
+def test_resume_with_the_published_protocol_is_exact(synthetic_feph, tmp_path, stop):
+    from signfer.models.checkpoint import load_checkpoint
+    from signfer.training.loop import train
+
+    class Stop(Exception):
+        pass
+
+    def stop_after(row):
+        if row["epoch"] == stop:
+            raise Stop
+
+    kw = dict(fold=1, overrides=PROTOCOL, progress=False, cache_dir=tmp_path / "crops")
+    full = train(TINY, synthetic_feph, tmp_path / "full", **kw)
+    with pytest.raises(Stop):
+        train(TINY, synthetic_feph, tmp_path / "cut", on_epoch_end=stop_after, **kw)
+    resumed = train(TINY, synthetic_feph, tmp_path / "cut", resume=True, **kw)
+    assert resumed == full
+    a, b = load_checkpoint(tmp_path / "full" / "fold_1" / "last.pt"), load_checkpoint(tmp_path / "cut" / "fold_1" / "last.pt")
+    sa, sb = a[0].state_dict(), b[0].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a[2]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(b[2]["optimizer"]["param_groups"][0]["lr"])
+    ha = pd.read_csv(tmp_path / "full" / "fold_1" / "history.csv")
+    hb = pd.read_csv(tmp_path / "cut" / "fold_1" / "history.csv")
+    pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
