@@ -155,6 +155,12 @@ def _recipe_arguments(p) -> None:
                    help="change a recipe field, e.g. --set image_size=64 --set stages.0.epochs=1 --set stages.*.lr=0.001 (repeatable)")
     p.add_argument("--pretrained", default=None, metavar="NAME", help="starting weights instead of the recipe's (imagenet, hsemotion:enet_b0_7, a file); "
                    "'none' = random weights (ignores the recipe's init_from too)")
+    p.add_argument("--select-on", dest="select_on", choices=["validation", "test"], default=None,
+                   help="where the best checkpoint is chosen: validation (a grouped split inside the training part; the recipes' default, "
+                   "honest) or test (the test fold itself, as the SLTAT notebooks did: the published protocol, optimistic)")
+    p.add_argument("--split", choices=["kfold", "easier2025"], default=None,
+                   help="kfold (grouped k-fold, signfer's protocol) or easier2025 (the 2025 code's single 80/20 frame-level split, "
+                   "random_state=1, not grouped: the published protocol, optimistic); default: the recipe's")
 
 
 def _recipe_overrides(args) -> list[str]:
@@ -163,6 +169,10 @@ def _recipe_overrides(args) -> list[str]:
     if args.pretrained is not None:
         none = args.pretrained.strip().lower() in ("none", "null", "random")
         overrides += ["pretrained=null", "init_from=null"] if none else [f"pretrained={args.pretrained}"]
+    if getattr(args, "select_on", None):
+        overrides.append(f"select_on={args.select_on}")
+    if getattr(args, "split", None):
+        overrides.append(f"split={args.split}")
     return overrides
 
 
@@ -213,6 +223,8 @@ def _run_train(args) -> int:
     mean = metrics.get("mean_sensitivity")
     print(f"fold {args.fold}: accuracy {metrics['accuracy']:.3f}, mean sensitivity "
           f"{'n/a' if mean is None else f'{mean:.3f}'} on {metrics['n']} test images; run in {args.out / f'fold_{args.fold}'}")
+    if (metrics.get("selection") or {}).get("optimistic"):
+        print("note: the checkpoint was chosen on the test fold (--select-on test, the published protocol): optimistic")
     return 0
 
 
@@ -236,6 +248,11 @@ def _run_cv(args) -> int:
     mean, std = summary.loc["mean"], summary.loc["std"]
     print(f"{len(summary) - 2} folds: accuracy {mean['acc']:.1f} ({std['acc']:.1f}) %, mean sensitivity "
           f"{mean['avg_sens']:.1f} ({std['avg_sens']:.1f}) %; table in {args.out / 'summary.md'}")
+    protocol = summary.attrs.get("protocol") or {}
+    if protocol.get("optimistic"):
+        from signfer.evaluation.summary import protocol_label
+
+        print(f"note: {protocol_label(protocol)}: the published protocol, figures are optimistic")
     return 0
 
 
@@ -256,7 +273,9 @@ def _add_report(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("signfer-report"), help="output folder (default: %(default)s)")
     p.add_argument("--reference", default="sltat2022", help="published rows to add: sltat2022 (Table 5, 5-fold CV), sltat2022:table4 (single split), easier2025 (arXiv 2507.20197), a YAML file, or none (default: %(default)s)")
     p.add_argument("--names", type=_csv_list, default=None, metavar="A,B,...", help="display names of the runs, comma-separated, one per RUN_DIR (default: folder names)")
-    p.add_argument("--avg-sens-std", choices=["folds", "classes"], default="folds", help="std shown for avg. sens.: over folds (default) or mean of the per-class stds as in SLTAT Table 5")
+    p.add_argument("--avg-sens-std", choices=["reference", "folds", "classes"], default="reference",
+                   help="std shown for avg. sens.: the reference table's convention (default; SLTAT Table 5: mean of the per-class stds), "
+                   "over folds, or mean of the per-class stds")
     p.set_defaults(func=_run_report)
 
 

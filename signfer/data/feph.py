@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from signfer.data.labels import EMOTIONS7, EMOTIONS8, FEPH_CODES, FEPH_NONE_CODE
+from signfer.data.labels import EMOTIONS7, FEPH8, FEPH_CODES, FEPH_NONE, FEPH_NONE_CODE
 from signfer.data.report import DropReport
 from signfer.io import IMAGE_SUFFIXES, InputError, read_image
 
@@ -54,6 +54,7 @@ class FePhPolicy:
     name: str
     class_names: tuple[str, ...]
     description: str
+    keep_none: bool = False  # code 7 ("none") is a class (FEPH_NONE) instead of a drop reason
 
 
 #: SLTAT 2022 (seed 001, section 3.2): drop "none of the above" (code 7) and multi-label frames,
@@ -64,17 +65,19 @@ SLTAT2022 = FePhPolicy(
     "single-label codes 0-6 only (drop empty, code 7, multi-label); 7 classes",
 )
 
-#: arXiv 2507.20197 (seed 000). Stated in the text: MobileNetV2 fine-tuned on AffectNet then FePh
-#: with an 8-class classifier ("8 emotion classes", contempt reported with 0 % sensitivity in the
-#: baseline), so the vocabulary is AffectNet-8 (:data:`EMOTIONS8`; FePh has no contempt code, so
-#: contempt has no FePh image). Inferred: which rows were kept. The text gives "2,547 samples" but
-#: no filter; a single-label classifier needs one label per image, so the same row filter as
-#: SLTAT is applied (2,531 on the real set, 16 fewer than the paper's count, which the text does
-#: not explain).
+#: arXiv 2507.20197 (seed 000), as its public code (EASIER-EkmanClassifier) reads FePh: every single-label row
+#: is kept, code 7 ("none") included, as an 8th class (``data_loader/data_loaders.py``,
+#: ``FaceExpressionPhoenixDataset``: ``y_df = y_df[y_df["num_labels"] == 1]`` with ``idx_to_class`` 0 neutral ...
+#: 7 none; ``Scripts/gen_FePh_fullset_onlysinglelabels.py`` the same filter). 2,531 single-label rows with codes
+#: 0-6 (SLTAT's count) plus the single-label code-7 rows; the paper's 2,547 means 16 of them (not checkable
+#: here: FePh is not on this machine). Class order = the code's output order (:data:`FEPH8`). The paper names
+#: its 8th class "contempt" (AffectNet-8's class at index 7, whose head the FePh step fine-tunes); on FePh that
+#: output is trained on code 7, so the paper's "contempt" row is FePh's "none".
 EASIER2025 = FePhPolicy(
     "easier2025",
-    EMOTIONS8,
-    "single-label codes 0-6 only (drop empty, code 7, multi-label); 8 classes (AffectNet-8, contempt without images)",
+    FEPH8,
+    "every single-label row, code 7 'none' included as the 8th class (drop empty and multi-label); 8 classes in FePh code order",
+    keep_none=True,
 )
 
 POLICIES: dict[str, FePhPolicy] = {p.name: p for p in (SLTAT2022, EASIER2025)}
@@ -196,6 +199,8 @@ def load_feph(
             report.drop(dup_drop[i], ext_id)
             continue
         status, code = parse_label(label_text)
+        if status == "none_code" and pol.keep_none:
+            status = "ok"
         if status != "ok":
             report.drop(status, f"{ext_id} ({label_text!r})" if status == "unknown_code" else ext_id)
             continue
@@ -208,7 +213,8 @@ def load_feph(
         if group is None:
             group = Path(name).stem
             report.note("no_sequence_in_name (own group)", name)
-        rows.append((str((images_dir / name).resolve()), FEPH_CODES[code], group, name, ext_id, code))
+        label = FEPH_NONE if code == FEPH_NONE_CODE else FEPH_CODES[code]
+        rows.append((str((images_dir / name).resolve()), label, group, name, ext_id, code))
 
     df = pd.DataFrame(rows, columns=["path", "label", "group", "source_id", "external_id", "feph_code"])
     if verify_images and len(df):

@@ -7,6 +7,11 @@ sequence is on both the training and the test side. Folds come from scikit-learn
 library versions test on exactly the same images.
 
 Folds file: CSV with columns ``source_id``, ``group``, ``label``, ``fold``, one row per image.
+
+The 2025 paper's protocol is offered beside it (:func:`easier2025_split`): the single 80/20
+frame-level split of EASIER-EkmanClassifier's ``Scripts/train_test_split_FePh.py``, not grouped
+(frames of one video fall on both sides), reproduced row for row. Its folds table has fold ``0``
+for the test images and :data:`TRAIN_ONLY` (-1) for the images that only ever train.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from sklearn.model_selection import StratifiedGroupKFold
 from signfer.io import InputError, atomic_write
 
 FOLD_COLUMNS = ["source_id", "group", "label", "fold"]
+#: fold number of images that are never test data (the training side of a single split)
+TRAIN_ONLY = -1
 
 
 def _check_columns(df: pd.DataFrame, cols, what: str = "data") -> None:
@@ -65,18 +72,21 @@ def check_grouped(df: pd.DataFrame, group_col: str = "group", fold_col: str = "f
         raise ValueError(f"{len(bad)} group(s) appear in more than one fold, e.g. {list(bad.index[:5])}")
 
 
-def save_folds(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``source_id, group, label, fold`` of ``df`` (from :func:`make_folds`) to a CSV file."""
+def save_folds(df: pd.DataFrame, path: str | os.PathLike, grouped: bool = True) -> Path:
+    """Write ``source_id, group, label, fold`` of ``df`` (from :func:`make_folds`) to a CSV file.
+
+    ``grouped=False`` for a split that may put frames of one group on both sides (:func:`easier2025_split`)."""
     _check_columns(df, FOLD_COLUMNS, "folds table")
     if df["source_id"].duplicated().any():
         raise ValueError(f"source_id is not unique: {list(df['source_id'][df['source_id'].duplicated()].unique()[:5])}")
-    check_grouped(df)
+    if grouped:
+        check_grouped(df)
     with atomic_write(path) as fh:
         df[FOLD_COLUMNS].to_csv(fh, index=False)
     return Path(path)
 
 
-def load_folds(path: str | os.PathLike, df: pd.DataFrame | None = None, strict: bool = True) -> pd.DataFrame:
+def load_folds(path: str | os.PathLike, df: pd.DataFrame | None = None, strict: bool = True, grouped: bool = True) -> pd.DataFrame:
     """Read a folds file; with ``df``, return a copy of ``df`` with the file's ``fold`` column.
 
     Raises ``InputError`` naming the file when it is malformed (missing columns, duplicate
@@ -99,7 +109,8 @@ def load_folds(path: str | os.PathLike, df: pd.DataFrame | None = None, strict: 
     if len(dup):
         raise InputError(path, f"source_id listed more than once: {list(dup.unique()[:5])}")
     try:
-        check_grouped(folds)
+        if grouped:
+            check_grouped(folds)
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
     if df is None:
@@ -154,3 +165,59 @@ def split_train_val(
     mask = np.zeros(len(df), bool)
     mask[val] = True
     return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- the 2025 code's split
+def easier2025_test_ids(labels_csv: str | os.PathLike, test_fraction: float = 0.2, random_state: int = 1) -> list[str]:
+    """External IDs of the test side of EASIER-EkmanClassifier's ``Scripts/train_test_split_FePh.py``, in its order.
+
+    The script's steps, on the labels file itself: drop rows with an empty cell (``dropna``), keep
+    single-label rows (code 7 "none" included), ``n_test = round(test_fraction * n)``, give each row
+    the weight ``count(its label) / n`` and draw ``y_df.sample(n=n_test, weights="class_weight",
+    random_state=1)`` (pandas: ``numpy.random.RandomState(1).choice`` without replacement). Not
+    stratified and not grouped: a row's chance grows with the size of its class, and frames of
+    one video land on both sides.
+    """
+    y_df = pd.read_csv(labels_csv, dtype=str)  # the labels as text, as data_loaders.py reads the split files
+    y_df = y_df.dropna()
+    labels = y_df["Facial_label"].map(lambda x: [int(i) for i in str(x).strip()])
+    y_df = y_df.assign(Facial_label=labels.map(lambda x: x[0]), num_labels=labels.map(len))
+    y_df = y_df[y_df["num_labels"] == 1]
+    n_r = len(y_df)
+    n_test = round(test_fraction * n_r)
+    proportion = y_df["Facial_label"].value_counts() / n_r
+    y_df = y_df.assign(class_weight=y_df["Facial_label"].map(proportion))
+    test_df = y_df.sample(n=n_test, weights="class_weight", random_state=random_state)
+    return [str(v).strip() for v in test_df["External ID"]]
+
+
+def easier2025_split(df: pd.DataFrame, labels_csv: str | os.PathLike, test_fraction: float = 0.2, random_state: int = 1) -> pd.DataFrame:
+    """A copy of ``df`` (a FePh reader's table with ``external_id``) with ``fold`` 0 on the 2025 code's test rows, :data:`TRAIN_ONLY` elsewhere.
+
+    See :func:`easier2025_test_ids`. Row for row the published split when ``df`` keeps every row
+    the script keeps (policy ``easier2025``, every image present).
+    """
+    _check_columns(df, ["external_id"])
+    test = set(easier2025_test_ids(labels_csv, test_fraction, random_state))
+    out = df.copy()
+    out["fold"] = np.where(df["external_id"].astype(str).str.strip().isin(test), 0, TRAIN_ONLY).astype(np.int64)
+    if not (out["fold"] == 0).any():
+        raise ValueError(f"none of the {len(df)} images is on the test side of the 2025 split of {labels_csv}")
+    out.attrs = dict(df.attrs, folds_k=1, split="easier2025")
+    return out
+
+
+def easier2025_validation_split(train: pd.DataFrame, val_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, validation) as EASIER-EkmanClassifier's ``BaseDataLoader._split_sampler``: frame level, seed 0.
+
+    ``np.random.seed(0)``, shuffle the row indices, the first ``int(n * val_fraction)`` validate.
+    ``train`` must be in the labels file's row order (as the readers keep it).
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    idx = np.arange(len(train))
+    np.random.RandomState(0).shuffle(idx)  # the stream of np.random.seed(0); np.random.shuffle(idx)
+    n_val = int(len(train) * val_fraction)
+    mask = np.zeros(len(train), bool)
+    mask[idx[:n_val]] = True
+    return train[~mask].reset_index(drop=True), train[mask].reset_index(drop=True)

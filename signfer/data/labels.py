@@ -26,6 +26,12 @@ EMOTIONS8: tuple[str, ...] = ("anger", "contempt", "disgust", "fear", "happy", "
 #: FePh ``Facial_label`` codes (code 7 = "none of the above"; several digits = multi-label; empty = face not visible).
 FEPH_CODES: dict[int, str] = {0: "neutral", 1: "anger", 2: "disgust", 3: "fear", 4: "happy", 5: "sad", 6: "surprise"}
 FEPH_NONE_CODE = 7
+#: The class name of FePh code 7 ("none of the seven expressions") where a policy keeps it as a class.
+FEPH_NONE = "none"
+#: The 2025 code's FePh classes in its output order (EASIER-EkmanClassifier ``FaceExpressionPhoenixDataset.idx_to_class``:
+#: 0 neutral ... 6 surprise, 7 none): output i of its fine-tuned Linear(1280, 8) is FePh code i. Its index 7 is
+#: AffectNet's "contempt" in the AffectNet label map, which is why the paper lists a "contempt" class on FePh.
+FEPH8: tuple[str, ...] = ("neutral", "anger", "disgust", "fear", "happy", "sad", "surprise", FEPH_NONE)
 
 #: AffectNet ``expression`` codes of the 8 expression classes.
 AFFECTNET_CODES: dict[int, str] = {
@@ -53,11 +59,13 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "affectnet8": tuple(AFFECTNET_CODES[i] for i in range(8)),
     "affectnet7": tuple(AFFECTNET_CODES[i] for i in range(7)),
     "feph": tuple(FEPH_CODES[i] for i in range(7)),
+    "feph8": FEPH8,
 }
 
 #: Every accepted spelling of a class name (lower case, any of the vocabularies above) -> signfer name.
 ALIASES: dict[str, str] = {
     **{name: name for name in EMOTIONS8},
+    FEPH_NONE: FEPH_NONE,
     "angry": "anger", "anger": "anger",
     "contemptuous": "contempt",
     "disgusted": "disgust",

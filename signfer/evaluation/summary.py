@@ -1,10 +1,18 @@
 """k-fold summaries and paper-shaped tables (SLTAT 2022 Table 5 layout), with published reference rows.
 
 Table figures are in percent like the papers (``acc``, one column per class, ``avg_sens``), except
-``sens_var``: the variance of the per-class sensitivities taken as fractions, as the 2025 paper
-prints it (0.042). Over folds, "mean (std)" is the mean and the sample standard deviation
-(``ddof=1``) of each fold's figure; a class left undefined in a fold (no true samples there) is
-left out of that class's mean and std.
+the variances, taken over the per-class sensitivities as fractions as the 2025 paper prints its 0.042:
+
+- ``sens_var``: the 2025 paper's "variance among classes": the (population) variance of the final
+  per-class sensitivities. For one test fold, that fold's per-class sensitivities; for a k-fold run,
+  the per-class means over the folds (the sensitivities the table reports), so it is one number per
+  run, without a std.
+- ``fold_sens_var``: the mean over folds of each fold's own variance among classes (what signfer
+  called ``sens_var`` before); larger, since it adds each fold's noise to the spread between classes.
+
+Over folds, "mean (std)" is the mean and the sample standard deviation (``ddof=1``) of each fold's
+figure; a class left undefined in a fold (no true samples there) is left out of that class's mean
+and std.
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ import pandas as pd
 from signfer.io import atomic_write
 
 #: figures of one fold, besides one column per class
-ACC, AVG_SENS, SENS_VAR = "acc", "avg_sens", "sens_var"
+ACC, AVG_SENS, SENS_VAR, FOLD_SENS_VAR = "acc", "avg_sens", "sens_var", "fold_sens_var"
+#: figures that are not classes
+FIGURES = ("n", ACC, AVG_SENS, SENS_VAR, FOLD_SENS_VAR)
 #: column headings of the Markdown tables (the papers' wording)
-HEADINGS = {ACC: "acc.", AVG_SENS: "avg. sens.", SENS_VAR: "sens. var."}
+HEADINGS = {ACC: "acc.", AVG_SENS: "avg. sens.", SENS_VAR: "sens. var.", FOLD_SENS_VAR: "mean fold sens. var."}
 
 _FOLD_DIR = re.compile(r"^fold_(\d+)$")
 
@@ -104,9 +114,9 @@ def fold_table(metrics: Mapping[int, dict]) -> pd.DataFrame:
             mean = mean_sensitivity(sens)
         row[AVG_SENS] = percent(mean)
         var = m.get("sensitivity_variance")
-        row[SENS_VAR] = math.nan if var is None else float(var)
+        row[SENS_VAR] = row[FOLD_SENS_VAR] = math.nan if var is None else float(var)  # one fold: both definitions agree
         rows[f"fold_{k}"] = row
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=["n", ACC, *classes, AVG_SENS, SENS_VAR])
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["n", ACC, *classes, AVG_SENS, SENS_VAR, FOLD_SENS_VAR])
     table.index.name = "fold"
     return table
 
@@ -115,20 +125,37 @@ def summarize_run(run_dir: str | os.PathLike, write: bool = True, ddof: int = 1)
     """Per-fold figures of a run plus ``mean`` and ``std`` rows (std over folds, ``ddof`` 1 = sample std).
 
     Index: ``fold_0`` ... ``fold_<k-1>``, ``mean``, ``std``; columns ``n``, ``acc``, one per class,
-    ``avg_sens``, ``sens_var`` (percent; ``sens_var`` a fraction). Reads ``fold_*/metrics.json``
+    ``avg_sens``, ``sens_var``, ``fold_sens_var`` (percent; the variances fractions, see the module
+    docstring: in the ``mean`` row ``sens_var`` is the variance of the mean per-class sensitivities,
+    with no std, and ``fold_sens_var`` the mean of the folds' variances). Reads ``fold_*/metrics.json``
     (or ``predictions.csv`` where metrics.json is missing); with ``write`` also writes
     ``RUN_DIR/summary.csv`` (this table) and ``RUN_DIR/summary.md``. One fold gives std ``nan``.
     """
     run_dir = Path(run_dir)
     folds = fold_table(run_metrics(run_dir))
-    summary = pd.concat([folds, folds.mean().to_frame("mean").T, folds.std(ddof=ddof).to_frame("std").T])
+    mean, std = folds.mean(), folds.std(ddof=ddof)
+    classes = [c for c in folds.columns if c not in FIGURES]
+    mean[SENS_VAR] = final_sensitivity_variance(mean[classes] / 100.0)
+    std[SENS_VAR] = math.nan
+    summary = pd.concat([folds, mean.to_frame("mean").T, std.to_frame("std").T])
     summary.index.name = "fold"
+    summary.attrs["protocol"] = run_protocol(run_dir)
     if write:
         with atomic_write(run_dir / "summary.csv") as fh:
             summary.to_csv(fh, float_format="%.6g")
         with atomic_write(run_dir / "summary.md") as fh:
             fh.write(summary_markdown(summary, name=run_dir.name))
     return summary
+
+
+def final_sensitivity_variance(sensitivities) -> float:
+    """The 2025 paper's "variance among classes": population variance of the final per-class sensitivities (fractions).
+
+    Classes without a defined sensitivity are left out (:func:`signfer.evaluation.metrics.sensitivity_variance`).
+    """
+    from signfer.evaluation.metrics import sensitivity_variance
+
+    return sensitivity_variance(list(np.asarray(sensitivities, dtype=float)))
 
 
 def _folds_of(summary: pd.DataFrame) -> pd.DataFrame:
@@ -143,14 +170,16 @@ def summary_markdown(summary: pd.DataFrame, name: str = "run") -> str:
         f"# k-fold summary: {name}",
         "",
         f"{len(folds)} fold(s), {int(np.nansum(folds['n']))} test images in all. "
-        "Percent; mean (std) over folds; sens. var. = variance of the per-class sensitivities (fractions).",
+        "Percent; mean (std) over folds; sens. var. = variance among classes of the final (mean) per-class sensitivities "
+        "(fractions, the 2025 paper's definition); mean fold sens. var. = mean over folds of each fold's variance among classes.",
         "",
+        *([f"Protocol: {protocol_label(summary.attrs['protocol'])}.", ""] if summary.attrs.get("protocol") else []),
         to_markdown(table),
         "",
         "## Per fold",
         "",
     ]
-    classes = [c for c in summary.columns if c not in ("n", ACC, AVG_SENS, SENS_VAR)]
+    classes = [c for c in summary.columns if c not in FIGURES]
     header = ["fold", "n", HEADINGS[ACC], *classes, HEADINGS[AVG_SENS], HEADINGS[SENS_VAR]]
     body = []
     for idx, row in folds.iterrows():
@@ -168,39 +197,95 @@ def _std_col(col: str) -> str:
 
 
 def _figure_columns(classes: Sequence[str]) -> list[str]:
-    return [ACC, *classes, AVG_SENS, SENS_VAR]
+    return [ACC, *classes, AVG_SENS, SENS_VAR, FOLD_SENS_VAR]
+
+
+def reference_avg_sens_std(reference: str | None) -> str:
+    """The avg. sens. std convention of a reference table (its ``avg_sens_std`` key), ``folds`` without one."""
+    if not reference:
+        return "folds"
+    name, _, table_name = str(reference).partition(":")
+    ref = load_reference(name)
+    tab = ref.get("tables", {}).get(table_name.strip() or ref.get("default_table", ""), {})
+    return str(tab.get("avg_sens_std", "folds"))
+
+
+def run_protocol(run_dir: str | os.PathLike) -> dict:
+    """How a run chose its checkpoints and split its data, from its ``run.yaml`` and ``metrics.json`` files.
+
+    ``{"select_on": "validation" | "test" | "none" | "last_epoch", "split": "kfold" | "easier2025",
+    "optimistic": bool}``. ``optimistic`` when the checkpoint was chosen on the test fold
+    (``--select-on test``, the SLTAT notebooks) or the split is not grouped by video (the 2025 code's).
+    """
+    import yaml
+
+    run_dir = Path(run_dir)
+    recipe: dict = {}
+    if (run_dir / "run.yaml").exists():
+        info = yaml.safe_load((run_dir / "run.yaml").read_text(encoding="utf-8"))
+        recipe = info.get("recipe") if isinstance(info, dict) else None
+        recipe = recipe if isinstance(recipe, dict) else {}
+    stages = recipe.get("stages")
+    baseline = isinstance(stages, list) and not any(int(st.get("epochs", 0)) for st in stages)
+    select_on = "none" if baseline else str(recipe.get("select_on", "validation"))
+    for d in fold_dirs(run_dir).values():  # metrics.json says what the fold really did
+        path = d / "metrics.json"
+        if path.exists():
+            sel = (json.loads(path.read_text(encoding="utf-8")).get("selection") or {})
+            select_on = str(sel.get("on", select_on))
+            break
+    split = str(recipe.get("split", "kfold"))
+    return {"select_on": select_on, "split": split, "optimistic": select_on == "test" or split != "kfold"}
+
+
+def protocol_label(protocol: Mapping) -> str:
+    """Short text for a table: e.g. ``grouped k-fold, select on validation`` or ``... select on TEST (optimistic)``."""
+    split = "grouped k-fold" if protocol.get("split", "kfold") == "kfold" else "2025 code's 80/20 frame split (not grouped)"
+    on = protocol.get("select_on", "validation")
+    select = {"test": "select on TEST fold", "none": "no training", "last_epoch": "last epoch"}.get(on, f"select on {on}")
+    return f"{split}, {select}" + (" (optimistic)" if protocol.get("optimistic") else "")
 
 
 def kfold_table(
     runs: Mapping[str, pd.DataFrame | str | os.PathLike] | Sequence[str | os.PathLike],
     reference: str | None = None,
-    avg_sens_std: str = "folds",
+    avg_sens_std: str = "reference",
 ) -> pd.DataFrame:
     """Configurations side by side in the SLTAT Table-5 layout (numbers; render with :func:`to_markdown`).
 
     ``runs``: ``{name: summarize_run(...) table or run dir}``, or run dirs (named by folder).
     Rows: one per configuration, then the published rows of ``reference`` (see
-    :func:`reference_table`). Columns: ``kind`` (run / reference), ``folds``, then for each figure
-    (``acc``, one per class, ``avg_sens``, ``sens_var``) its mean and ``<figure>_std``, then
-    ``source``. ``avg_sens_std``: ``"folds"`` = std over folds of each fold's average sensitivity;
-    ``"classes"`` = mean of the per-class stds, the convention of the SLTAT Table 5.
+    :func:`reference_table`). Columns: ``kind`` (run / reference), ``folds``, ``protocol`` and
+    ``optimistic`` (runs given as folders: see :func:`run_protocol`), then for each figure (``acc``,
+    one per class, ``avg_sens``, ``sens_var``, ``fold_sens_var``) its mean and ``<figure>_std``,
+    then ``source``. ``avg_sens_std``: ``"folds"`` = std over folds of each fold's average
+    sensitivity; ``"classes"`` = mean of the per-class stds, the convention of the SLTAT Table 5;
+    ``"reference"`` (default) = the convention of the ``reference`` table (``folds`` without one),
+    so runs and published rows compare like with like.
     """
+    if avg_sens_std == "reference":
+        avg_sens_std = reference_avg_sens_std(reference)
     if avg_sens_std not in ("folds", "classes"):
-        raise ValueError(f"avg_sens_std must be 'folds' or 'classes', got {avg_sens_std!r}")
+        raise ValueError(f"avg_sens_std must be 'folds', 'classes' or 'reference', got {avg_sens_std!r}")
     if not isinstance(runs, Mapping):
         runs = dict(zip(run_names(runs), runs))
     rows, classes = {}, []
     for name, summary in runs.items():
+        protocol = None
         if not isinstance(summary, pd.DataFrame):
             source = str(summary)
+            protocol = run_protocol(summary)
             summary = summarize_run(summary, write=False)
         else:
             source = ""
-        run_classes = [c for c in summary.columns if c not in ("n", ACC, AVG_SENS, SENS_VAR)]
+            protocol = summary.attrs.get("protocol")
+        run_classes = [c for c in summary.columns if c not in FIGURES]
         classes += [c for c in run_classes if c not in classes]
         folds = _folds_of(summary)
         mean, std = summary.loc["mean"], summary.loc["std"]
-        row: dict = {"kind": "run", "folds": len(folds)}
+        row: dict = {"kind": "run", "folds": len(folds),
+                     "protocol": protocol_label(protocol) if protocol else "",
+                     "optimistic": bool(protocol and protocol.get("optimistic"))}
         for col in _figure_columns(run_classes):
             row[col], row[_std_col(col)] = float(mean[col]), float(std[col])
         if avg_sens_std == "classes":
@@ -212,17 +297,18 @@ def kfold_table(
         ref = reference_table(reference)
         classes += [c for c in _classes_in(ref) if c not in classes]
         table = pd.concat([table, ref]) if len(table) else ref
-    columns = ["kind", "folds"]
+    columns = ["kind", "folds", "protocol", "optimistic"]
     for col in _figure_columns(classes):
         columns += [col, _std_col(col)]
     columns.append("source")
     table = table.reindex(columns=columns)
     table.index.name = "configuration"
+    table.attrs["avg_sens_std"] = avg_sens_std
     return table
 
 
 def _classes_in(table: pd.DataFrame) -> list[str]:
-    skip = {"kind", "folds", "source", ACC, AVG_SENS, SENS_VAR}
+    skip = {"kind", "folds", "protocol", "optimistic", "source", *FIGURES}
     return [c for c in table.columns if c not in skip and not c.endswith("_std")]
 
 
@@ -254,10 +340,11 @@ def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
     header = ["configuration", *[HEADINGS.get(c, c) for c in cols]]
     body = []
     for name, row in table.iterrows():
-        cells = [str(name)]
+        optimistic = row.get("optimistic")
+        cells = [str(name) + (" [optimistic]" if isinstance(optimistic, (bool, np.bool_)) and optimistic else "")]
         for col in cols:
             std = row.get(_std_col(col))
-            cells.append(format_mean_std(row.get(col), None if std is None else float(std), 3 if col == SENS_VAR else digits))
+            cells.append(format_mean_std(row.get(col), None if std is None else float(std), 3 if col in (SENS_VAR, FOLD_SENS_VAR) else digits))
         body.append(cells)
     return markdown_table(header, body)
 
@@ -323,7 +410,8 @@ def reference_table(spec: str) -> pd.DataFrame:
     source = f"{ref.get('citation', ref.get('paper', name))}; {tab.get('caption', table_name).split(':')[0].strip()}"
     rows = {}
     for r in tab.get("rows", []):
-        row: dict = {"kind": "reference", "folds": tab.get("folds", np.nan)}
+        row: dict = {"kind": "reference", "folds": tab.get("folds", np.nan), "protocol": str(tab.get("protocol", "")),
+                     "optimistic": bool(r.get("optimistic", tab.get("optimistic", False)))}
         for col, value in ((ACC, r.get(ACC)), (AVG_SENS, r.get(AVG_SENS)), (SENS_VAR, r.get(SENS_VAR))):
             row[col], row[_std_col(col)] = _pair(value)
         for c in classes:
@@ -332,7 +420,7 @@ def reference_table(spec: str) -> pd.DataFrame:
         row["source"] = source + (f"; {note}" if note else "")
         rows[f"{prefix} {r['config']}"] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
-    columns = ["kind", "folds"]
+    columns = ["kind", "folds", "protocol", "optimistic"]
     for col in _figure_columns(classes):
         columns += [col, _std_col(col)]
     return out.reindex(columns=[*columns, "source"])

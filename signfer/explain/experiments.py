@@ -292,7 +292,8 @@ def variants_table(run_dirs: Mapping[str, str | os.PathLike], reference: str | N
                    settings: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
     """One row per variant: k-fold mean and std of accuracy, mean sensitivity and sensitivity variance,
     and the paired per-fold differences from the ``reference`` variant (mean and fold-to-fold std),
-    with the SHA-256 of each variant's folds file. Percent (``sens_var`` a fraction)."""
+    with the SHA-256 of each variant's folds file. Percent (``sens_var`` a fraction: here the mean (std) over folds of each
+    fold's variance among classes, signfer.evaluation.summary's ``fold_sens_var``, not the 2025 paper's figure)."""
     names = list(run_dirs)
     reference = reference or names[0]
     figures = {n: _fold_figures(Path(d)) for n, d in run_dirs.items()}
@@ -327,7 +328,7 @@ def variants_markdown(table: pd.DataFrame, title: str, notes: Sequence[str] = ()
                      "reference" if name == ref else format_mean_std(r["d_acc"], r["d_acc_std"]),
                      "reference" if name == ref else format_mean_std(r["d_avg_sens"], r["d_avg_sens_std"])])
     lines = [f"# {title}", "",
-             markdown_table(["variant", "setting", "folds", "acc.", "avg. sens.", "sens. var.", f"Δ acc. vs {ref}", f"Δ avg. sens. vs {ref}"], body),
+             markdown_table(["variant", "setting", "folds", "acc.", "avg. sens.", "mean fold sens. var.", f"Δ acc. vs {ref}", f"Δ avg. sens. vs {ref}"], body),
              "", "- Percent; mean (std) over the test folds. Δ: per-fold difference from the reference variant, "
              "mean (fold-to-fold std), percentage points.",
              "- " + ("Every variant ran on the same folds (folds.csv SHA-256 " + table["folds_sha256"].iloc[0][:12] + "...)."

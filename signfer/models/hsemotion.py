@@ -145,11 +145,9 @@ class HSEmotionModel:
         """How the model expects its input (its own class order unless ``class_names`` is given)."""
         names = list(class_names) if class_names is not None else list(self.class_names)
         if self.arch == "mobilenetv1_100_hsemotion":
-            from signfer.models.spec import CAFFE_BGR_MEAN as keras_means  # the same three numbers, used on RGB here
-
-            # RGB minus the per-channel offsets, no flip: (x/255 - m/255) / (1/255) = x - m.
-            return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
-                             preset="sltat2022", mean=tuple(m / 255.0 for m in keras_means), std=(1 / 255.0,) * 3)
+            # RGB minus the per-channel offsets, no flip (``ip``: the same code path as the SLTAT M1/M2 recipes).
+            return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="ip",
+                             preset="sltat2022")
         return ModelSpec(arch=self.arch, class_names=names, input_size=self.input_size, normalization="imagenet",
                          preset="sltat2022", mean=IMAGENET_MEAN, std=IMAGENET_STD)
 

@@ -26,9 +26,10 @@ import torch
 import torch.nn as nn
 
 from signfer.io import InputError
+from signfer.models.spec import IP_RGB_OFFSETS
 
-#: HSEmotion's per-channel offsets, subtracted from the RGB channels in this order (no BGR flip).
-HSEMOTION_KERAS_MEANS = (103.939, 116.779, 123.68)
+#: HSEmotion's per-channel offsets, subtracted from the RGB channels in this order (no BGR flip): ModelSpec's ``ip``.
+HSEMOTION_KERAS_MEANS = IP_RGB_OFFSETS
 KERAS_BN_EPS = 1e-3
 #: Number of depthwise-separable blocks in MobileNet-v1.
 N_BLOCKS = 13

@@ -8,16 +8,27 @@ import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # Keras "caffe" preprocess_input (the SLTAT "IP")
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # Keras "caffe" preprocess_input: subtracted from B, G, R after the flip
+#: The SLTAT "IP": the notebooks' ``mobilenet_preprocess_input`` (HSEmotion's) subtracts these from the
+#: R, G, B channels in that order, with no channel flip (FER-for-sign-language, mobilenet_crossval_train.ipynb:
+#: ``x[..., 0] -= 103.939; x[..., 1] -= 116.779; x[..., 2] -= 123.68``).
+IP_RGB_OFFSETS = (103.939, 116.779, 123.68)
+#: Every ``normalization`` a spec can name (see :class:`ModelSpec`).
+NORMALIZATIONS = ("imagenet", "ip", "raw", "caffe", "minus_one_one", "unit")
 
 
 @dataclass
 class ModelSpec:
     """Everything inference needs to feed a model exactly as it was trained.
 
-    ``normalization``: ``imagenet`` (RGB/255 then mean/std), ``caffe`` (RGB->BGR, minus
-    the ImageNet BGR means on 0-255, as Keras ``preprocess_input``), ``minus_one_one``
-    (x/127.5-1), ``unit`` (x/255). ``preset`` names the face preprocessing preset (see
+    ``normalization``: ``imagenet`` (RGB/255 then ``mean``/``std``; torchvision's
+    ``ToTensor`` + ``Normalize``), ``ip`` (the SLTAT "IP" = HSEmotion's
+    ``mobilenet_preprocess_input``: RGB 0-255 minus (103.939, 116.779, 123.68) on R, G, B in that
+    order, no channel flip; HSEmotion's ``mobilenet_7`` and the SLTAT M0/M1/M2 rows), ``raw``
+    (0-255 floats unchanged: Keras ``ImageDataGenerator()`` without preprocessing, the SLTAT
+    MobileNet rows without IP), ``caffe`` (Keras ``preprocess_input(mode="caffe")``: RGB->BGR, then
+    minus the BGR means; kept for models trained that way), ``minus_one_one`` (x/127.5-1),
+    ``unit`` (x/255). ``preset`` names the face preprocessing preset (see
     ``signfer.faces.presets``); ``preset_overrides`` any switched steps; ``region`` the
     face region the model was trained on.
     """
@@ -89,6 +100,10 @@ class ModelSpec:
             x = (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
         if self.normalization == "imagenet":
             x = (x / 255.0 - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        elif self.normalization == "ip":
+            x = x - np.asarray(IP_RGB_OFFSETS, np.float32)
+        elif self.normalization == "raw":
+            pass
         elif self.normalization == "caffe":
             x = x[..., ::-1] - np.asarray(CAFFE_BGR_MEAN, np.float32)
         elif self.normalization == "minus_one_one":

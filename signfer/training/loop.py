@@ -53,8 +53,16 @@ def class_weights(labels, class_names) -> torch.Tensor:
     return torch.tensor(w, dtype=torch.float32)
 
 
-def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean over the batch of ``weight[y] * CE`` (Keras ``class_weight``; plain CE without weights)."""
+def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None,
+                           mode: str = "keras") -> torch.Tensor:
+    """Class-weighted cross-entropy of a batch (plain mean CE without weights).
+
+    ``mode="keras"``: mean over the batch of ``weight[y] * CE`` (Keras ``class_weight``, the SLTAT
+    MobileNet notebooks); ``mode="torch"``: ``sum(weight[y] * CE) / sum(weight[y])``, what
+    ``nn.CrossEntropyLoss(weight=weights)`` computes (the SLTAT EfficientNet notebooks).
+    """
+    if weights is not None and mode == "torch":
+        return F.cross_entropy(logits, target, weight=weights)
     loss = F.cross_entropy(logits, target, reduction="none")
     if weights is not None:
         loss = loss * weights[target]
@@ -72,24 +80,41 @@ def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
     return base(params, **kw)
 
 
+class KerasDecay:
+    """Keras' legacy ``decay``: the learning rate of step ``t`` (0-based, counted within the stage) is ``lr / (1 + decay * t)``."""
+
+    def __init__(self, decay: float):
+        self.decay = float(decay)
+
+    def __call__(self, step: int) -> float:
+        return 1.0 / (1.0 + self.decay * step)
+
+
 def make_scheduler(stage: Stage, optimizer: torch.optim.Optimizer):
-    """Per-epoch learning-rate schedule of a stage (None = constant)."""
+    """Learning-rate schedule of a stage (None = constant): ``cosine`` per epoch; ``decay`` per step.
+
+    A per-step schedule carries ``per_step = True``; :func:`run_epoch` steps it after every update.
+    """
+    if stage.decay:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, KerasDecay(stage.decay))
+        scheduler.per_step = True
+        return scheduler
     if stage.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, stage.epochs))
     return None
 
 
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
-               weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               weights: torch.Tensor | None = None, mode: str = "keras") -> tuple[torch.Tensor, torch.Tensor]:
     """One update on a batch; returns (loss, logits) of the first forward pass. SAM makes two passes."""
     logits = model(x)
-    loss = weighted_cross_entropy(logits, y, weights)
+    loss = weighted_cross_entropy(logits, y, weights, mode)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if isinstance(optimizer, SAM):
         optimizer.first_step(zero_grad=True)
         with bn_running_stats_frozen(model):
-            weighted_cross_entropy(model(x), y, weights).backward()
+            weighted_cross_entropy(model(x), y, weights, mode).backward()
         optimizer.second_step(zero_grad=True)
     else:
         optimizer.step()
@@ -104,15 +129,23 @@ def _progress(loader, desc: str, enabled: bool):
 
 
 def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, device="cpu",
-              progress: bool = False, desc: str = "train") -> tuple[float, float]:
-    """Train for one pass over ``loader`` (frozen BatchNorm stays in inference mode); returns (mean loss, accuracy)."""
+              progress: bool = False, desc: str = "train", mode: str = "keras", step_scheduler=None,
+              frozen_bn: bool = True) -> tuple[float, float]:
+    """Train for one pass over ``loader`` (frozen BatchNorm stays in inference mode); returns (mean loss, accuracy).
+
+    ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`); ``step_scheduler``:
+    a learning-rate schedule stepped after every update (Keras ``decay``); ``frozen_bn=False`` leaves
+    the BatchNorm layers of frozen parts in training mode."""
     model.train()
-    freeze_batchnorm(model)
+    if frozen_bn:
+        freeze_batchnorm(model)
     total_loss, correct, seen = 0.0, 0, 0
     bar = _progress(loader, desc, progress)
     for x, y in bar:
         x, y = x.to(device), y.to(device)
-        loss, logits = train_step(model, x, y, optimizer, weights)
+        loss, logits = train_step(model, x, y, optimizer, weights, mode)
+        if step_scheduler is not None:
+            step_scheduler.step()
         total_loss += float(loss) * len(y)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(y)
@@ -237,6 +270,11 @@ def fit(
     ``state``: the ``extra`` of a ``last.pt`` to resume from (the model must already hold its
     weights). ``loader_generator``: the generator of ``train_loader`` (its state is saved).
     ``on_epoch_end(row)`` is called after each epoch's checkpoints are written.
+
+    ``val_loader`` is whatever the checkpoint is chosen on (with ``select_on: test`` the caller
+    passes the test fold). ``recipe.select_scope == "stage"``: the best value restarts with every
+    stage, which starts from the best weights of the stage before (the notebooks' protocol).
+    A stage with ``patience`` stops after that many epochs without improvement of its own best.
     """
     from signfer.models.checkpoint import save_checkpoint
 
@@ -246,6 +284,8 @@ def fit(
     done = int(state["completed_epochs"]) if state else 0
     best_value = state.get("best_value") if state else None
     best_epoch = int(state.get("best_epoch", 0)) if state else 0
+    stopped: set[int] = set(state.get("stopped_stages", [])) if state else set()  # stages ended by early stopping
+    es_best, es_wait = (state.get("es_best"), int(state.get("es_wait", 0))) if state else (None, 0)
     extra = dict(extra or {})
     if state:
         _set_rng_state(state["rng"], loader_generator)
@@ -259,6 +299,17 @@ def fit(
     for index in range(done, len(plan)):
         si, stage_epoch = plan[index]
         stage = recipe.stages[si]
+        if si in stopped:
+            continue
+        if stage_epoch == 0:  # a new stage (also when resuming exactly at its start)
+            es_best, es_wait = None, 0
+            if recipe.select_scope == "stage" and si > 0:
+                if (fold_dir / "best.pt").exists() and val_loader is not None:
+                    from signfer.models.checkpoint import load_state_dict_file
+
+                    distributed.barrier()  # best.pt is written by rank 0
+                    model.load_state_dict(load_state_dict_file(fold_dir / "best.pt")[0])
+                best_value = None
         if si != current_stage:
             params = set_trainable(model, stage.trainable)
             train_model = distributed.wrap_model(model, device)  # DDP under torchrun (rebuilt per stage), else model
@@ -276,8 +327,11 @@ def fit(
         start = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
         desc = f"{fold_dir.name} epoch {index + 1}/{len(plan)} ({stage.name})"
-        train_loss, train_acc = run_epoch(train_model, train_loader, optimizer, weights, device, progress, desc)
-        if scheduler is not None:
+        per_step = getattr(scheduler, "per_step", False)
+        train_loss, train_acc = run_epoch(train_model, train_loader, optimizer, weights, device, progress, desc,
+                                          mode=recipe.class_weight_mode, step_scheduler=scheduler if per_step else None,
+                                          frozen_bn=stage.frozen_bn)
+        if scheduler is not None and not per_step:
             scheduler.step()
         if val_loader is not None:
             figures = validation_figures(*predict_logits(model, val_loader, device), class_names)
@@ -288,6 +342,13 @@ def fit(
         history.append(row)
 
         value = figures[recipe.select_metric] if val_loader is not None else None
+        if stage.patience and val_loader is not None:  # Keras EarlyStopping: wait counts epochs without a new stage best
+            if _better(value, es_best, recipe.select_metric):
+                es_best, es_wait = value, 0
+            else:
+                es_wait += 1
+                if es_wait >= stage.patience:
+                    stopped.add(si)
         if val_loader is None or _better(value, best_value, recipe.select_metric):
             best_value, best_epoch = value, index + 1
             if distributed.is_main():  # only rank 0 writes files
@@ -304,11 +365,16 @@ def fit(
             "history": history,
             "best_value": best_value,
             "best_epoch": best_epoch,
+            "stopped_stages": sorted(stopped),
+            "es_best": es_best,
+            "es_wait": es_wait,
             "threads": torch.get_num_threads(),
         }
         if distributed.is_main():
             save_checkpoint(fold_dir / "last.pt", model, spec, extra=resume_state)
             _write_history(history, fold_dir / "history.csv")
+        if progress and si in stopped:
+            print(f"  early stopping: {stage.name} has not improved for {stage.patience} epoch(s)")
         if progress:
             print(f"  epoch {index + 1}: loss {train_loss:.4f} acc {train_acc:.3f} | val loss {figures['val_loss']:.4f} "
                   f"acc {figures['val_acc']:.3f} mean sens {figures['val_mean_sensitivity']:.3f} ({row['seconds']:.1f}s)")
@@ -330,7 +396,20 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
     """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``).
 
     Under torchrun a shuffled loader gives this process its share of the same global batches
-    (:func:`signfer.training.distributed.train_loader`)."""
+    (:func:`signfer.training.distributed.train_loader`). With ``recipe.sampler == "balanced"`` a
+    shuffled loader draws ``len(dataset)`` items with replacement, each with the weight of its
+    class (:func:`balanced_sample_weights`), as EASIER-EkmanClassifier's loaders do."""
+    if shuffle and getattr(recipe, "sampler", "shuffle") == "balanced":
+        if distributed.is_distributed():
+            from signfer.errors import UserError
+
+            raise UserError("sampler: balanced is not supported under torchrun / accelerate launch; train on one process")
+        from torch.utils.data import WeightedRandomSampler
+
+        sampler = WeightedRandomSampler(torch.as_tensor(balanced_sample_weights(dataset.labels), dtype=torch.double),
+                                        num_samples=len(dataset), replacement=True, generator=generator)
+        drop_last = len(dataset) % recipe.batch_size == 1
+        return DataLoader(dataset, batch_size=recipe.batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last)
     if shuffle and distributed.is_distributed():
         return distributed.train_loader(dataset, recipe.batch_size, generator, workers)
     # A training batch of one sample cannot train BatchNorm ("Expected more than 1 value per channel"):
@@ -338,6 +417,19 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
     drop_last = shuffle and len(dataset) % recipe.batch_size == 1
     return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers, generator=generator,
                       drop_last=drop_last)
+
+
+def balanced_sample_weights(labels) -> np.ndarray:
+    """Per-sample weights of scikit-learn's ``compute_class_weight("balanced")``: ``n / (n_classes * n_c)`` for a sample of class c.
+
+    EASIER-EkmanClassifier ``FaceExpressionPhoenixDataset.get_sample_weights`` (classes = the labels present).
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    per_class = compute_class_weight(class_weight="balanced", classes=classes, y=labels)
+    return per_class[np.searchsorted(classes, labels)]
 
 
 def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):
@@ -406,7 +498,14 @@ def train_fold(
     class_names = recipe.class_names()
 
     train_part, test = fold_split(df, fold)
-    if recipe.val_fraction > 0 and not recipe.is_baseline:
+    if recipe.select_on == "test" and not recipe.is_baseline:
+        # the published SLTAT protocol: every training image trains, the best epoch is chosen on the test fold (optimistic)
+        train_df, val_df = train_part, test
+    elif recipe.split == "easier2025" and recipe.val_fraction > 0 and not recipe.is_baseline:
+        from signfer.data.folds import easier2025_validation_split
+
+        train_df, val_df = easier2025_validation_split(train_part, recipe.val_fraction)
+    elif recipe.val_fraction > 0 and not recipe.is_baseline:
         try:
             train_df, val_df = split_train_val(train_part, recipe.val_fraction, seed=recipe.seed)
         except ValueError as exc:
@@ -423,7 +522,7 @@ def train_fold(
         model, spec = build_model(recipe, class_names)
     model.to(device)
 
-    extra = {"fold": int(fold), "recipe": recipe.name}
+    extra = {"fold": int(fold), "recipe": recipe.name, "select_on": recipe.select_on}
     if recipe.is_baseline:
         if distributed.is_main():
             _write_history([], fold_dir / "history.csv")
@@ -435,7 +534,11 @@ def train_fold(
         val_loader = (make_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers)
                       if len(val_df) else None)
         if progress:
-            print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; device {device}")
+            if recipe.optimistic:
+                print(f"fold {fold}: {len(train_df)} training, {len(test)} test images; the checkpoint is chosen on the test fold "
+                      f"(--select-on test, the published protocol: optimistic); device {device}")
+            else:
+                print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; device {device}")
         fit(model, spec, recipe, train_loader, val_loader, fold_dir, loader_generator=generator, weights=weights,
             device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra)
 
@@ -447,6 +550,7 @@ def train_fold(
     table = predictions_table(test, probs, class_names)
     with warnings_quiet():
         metrics = classification_metrics(table["y_true"], table["y_pred"], class_names)
+    metrics["selection"] = selection_info(recipe)
     if distributed.is_main():
         with atomic_write(fold_dir / "predictions.csv") as fh:
             table.to_csv(fh, index=False)
@@ -454,6 +558,14 @@ def train_fold(
             json.dump(metrics, fh, indent=2)
     distributed.barrier()
     return metrics
+
+
+def selection_info(recipe: Recipe) -> dict:
+    """How the reported checkpoint was chosen (``metrics.json`` key ``selection``): ``on``, ``metric``, ``scope``, ``optimistic``."""
+    if recipe.is_baseline:
+        return {"on": "none", "metric": None, "scope": None, "optimistic": False}
+    on = recipe.select_on if (recipe.select_on == "test" or recipe.val_fraction > 0) else "last_epoch"
+    return {"on": on, "metric": recipe.select_metric, "scope": recipe.select_scope, "optimistic": recipe.optimistic}
 
 
 @contextlib.contextmanager

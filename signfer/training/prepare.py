@@ -97,6 +97,11 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
     if saved is not None and not any(out.glob("fold_*/*.pt")):  # nothing trained yet (e.g. weights were missing): start over
         saved = None
     k = int(folds or (saved or {}).get("k") or recipe.folds)
+    grouped = recipe.split == "kfold"
+    if not grouped:
+        if data_format != "feph":
+            raise InputError(data, f"split {recipe.split!r} is the 2025 code's FePh split; it needs --data-format feph")
+        k = 1  # one test side
     info = run_info(recipe, data, data_format, k)
     if saved is not None:
         differ = [key for key in ("data", "data_format", "k") if saved.get(key) != info[key]]
@@ -107,12 +112,18 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
                              "choose a new --out")
     df = load_data(data, data_format, recipe)
     if folds_csv.exists():
-        df = load_folds(folds_csv, df)
-        if df["fold"].nunique() != k:
-            raise InputError(folds_csv, f"holds {df['fold'].nunique()} folds, not {k}; choose a new --out or remove this file")
-    else:
+        df = load_folds(folds_csv, df, grouped=grouped)
+        if int(df["fold"].max()) + 1 != k:
+            raise InputError(folds_csv, f"holds {int(df['fold'].max()) + 1} test folds, not {k}; choose a new --out or remove this file")
+    elif grouped:
         df = make_folds(df, k, seed=recipe.seed)
         save_folds(df, folds_csv)
+    else:
+        from signfer.data.feph import find_feph_files
+        from signfer.data.folds import easier2025_split
+
+        df = easier2025_split(df, find_feph_files(data)[0])
+        save_folds(df, folds_csv, grouped=False)
     if saved is None:
         with atomic_write(run_yaml) as fh:
             yaml.safe_dump(info, fh, sort_keys=False)
@@ -211,7 +222,10 @@ def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  
         if recipe.new_head is False and head is not None and head != class_names:
             raise ValueError(f"recipe {recipe.name}: new_head is false but the starting head's classes {list(head)} "
                              f"differ from the recipe's {list(class_names)}")
-        keep = head is not None and (recipe.new_head is False or (recipe.new_head == "auto" and head == class_names))
+        reuse = recipe.new_head == "reuse" and head is not None and len(head) == len(class_names)
+        keep = head is not None and (recipe.new_head is False or reuse or (recipe.new_head in ("auto", "reuse") and head == class_names))
+        if reuse:
+            head = class_names  # output i keeps its weights and becomes class i of the recipe
     outputs = head if keep else class_names
     if recipe.init_from:
         if not keep:
@@ -228,4 +242,8 @@ def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  
         changes["normalization"] = recipe.normalization
         if recipe.normalization == "imagenet":
             changes.update(mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    if recipe.mean is not None:
+        changes["mean"] = tuple(recipe.mean)
+    if recipe.std is not None:
+        changes["std"] = tuple(recipe.std)
     return model, dataclasses.replace(spec, **changes)

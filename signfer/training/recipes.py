@@ -25,11 +25,27 @@ from typing import Any
 import yaml
 
 from signfer.config import list_configs, load_yaml_config
+from signfer.models.spec import NORMALIZATIONS  # re-exported: the recipe choices are the spec's
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine")
-NORMALIZATIONS = ("imagenet", "caffe", "minus_one_one", "unit")
 SELECT_METRICS = ("val_acc", "val_mean_sensitivity", "val_loss")
+#: where the checkpoint is chosen: ``validation`` (a split inside the training part, honest) or ``test``
+#: (the test fold itself, as the SLTAT notebooks did with ``validation_data=test``: optimistic)
+SELECT_ON = ("validation", "test")
+#: ``run``: the best epoch over all stages is kept; ``stage``: every stage starts from the best epoch of the
+#: previous stage and the last stage's best epoch is kept (the notebooks: a fresh ModelCheckpoint per stage,
+#: ``new_model.load_weights(net_description)`` before the next one; the EfficientNet ``train()`` loads its best)
+SELECT_SCOPES = ("run", "stage")
+#: class-weighted loss: ``keras`` = mean over the batch of weight[y] * CE (Keras ``class_weight``);
+#: ``torch`` = sum(weight[y] * CE) / sum(weight[y]) (``nn.CrossEntropyLoss(weight=...)``)
+CLASS_WEIGHT_MODES = ("keras", "torch")
+#: training order: ``shuffle`` (every image once per epoch) or ``balanced`` (torch ``WeightedRandomSampler``
+#: with scikit-learn's 'balanced' class weights, with replacement, as EASIER-EkmanClassifier's loaders)
+SAMPLERS = ("shuffle", "balanced")
+#: ``kfold``: grouped stratified k-fold (signfer's protocol); ``easier2025``: the 2025 code's single 80/20
+#: frame-level split (Scripts/train_test_split_FePh.py, not grouped by sequence; see signfer.data.folds)
+SPLITS = ("kfold", "easier2025")
 _TRAINABLE = re.compile(r"^(head|all|last:(\d+))$")
 
 
@@ -44,7 +60,14 @@ class Stage:
     inverted-residual layers with the same output width: 7 in mobilenetv2_100 and
     efficientnet_b0). ``optimizer``: ``adam`` or ``sgd``; ``sam: true`` wraps it in
     Sharpness-Aware Minimisation with radius ``rho``. ``scheduler``: ``none`` (constant ``lr``,
-    as in the papers) or ``cosine`` (cosine decay to 0 over the stage).
+    as in the papers) or ``cosine`` (cosine decay to 0 over the stage). ``decay``: Keras' legacy
+    learning-rate decay, ``lr / (1 + decay * step)`` after every optimiser step of the stage (the
+    notebooks' ``Adam(learning_rate=1e-4, decay=1e-6)``). ``patience``: stop the stage when the
+    selection metric has not improved for this many epochs (Keras ``EarlyStopping(patience=...)``,
+    improvement counted from the stage's first epoch; 0 = off). ``frozen_bn``: BatchNorm layers
+    of the frozen part run in inference mode (true: Keras' ``trainable = False``, the MobileNet
+    notebooks) or in training mode, updating their running statistics (false: a torch model in
+    ``model.train()`` with ``requires_grad=False``, the EfficientNet notebooks).
     """
 
     trainable: str
@@ -56,6 +79,9 @@ class Stage:
     momentum: float = 0.0
     weight_decay: float = 0.0
     scheduler: str = "none"
+    decay: float = 0.0
+    patience: int = 0
+    frozen_bn: bool = True
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -70,6 +96,11 @@ class Stage:
             raise ValueError(f"stage scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
         self.epochs, self.lr, self.rho = int(self.epochs), float(self.lr), float(self.rho)
         self.momentum, self.weight_decay, self.sam = float(self.momentum), float(self.weight_decay), bool(self.sam)
+        self.decay, self.patience, self.frozen_bn = float(self.decay), int(self.patience), bool(self.frozen_bn)
+        if self.decay < 0 or self.patience < 0:
+            raise ValueError(f"stage needs decay >= 0 and patience >= 0, got decay={self.decay}, patience={self.patience}")
+        if self.decay and self.scheduler != "none":
+            raise ValueError("a stage takes either decay (Keras lr decay) or a scheduler, not both")
         if self.epochs < 0 or self.lr <= 0 or self.rho < 0:
             raise ValueError(f"stage needs epochs >= 0, lr > 0 and rho >= 0, got epochs={self.epochs}, lr={self.lr}, rho={self.rho}")
         if not self.name:
@@ -92,17 +123,25 @@ class Recipe:
     random weights), ``pretrained_classes`` (class vocabulary of the pretrained head, e.g.
     ``hsemotion7``; the baselines map it onto ``classes``), ``init_from`` (a run folder or
     checkpoint of an earlier training, e.g. on AffectNet; replaces ``pretrained``),
-    ``new_head`` (replace the classifier by a fresh one for ``classes``: ``true``, ``false`` or
-    ``auto`` = only when the starting model's classes differ).
+    ``new_head`` (replace the classifier by a fresh one for ``classes``: ``true``, ``false``,
+    ``auto`` = only when the starting model's classes differ, or ``reuse`` = keep the starting head's
+    weights when it has as many outputs and give output i the recipe's class i, as the 2025 code
+    fine-tunes its AffectNet Linear(1280, 8) on FePh codes 0-7).
     Data: ``classes`` (vocabulary name or list), ``data_format`` (``feph``, ``affectnet``,
     ``folder``), ``policy`` (which labels the reader keeps, e.g. ``sltat2022`` / ``easier2025``),
     ``preset`` / ``preset_overrides`` / ``region`` (face preprocessing), ``normalization`` (model
-    input scaling: ``imagenet`` mean/std, ``caffe`` = the SLTAT "IP" mean subtraction,
-    ``unit``, ``minus_one_one``; None = the pretrained weights' own), ``image_size``.
-    Training: ``batch_size``, ``seed``, ``class_weights`` (loss weight max_count / count_c),
-    ``hflip`` (random horizontal flip of training images), ``val_fraction`` (grouped validation
-    split inside the training part, used to keep the best checkpoint; 0 = keep the last
-    epoch), ``select_metric``, ``folds`` (default k of ``signfer cv``), ``stages``.
+    input scaling, see :class:`signfer.models.spec.ModelSpec`: ``imagenet`` mean/std, ``ip`` = the SLTAT
+    "IP" (RGB minus 103.939 / 116.779 / 123.68, no flip), ``raw`` 0-255 pixels, ``caffe``, ``unit``,
+    ``minus_one_one``; None = the pretrained weights' own), ``mean`` / ``std`` (the statistics of
+    ``imagenet``-style normalisation when not ImageNet's, e.g. the FePh statistics of the 2025 code),
+    ``image_size``.
+    Training: ``batch_size``, ``seed``, ``class_weights`` (loss weight max_count / count_c,
+    applied as ``class_weight_mode``), ``sampler`` (see :data:`SAMPLERS`), ``hflip`` (random
+    horizontal flip of training images), ``val_fraction`` (grouped validation split inside the
+    training part, used to keep the best checkpoint; 0 = keep the last epoch), ``select_metric``,
+    ``select_on`` (:data:`SELECT_ON`; ``test`` is the published SLTAT protocol and optimistic),
+    ``select_scope`` (:data:`SELECT_SCOPES`), ``split`` (:data:`SPLITS`), ``folds`` (default k of
+    ``signfer cv``), ``stages``.
     """
 
     name: str
@@ -113,7 +152,7 @@ class Recipe:
     pretrained: str | None = None
     pretrained_classes: str | list[str] | None = None
     init_from: str | None = None
-    new_head: bool | str = "auto"
+    new_head: bool | str = "auto"  # true, false, "auto" or "reuse"
     classes: str | list[str] = "emotions7"
     data_format: str = "feph"
     policy: str = "sltat2022"
@@ -121,26 +160,47 @@ class Recipe:
     preset_overrides: dict = field(default_factory=dict)
     region: str = "full"
     normalization: str | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
     image_size: int = 224
     batch_size: int = 32
     seed: int = 0
     class_weights: bool = False
+    class_weight_mode: str = "keras"
+    sampler: str = "shuffle"
     hflip: bool = False
     val_fraction: float = 0.1
     select_metric: str = "val_acc"
+    select_on: str = "validation"
+    select_scope: str = "run"
+    split: str = "kfold"
     folds: int = 5
 
     def __post_init__(self) -> None:
         self.stages = [s if isinstance(s, Stage) else Stage(**_check_keys(s, Stage, "stage")) for s in (self.stages or [])]
         if isinstance(self.new_head, str):
             value = self.new_head.strip().lower()
-            if value not in ("auto", "true", "false"):
-                raise ValueError(f"new_head must be true, false or auto, got {self.new_head!r}")
-            self.new_head = "auto" if value == "auto" else value == "true"
+            if value not in ("auto", "true", "false", "reuse"):
+                raise ValueError(f"new_head must be true, false, auto or reuse, got {self.new_head!r}")
+            self.new_head = value if value in ("auto", "reuse") else value == "true"
         if self.normalization is not None and self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS} or null, got {self.normalization!r}")
         if self.select_metric not in SELECT_METRICS:
             raise ValueError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
+        for key, choices in (("select_on", SELECT_ON), ("select_scope", SELECT_SCOPES), ("class_weight_mode", CLASS_WEIGHT_MODES),
+                             ("sampler", SAMPLERS), ("split", SPLITS)):
+            value = str(getattr(self, key)).strip().lower()
+            if value not in choices:
+                raise ValueError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
+            setattr(self, key, value)
+        for key in ("mean", "std"):
+            value = getattr(self, key)
+            if value is not None:
+                if not isinstance(value, (list, tuple)) or len(value) != 3:
+                    raise ValueError(f"{key} must be three numbers (R, G, B) or null, got {value!r}")
+                setattr(self, key, [float(v) for v in value])
+        if self.std is not None and min(self.std) <= 0:
+            raise ValueError(f"std must be positive, got {self.std}")
         if self.region not in ("full", "upper", "lower"):
             raise ValueError(f"region must be full, upper or lower, got {self.region!r}")
         if not 0 <= float(self.val_fraction) < 1:
@@ -151,6 +211,11 @@ class Recipe:
             raise ValueError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
         self.val_fraction = float(self.val_fraction)
         self.class_weights, self.hflip = bool(self.class_weights), bool(self.hflip)
+
+    @property
+    def optimistic(self) -> bool:
+        """True when the checkpoint is chosen on the test fold (``select_on: test``): its test figures are optimistic."""
+        return self.select_on == "test" and not self.is_baseline
 
     @property
     def is_baseline(self) -> bool:

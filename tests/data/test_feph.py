@@ -9,7 +9,7 @@ import pytest
 
 from signfer.data import detect_layout, load_dataset
 from signfer.data.feph import class_counts, load_feph, parse_label, sequence_of
-from signfer.data.labels import EMOTIONS7, EMOTIONS8
+from signfer.data.labels import EMOTIONS7, FEPH8
 from signfer.io import InputError, read_image
 
 
@@ -61,11 +61,33 @@ def test_rgba_png_is_read_as_rgb(synthetic_feph):
 def test_policies(synthetic_feph):
     d1, r1 = load_feph(synthetic_feph, policy="sltat2022")
     d2, r2 = load_feph(synthetic_feph, policy="easier2025")
-    assert r2.class_names == EMOTIONS8 and r1.class_names == EMOTIONS7
-    assert list(d1["source_id"]) == list(d2["source_id"])  # same rows, 8-class vocabulary
-    assert class_counts(d2)["contempt"] == 0
+    # EASIER-EkmanClassifier FaceExpressionPhoenixDataset.idx_to_class: 0 neutral ... 6 surprise, 7 none
+    assert r2.class_names == FEPH8 == ("neutral", "anger", "disgust", "fear", "happy", "sad", "surprise", "none")
+    assert r1.class_names == EMOTIONS7
+    # the 2025 code keeps the single-label code-7 row as class "none"; SLTAT drops it
+    assert dict(r1.dropped)["none_code"] == 1 and "none_code" not in r2.dropped
+    assert len(d2) == len(d1) + 1 and class_counts(d2)["none"] == 1
+    assert set(d2["source_id"]) - set(d1["source_id"]) == set(d2.loc[d2["feph_code"] == 7, "source_id"])
+    assert (d2.loc[d2["feph_code"] == 7, "label"] == "none").all()
     with pytest.raises(KeyError, match="sltat2022"):
         load_feph(synthetic_feph, policy="paper")
+
+
+def test_easier2025_policy_keeps_what_the_published_filter_keeps(tmp_path):
+    # the published filter (data_loaders.py / gen_FePh_fullset_onlysinglelabels.py), verbatim on the same CSV
+    seq = "07January_2010_Thursday_tagesschau_default-5"
+    rows = [(_name(seq, 1), "0"), (_name(seq, 2), "7"), (_name(seq, 3), "15"), (_name(seq, 4), ""), (_name(seq, 5), "6"),
+            (_name(seq, 6), "77"), (_name(seq, 7), "7")]
+    root = _write_feph(tmp_path, rows)
+    y_df = pd.read_csv(root / "FePh_labels.csv", dtype=str)
+    y_df = y_df.dropna()  # the scripts: y_df.dropna(inplace=True)
+    y_df["Facial_label"] = y_df["Facial_label"].apply(lambda x: [int(i) for i in x])
+    y_df["num_labels"] = y_df["Facial_label"].apply(lambda x: len(x))
+    y_df = y_df[y_df["num_labels"] == 1]
+    published = dict(zip(y_df["External ID"], y_df["Facial_label"].apply(lambda x: x[0])))
+    df, rep = load_feph(root, policy="easier2025")
+    assert dict(zip(df["external_id"], df["feph_code"])) == published
+    assert [FEPH8[c] for c in published.values()] == list(df["label"])  # output index = FePh code
 
 
 def test_label_codes_hand_made(tmp_path):
@@ -126,4 +148,4 @@ def test_malformed_files_raise_clear_errors(tmp_path):
 def test_load_dataset_detects_feph(synthetic_feph):
     assert detect_layout(synthetic_feph) == "feph"
     df, rep = load_dataset(synthetic_feph, policy="easier2025")
-    assert len(df) == 84 and rep.policy == "easier2025"
+    assert len(df) == 85 and rep.policy == "easier2025"  # 84 codes 0-6 + the code-7 row

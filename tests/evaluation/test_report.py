@@ -42,7 +42,7 @@ def test_signfer_report_two_runs_with_reference(tmp_path, capsys):
     md = (out / "report.md").read_text()
     assert "| configuration | acc. | anger | disgust | fear | happy | neutral | sad | surprise | avg. sens. | sens. var. |" in md
     assert "| mobilenet | 50.3 (5.5) | 50.0 (15.8) |" in md
-    assert "| SLTAT'22 T5 E2 | 62.8 (4.7) |" in md
+    assert "| SLTAT'22 T5 E2 [optimistic] | 62.8 (4.7) |" in md  # Table 5 chose epochs on the test fold
     assert "aclanthology.org/2022.sltat-1.5" in md
     for name in ["sensitivity.png", "confusion_mobilenet.png", "confusion_effnet.png", "history_mobilenet.png", "history_effnet.png"]:
         assert f"]({name})" in md
@@ -55,7 +55,7 @@ def test_report_names_other_reference_and_none(tmp_path):
     t = report_runs([a], names=["full face"], reference="easier2025")
     assert list(t.index) == ["full face"] + [f"EASIER'25 {r}" for r in ("full face", "upper half", "lower half", "full face, batch 32",
                                                                         "human, upper face, hearing", "human, upper face, deaf")]
-    assert "contempt" in t.columns and np.isnan(t.loc["full face", "contempt"])
+    assert "none" in t.columns and np.isnan(t.loc["full face", "none"])  # the paper's 8th class ("contempt") = FePh none
     assert list(report_runs([a], reference=None).index) == ["a"]
     assert main(["report", str(a), "--out", str(tmp_path / "r"), "--reference", "none", "--names", "mine"]) == 0
     assert list(pd.read_csv(tmp_path / "r" / "report.csv", index_col=0).index) == ["mine"]
@@ -95,3 +95,34 @@ def test_plots_are_valid_pngs(tmp_path):
         plot_history(pd.DataFrame({"epoch": [1]}), tmp_path / "x.png")
     with pytest.raises(ValueError, match=".png"):
         plot_confusion(cm, ["anger", "happy", "fear"], tmp_path / "x.jpg")
+
+
+def _mark(run, select_on: str, split: str = "kfold"):
+    """Give a fake run the run.yaml / metrics.json of a run trained with ``select_on`` and ``split``."""
+    import json
+
+    import yaml
+
+    (run / "run.yaml").write_text(yaml.safe_dump({"recipe": {"name": "M2", "select_on": select_on, "split": split,
+                                                             "stages": [{"epochs": 1}]}, "k": 5}))
+    for m in run.glob("fold_*/metrics.json"):
+        d = json.loads(m.read_text())
+        d["selection"] = {"on": select_on, "metric": "val_acc", "scope": "stage", "optimistic": select_on == "test"}
+        m.write_text(json.dumps(d))
+    return run
+
+
+def test_published_and_honest_protocols_side_by_side(tmp_path):
+    honest = _mark(make_run(tmp_path / "M2"), "validation")
+    published = _mark(make_run(tmp_path / "M2-test", offset=2), "test")
+    frames = _mark(make_run(tmp_path / "e25-published", offset=1), "validation", split="easier2025")
+    out = tmp_path / "report"
+    assert main(["report", str(honest), str(published), str(frames), "--out", str(out)]) == 0
+    csv = pd.read_csv(out / "report.csv", index_col=0)
+    assert list(csv.loc[["M2", "M2-test", "e25-published"], "optimistic"]) == [False, True, True]
+    assert "select on TEST fold (optimistic)" in csv.loc["M2-test", "protocol"]
+    assert csv.loc["M2", "protocol"] == "grouped k-fold, select on validation"
+    assert "80/20 frame split (not grouped)" in csv.loc["e25-published", "protocol"]
+    md = (out / "report.md").read_text()
+    assert "| M2 | " in md and "| M2-test [optimistic] | " in md and "| e25-published [optimistic] | " in md
+    assert "- [optimistic]: M2-test, e25-published" in md

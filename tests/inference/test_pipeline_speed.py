@@ -16,7 +16,7 @@ from signfer.models.spec import ModelSpec
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"normalization": "caffe"}, {"normalization": "minus_one_one"}, {"normalization": "unit"}, {"mean": (0.5, 0.4, 0.3), "std": (0.2, 0.3, 0.4)}],
+    [{}, {"normalization": "caffe"}, {"normalization": "ip"}, {"normalization": "raw"}, {"normalization": "minus_one_one"}, {"normalization": "unit"}, {"mean": (0.5, 0.4, 0.3), "std": (0.2, 0.3, 0.4)}],
 )
 def test_lookup_normalizer_is_bit_identical(options, astronaut):
     spec = ModelSpec("x", ["a", "b"], **options)

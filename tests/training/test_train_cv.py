@@ -26,7 +26,7 @@ def test_two_epoch_cv_beats_chance_and_writes_the_run_directory(synthetic_feph, 
     assert summary.loc["mean", "acc"] >= 40.0
     assert summary.loc["mean", "avg_sens"] >= 35.0
     assert (summary.loc[[f"fold_{k}" for k in range(5)], "acc"] > 14.3).sum() >= 4
-    assert list(summary.columns) == ["n", "acc", *EMOTIONS7, "avg_sens", "sens_var"]
+    assert list(summary.columns) == ["n", "acc", *EMOTIONS7, "avg_sens", "sens_var", "fold_sens_var"]
     assert list(summary.index) == [f"fold_{k}" for k in range(5)] + ["mean", "std"]
     assert (out / "summary.csv").exists() and "avg. sens." in (out / "summary.md").read_text()
 

@@ -1,0 +1,177 @@
+"""The training protocol of the published code: loss weighting, Keras decay, early stopping, per-stage best, test-fold selection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from signfer.training.loop import (KerasDecay, balanced_sample_weights, make_optimizer, make_scheduler, run_epoch,
+                                   weighted_cross_entropy)
+from signfer.training.recipes import Stage
+
+TINY = Path(__file__).with_name("tiny.yaml")
+
+
+def test_torch_mode_is_cross_entropy_loss_with_weight():
+    # enet_crossval_train.ipynb: criterion = nn.CrossEntropyLoss(weight=weights)
+    g = torch.Generator().manual_seed(2)
+    logits, y = torch.randn(8, 4, generator=g), torch.tensor([0, 1, 2, 3, 3, 1, 0, 2])
+    w = torch.tensor([1.0, 3.0, 2.0, 5.0])
+    assert weighted_cross_entropy(logits, y, w, "torch").item() == pytest.approx(torch.nn.CrossEntropyLoss(weight=w)(logits, y).item())
+    per = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    assert weighted_cross_entropy(logits, y, w, "torch").item() == pytest.approx(((per * w[y]).sum() / w[y].sum()).item())
+    assert weighted_cross_entropy(logits, y, w, "keras").item() == pytest.approx((per * w[y]).mean().item())
+
+
+def test_keras_decay_lowers_lr_per_step():
+    """Keras legacy optimisers: lr_t = lr * 1 / (1 + decay * iterations), iterations counted from 0."""
+    model = torch.nn.Linear(3, 2)
+    stage = Stage(trainable="all", epochs=1, lr=1e-4, decay=0.1)  # a large decay so the numbers move
+    opt = make_optimizer(stage, model.parameters())
+    sched = make_scheduler(stage, opt)
+    assert getattr(sched, "per_step", False) and isinstance(sched.lr_lambdas[0], KerasDecay)
+    x, y = torch.randn(12, 3), torch.randint(0, 2, (12,))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4)
+    seen = []
+    for xb, yb in loader:  # what run_epoch does, recording the lr used by each update
+        seen.append(opt.param_groups[0]["lr"])
+        torch.nn.functional.cross_entropy(model(xb), yb).backward()
+        opt.step()
+        opt.zero_grad()
+        sched.step()
+    assert seen == pytest.approx([1e-4 / (1 + 0.1 * t) for t in range(3)])
+    model2 = torch.nn.Linear(3, 2)
+    opt2 = make_optimizer(stage, model2.parameters())
+    sched2 = make_scheduler(stage, opt2)
+    run_epoch(model2, loader, opt2, step_scheduler=sched2)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(1e-4 / (1 + 0.1 * 3))
+    with pytest.raises(ValueError, match="decay"):
+        Stage(trainable="all", epochs=1, lr=1e-3, decay=1e-6, scheduler="cosine")
+
+
+def test_balanced_sample_weights_are_sklearn_balanced():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = np.array([0, 0, 0, 0, 1, 2, 2, 0, 1])
+    cw = compute_class_weight(class_weight="balanced", classes=np.array([0, 1, 2]), y=labels)
+    assert balanced_sample_weights(labels).tolist() == pytest.approx([cw[v] for v in labels])
+    # every class carries the same total weight: the sampler draws them equally often on average
+    totals = [balanced_sample_weights(labels)[labels == c].sum() for c in (0, 1, 2)]
+    assert totals == pytest.approx([3.0, 3.0, 3.0])
+
+
+def _fit_with_scripted_validation(tmp_path, monkeypatch, recipe_overrides, values):
+    """Run a tiny fit whose validation accuracies are ``values`` (one per epoch), recording the weights at each epoch start."""
+    from signfer.training import loop
+    from signfer.training.prepare import build_model
+    from signfer.training.recipes import load_recipe
+
+    recipe = load_recipe(TINY, recipe_overrides)
+    model, spec = build_model(recipe, recipe.class_names())
+    x = torch.randn(8, 3, 32, 32)
+    y = torch.randint(0, 7, (8,))
+    ds = torch.utils.data.TensorDataset(x, y)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
+    val = torch.utils.data.DataLoader(ds, batch_size=4)
+    it = iter(values)
+    monkeypatch.setattr(loop, "validation_figures", lambda *a, **k: {"val_loss": 1.0, "val_acc": next(it), "val_mean_sensitivity": 0.5})
+    starts = []
+    monkeypatch.setattr(loop, "run_epoch", _recording(loop.run_epoch, starts))
+    result = loop.fit(model, spec, recipe, loader, val, tmp_path, loader_generator=torch.Generator().manual_seed(0))
+    return result, starts
+
+
+def _recording(run_epoch, starts):
+    def wrapped(model, *args, **kwargs):
+        starts.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return run_epoch(model, *args, **kwargs)
+    return wrapped
+
+
+STAGES2 = "stages=[{name: a, trainable: 'last:0', lr: 0.01, epochs: 3}, {name: b, trainable: 'last:0', lr: 0.01, epochs: 2}]"
+
+
+def test_early_stopping_patience_ends_a_stage(tmp_path, monkeypatch):
+    # Keras EarlyStopping(monitor='val_accuracy', patience=2): stop after 2 epochs without a new best
+    stages = ("stages=[{name: a, trainable: 'last:0', lr: 0.01, epochs: 5, patience: 2},"
+              " {name: b, trainable: 'last:0', lr: 0.01, epochs: 1}]")
+    result, _ = _fit_with_scripted_validation(tmp_path, monkeypatch, [stages], [0.5, 0.4, 0.45, 0.9])
+    assert [r["stage"] for r in result.history] == ["a", "a", "a", "b"]  # epochs 4-5 of stage a skipped
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 6]
+
+
+def test_stage_scope_restarts_from_the_previous_stages_best(tmp_path, monkeypatch):
+    # the notebooks: new_model.load_weights(best of the stage) before the next stage; the final model is the last stage's best
+    values = [0.3, 0.8, 0.5, 0.4, 0.6]
+    result, starts = _fit_with_scripted_validation(tmp_path, monkeypatch, [STAGES2, "select_scope=stage"], values)
+    best_of_a = starts[2]  # weights after epoch 2 = at the start of epoch 3
+    assert all(torch.equal(best_of_a[k], starts[3][k]) for k in best_of_a)  # stage b starts from epoch 2, not epoch 3
+    assert result.best_epoch == 5 and result.best_value == 0.6  # 0.6 < 0.8, yet best of stage b
+    run_scope, _ = _fit_with_scripted_validation(tmp_path / "run", monkeypatch, [STAGES2], values)
+    assert run_scope.best_epoch == 2 and run_scope.best_value == 0.8
+
+
+def test_select_on_test_trains_on_the_whole_training_part_and_is_marked(synthetic_feph, tmp_path):
+    from signfer.training.loop import train
+
+    metrics = train(TINY, synthetic_feph, tmp_path / "t", fold=0, progress=False, cache_dir=tmp_path / "c",
+                    overrides=["select_on=test", "val_fraction=0.2", "stages.0.epochs=1"])
+    assert metrics["selection"] == {"on": "test", "metric": "val_acc", "scope": "run", "optimistic": True}
+    folds = pd.read_csv(tmp_path / "t" / "folds.csv")
+    history = pd.read_csv(tmp_path / "t" / "fold_0" / "history.csv")
+    # the "validation" figures are the test fold's: the same accuracy as the test predictions of that epoch
+    assert history["val_acc"].iloc[-1] == pytest.approx(metrics["accuracy"])
+    assert metrics["n"] == int((folds["fold"] == 0).sum())
+    honest = train(TINY, synthetic_feph, tmp_path / "h", fold=0, progress=False, cache_dir=tmp_path / "c",
+                   overrides=["val_fraction=0.2", "stages.0.epochs=1"])
+    assert honest["selection"]["optimistic"] is False and honest["selection"]["on"] == "validation"
+    saved = json.loads((tmp_path / "t" / "fold_0" / "metrics.json").read_text())
+    assert saved["selection"]["optimistic"] is True
+
+
+def test_cli_flags_become_recipe_overrides():
+    from signfer.cli import _recipe_overrides, build_parser
+
+    args = build_parser().parse_args(["cv", "--recipe", "M2", "--data", "d", "--out", "o", "--select-on", "test"])
+    assert "select_on=test" in _recipe_overrides(args)
+    args = build_parser().parse_args(["train", "--recipe", "easier2025", "--data", "d", "--out", "o", "--split", "easier2025"])
+    assert "split=easier2025" in _recipe_overrides(args)
+    args = build_parser().parse_args(["train", "--recipe", "M2", "--data", "d", "--out", "o"])
+    assert not [o for o in _recipe_overrides(args) if o.startswith(("select_on", "split"))]  # the recipe's (honest) default
+
+
+PROTOCOL = ["stages=[{name: head, trainable: head, lr: 0.01, epochs: 2, patience: 1},"
+            " {name: top, trainable: 'last:1', lr: 0.003, decay: 0.01, epochs: 2}]",
+            "select_scope=stage", "class_weights=true", "class_weight_mode=torch", "val_fraction=0.25", "folds=3"]
+
+
+@pytest.mark.parametrize("stop", [1, 3])  # inside the patience stage, and inside the decay stage after the best-weights reload
+def test_resume_with_the_published_protocol_is_exact(synthetic_feph, tmp_path, stop):
+    from signfer.models.checkpoint import load_checkpoint
+    from signfer.training.loop import train
+
+    class Stop(Exception):
+        pass
+
+    def stop_after(row):
+        if row["epoch"] == stop:
+            raise Stop
+
+    kw = dict(fold=1, overrides=PROTOCOL, progress=False, cache_dir=tmp_path / "crops")
+    full = train(TINY, synthetic_feph, tmp_path / "full", **kw)
+    with pytest.raises(Stop):
+        train(TINY, synthetic_feph, tmp_path / "cut", on_epoch_end=stop_after, **kw)
+    resumed = train(TINY, synthetic_feph, tmp_path / "cut", resume=True, **kw)
+    assert resumed == full
+    a, b = load_checkpoint(tmp_path / "full" / "fold_1" / "last.pt"), load_checkpoint(tmp_path / "cut" / "fold_1" / "last.pt")
+    sa, sb = a[0].state_dict(), b[0].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a[2]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(b[2]["optimizer"]["param_groups"][0]["lr"])
+    ha = pd.read_csv(tmp_path / "full" / "fold_1" / "history.csv")
+    hb = pd.read_csv(tmp_path / "cut" / "fold_1" / "history.csv")
+    pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
