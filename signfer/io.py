@@ -41,9 +41,18 @@ MAX_IMAGE_PIXELS_ENV = "SIGNFER_MAX_IMAGE_PIXELS"
 #: 100 megapixels: well above any camera frame (an 8K frame is 33 MP, a 61 MP full-frame photo 9504 x 6336)
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 
-# OpenCV's own header check, for the formats :func:`image_header` does not parse (EXR, HDR, JPEG 2000, PNM, ...):
-# read once, at the first decode of the process, so it is set before anything is decoded.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DEFAULT_MAX_IMAGE_PIXELS))
+
+
+def _opencv_limit(pixels: int) -> None:
+    """OpenCV's own header check, the backstop for formats :func:`image_header` does not parse (EXR, HDR,
+    JPEG 2000, PNM, ...). OpenCV reads it once, at the first decode of the process: set before anything is decoded."""
+    os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(pixels if pixels else 1 << 40)
+
+
+try:  # always from signfer's limit (an inherited value may come from a parent with another limit)
+    _opencv_limit(int(float(os.environ.get(MAX_IMAGE_PIXELS_ENV, "").strip() or DEFAULT_MAX_IMAGE_PIXELS)))
+except ValueError:  # reported by max_image_pixels() when an image is read
+    _opencv_limit(DEFAULT_MAX_IMAGE_PIXELS)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -281,6 +290,7 @@ def set_max_image_pixels(pixels: int | None) -> None:
     if int(pixels) < 0:
         raise UserError(f"the image pixel limit must be >= 0 (0 = no limit), got {pixels}")
     os.environ[MAX_IMAGE_PIXELS_ENV] = str(int(pixels))
+    _opencv_limit(int(pixels))  # effective if this process has not decoded an image yet (the command line sets it first)
 
 
 def check_image_pixels(path: str | os.PathLike, width: int, height: int, limit: int | None = None) -> None:
@@ -358,7 +368,13 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> np.
         data = head + fh.read()
     if header is not None and header.format == "webp":
         header = image_header(data)  # the EXIF chunk of a WebP file may come after the pixels
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)  # keeps 16 bit and alpha; ignores EXIF
+    try:
+        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)  # keeps 16 bit and alpha; ignores EXIF
+    except cv2.error as exc:  # OpenCV's own size check (formats image_header does not parse), broken codec streams
+        if "MAX_IMAGE_PIXELS" in str(exc):
+            raise InputError(path, f"image above the limit of {max_image_pixels() / 1e6:g} megapixels (OpenCV's header check), "
+                             f"refused without decoding it (raise it with --max-image-pixels or ${MAX_IMAGE_PIXELS_ENV})") from None
+        img = None
     if img is None:
         raise InputError(path, "not a readable image (corrupt, truncated, not an image format, or above OpenCV's size limit)")
     if header is not None and header.orientation != 1 and header.format != "tiff":  # OpenCV's TIFF decoder turns TIFFs itself

@@ -135,6 +135,13 @@ def test_pixel_limit_is_configurable(tmp_path, monkeypatch, signfer):
     with pytest.raises(UserError, match="SIGNFER_MAX_IMAGE_PIXELS"):
         read_image(small)
     monkeypatch.delenv("SIGNFER_MAX_IMAGE_PIXELS")
+    import cv2  # a format the header reader does not parse (PPM): OpenCV's own check, set from the same limit
+
+    cv2.imwrite(str(tmp_path / "small.ppm"), np.zeros((40, 50, 3), np.uint8))
+    code = "import sys\nfrom signfer.io import InputError, read_image\ntry:\n    print(read_image(sys.argv[1]).shape)\nexcept InputError as e:\n    print(e.reason)\n"
+    for limit, expect in (("1000", "above the limit of 0.001 megapixels"), ("", "(40, 50, 3)")):
+        rc, out, err, _ = run_measured(["-c", code, tmp_path / "small.ppm"], env={"SIGNFER_MAX_IMAGE_PIXELS": limit})
+        assert rc == 0 and expect in out, (limit, out, err)
     out = tmp_path / "crops"  # the command-line option
     rc, _, err = signfer("preprocess", small, out, "--preset", "none", "--size", "16", "--max-image-pixels", "1000", "--no-progress")
     assert rc == 1 and "no crop was written" in err
