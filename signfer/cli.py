@@ -13,6 +13,44 @@ def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` (int or float) that must be finite and > 0 (a frame rate, a count, a size)."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        return value
+
+    return parse
+
+
+def _pixel_count(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 = no limit), got {text}")
+    return value
+
+
+def _max_pixels_argument(p) -> None:
+    p.add_argument("--max-image-pixels", type=_pixel_count, default=None, metavar="N",
+                   help="refuse images (and video frames) larger than N pixels, read from the file header before decoding "
+                   "(default: $SIGNFER_MAX_IMAGE_PIXELS or 100000000; 0 = no limit)")
+
+
+def _apply_max_pixels(args) -> None:
+    from signfer.io import set_max_image_pixels
+
+    set_max_image_pixels(getattr(args, "max_image_pixels", None))
+
+
 def _data_format_argument(p, default: str | None = None, help: str = "layout of --data (default: the recipe's)") -> None:
     p.add_argument("--data-format", choices=["feph", "affectnet", "folder"], default=default, help=help)
 
@@ -39,8 +77,9 @@ def _add_preprocess(sub) -> None:
                    "square (true|false), zoom (1.1), padding (black|edge), colour (equalize|standardize|none), "
                    "colour_order (before_rotation|after_rotation), clip_sd (2.5), align (true|false), size (224), "
                    "region_split (landmarks|middle), half_face_shape (half|square), no_face (skip|whole_image)")
-    p.add_argument("--size", type=int, default=None, help="output size in pixels (default: the preset's, 224)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
+    p.add_argument("--size", type=_positive(int), default=None, help="output size in pixels (default: the preset's, 224)")
+    p.add_argument("--workers", type=_positive(int), default=1, help="worker processes (default: %(default)s)")
+    _max_pixels_argument(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run_preprocess)
 
@@ -60,6 +99,7 @@ def _parse_overrides(items: list[str]) -> dict:
 def _run_preprocess(args) -> int:
     from signfer.faces.pipeline import preprocess_path
 
+    _apply_max_pixels(args)
     overrides = _parse_overrides(args.overrides)
     if args.size:
         overrides["size"] = args.size
@@ -67,6 +107,9 @@ def _run_preprocess(args) -> int:
     counts = manifest["status"].value_counts().to_dict()
     print(f"{len(manifest)} files: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(f"crops in {args.output}, manifest {args.output / 'manifest.csv'}")
+    if not counts.get("ok"):  # nothing succeeded: say so in the exit status
+        print(f"signfer preprocess: no crop was written ({'no image found in ' + str(args.input) if manifest.empty else 'see the reasons in the manifest'})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -296,16 +339,16 @@ def _annotation_arguments(p) -> None:
                    "(hsemotion:enet_b0_8_va_mtl also gives valence and arousal; enet_b0_8_best_afew, enet_b0_8_best_vgaf, enet_b2_7, enet_b2_8, enet_b2_8_best, "
                    "mbf_va_mtl, mobilevit_va_mtl), else its PyTorch file (hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
     p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
-    p.add_argument("--detect-every", type=int, default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
-    p.add_argument("--detect-scale", type=float, default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
+    p.add_argument("--every", type=_positive(int), default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
+    p.add_argument("--detect-every", type=_positive(int), default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
+    p.add_argument("--detect-scale", type=_positive(float), default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
     p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
-    p.add_argument("--smooth", type=int, default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
+    p.add_argument("--smooth", type=_positive(int), default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
 
 
 def _inference_arguments(p) -> None:
     """Where and how the model runs (`signfer annotate` / `annotate-corpus`)."""
-    p.add_argument("--batch-size", type=int, default=16, help="frames decoded, detected and classified together (default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive(int), default=16, help="frames decoded, detected and classified together (default: %(default)s)")
     p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
 
@@ -330,9 +373,10 @@ def _add_annotate(sub) -> None:
     p.add_argument("--smooth-method", choices=["moving", "exponential"], default="moving", help="centred moving average or exponential moving average (alpha 2/(WINDOW+1)) (default: %(default)s)")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="MS", help="drop segments shorter than MS milliseconds, merging equal neighbours across them (default: %(default)s)")
     p.add_argument("--eaf-probabilities", choices=["segments", "frames", "none"], default="segments", help="p_<class> tiers in the EAF: mean over each segment, per frame, or none (default: %(default)s)")
-    p.add_argument("--fps", type=float, default=None, help="frame rate for image folders (default: 25)")
+    p.add_argument("--fps", type=_positive(float), default=None, help="frame rate for image folders (> 0; default: 25)")
+    _max_pixels_argument(p)
     _inference_arguments(p)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model and detector (default: all)")
+    p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model and detector (default: all)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g = p.add_argument_group("several signers, hands over faces, calibration (any of these switches to signer-aware annotation; docs/signers.md)")
     g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write largest | left | right | an ID | all of them, one ELAN tier group per signer (default when signer-aware: all)")
@@ -350,6 +394,7 @@ def _run_annotate(args) -> int:
     from signfer.inference.annotate import annotate_inputs
     from signfer.models.weights import WeightsUnavailable
 
+    _apply_max_pixels(args)
     if args.signer or args.occlusion or args.upper_model or args.lower_model or args.calibrate != "none" or args.neutral:
         from signfer.signers.annotate import annotate_signer_inputs
 
@@ -703,6 +748,7 @@ def _on_sigterm(signum, frame):
 RESUME_HINT = {"train": "rerun the same command with --resume to continue",
                "cv": "rerun the same command with --resume to continue",
                "sweep": "rerun the same command to continue (finished jobs are skipped)",
+               "annotate": "rerun the same command to continue (inputs whose outputs are complete are skipped)",
                "annotate-corpus": "rerun the same command to continue (finished videos are skipped)"}
 
 
@@ -726,6 +772,9 @@ def main(argv: list[str] | None = None) -> int:
         _check_extras(args.command)
         return int(args.func(args) or 0)
     except UserError as exc:  # a bad file, option or missing extra: the message says what to do
+        print(f"signfer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine's, not the code's: disk full, file too large, no permission (names the file)
         print(f"signfer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # an optional dependency imported deep inside a command

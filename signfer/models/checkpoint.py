@@ -93,12 +93,7 @@ def _read(path: Path, map_location="cpu"):
     if path.is_dir():
         raise InputError(path, "is a folder, not a weights file (for a run directory pass fold_<k>/best.pt)")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path), device=str(map_location))
-        except Exception as exc:
-            raise InputError(path, f"not a readable safetensors file ({exc})") from None
+        return load_safetensors(path, map_location)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
@@ -108,6 +103,27 @@ def _read(path: Path, map_location="cpu"):
                              "signfer does not run code from weight files. Convert it with "
                              "signfer.models.hsemotion.convert_pickled_model(path, trust_pickle=True) if you trust it") from None
         raise InputError(path, f"not a readable weights file ({msg})") from None
+
+
+def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a ``.safetensors`` file (``{}`` if none); :class:`InputError` when the file is not one."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError, and a header that is not JSON
+        raise InputError(path, f"not a readable safetensors file ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
+
+
+def load_safetensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` file; :class:`InputError` when the file is not one."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device=str(device))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"not a readable safetensors file ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[torch.nn.Module, ModelSpec, dict]:

@@ -188,19 +188,16 @@ def _resolve_file(arch: str, path: Path, trust_pickle: bool, cache: Path | None)
                             lambda: fer_xception.load_keras_mini_xception(path).state_dict())
         raise InputError(path, "a Keras file of neither known layout (Keras MobileNet with HSEmotion's head, FER2013 mini-Xception)")
     if suffix == ".safetensors":
-        from safetensors import safe_open
+        from signfer.models.checkpoint import load_safetensors, safetensors_metadata
 
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
+        meta = safetensors_metadata(path)
         classes = tuple(meta["class_names"].split(",")) if meta.get("class_names") else None
         exact = meta.get("signfer_arch") or arch
         info = hsemotion.MODELS.get(path.stem.removeprefix("hsemotion_"))
         spec = info.spec() if info and info.arch == exact else None
 
         def load():
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
+            return load_safetensors(path)
 
         return _Weights(exact, classes, spec, load)
     from signfer.models.checkpoint import load_state_dict_file

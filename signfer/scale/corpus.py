@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from signfer.io import InputError
+from signfer.io import InputError, read_text_lines
 from signfer.scale.engine import Ledger, Stopped, Task, job_id, parse_shard, run_tasks, take_shard
 
 LOG_FILE = "corpus_log.csv"
@@ -43,9 +43,8 @@ def read_list(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "list file does not exist" if not path.exists() else "is not a file")
-    raw = path.read_bytes().decode("utf-8", "surrogateescape")
     out = []
-    for line in raw.splitlines():
+    for line in read_text_lines(path):  # a byte-order mark (Windows Notepad) is not part of the first name
         line = line.strip()
         if not line or line.startswith("#"):
             continue

@@ -35,7 +35,7 @@ import pandas as pd
 
 from signfer.inference.segments import Segment, SegmentBuilder
 from signfer.inference.smoothing import Smoothing, smooth_probabilities
-from signfer.io import atomic_path, atomic_write
+from signfer.io import DoneMarkers, atomic_path, atomic_write, file_fingerprint
 from signfer.signers import calibration as cal
 from signfer.signers.occlusion import DEFAULT_THRESHOLD, NO_OCCLUSION, face_occlusion, overlaps_box
 from signfer.signers.tracking import SignerTracker, pick_signers
@@ -507,7 +507,9 @@ def annotate_signer_inputs(
     def annotate_one(path, name):
         return annotate_signers(models, path, out, options=options, formats=formats, name=name, hand_detector=hand_detector, progress=progress)
 
-    return annotate_each(paths, out, annotate_one, summarize, defaults, log)
+    settings = dict(models={r: m.describe() for r, m in models.items() if m is not None}, options=repr(options), formats=sorted(formats),
+                    files={r: file_fingerprint(m.source) for r, m in models.items() if m is not None}, hands=hands, recognizer=recognizer_kw)
+    return annotate_each(paths, out, annotate_one, summarize, defaults, log, done=DoneMarkers(out, settings))
 
 
 def get_hand_detector_for(hands):

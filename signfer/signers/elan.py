@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from signfer.io import InputError, atomic_write, write_image
+from signfer.io import InputError, atomic_write, write_image, xml_error_reason
 
 EAF_VERSION = "3.0"
 EAF_SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
@@ -109,7 +109,7 @@ def read_eaf(path: str | os.PathLike):
     try:
         return Elan.Eaf(str(path), suppress_version_warning=True)
     except Exception as exc:  # noqa: BLE001 - pympi raises bare Exceptions for broken XML
-        raise InputError(path, f"not a readable ELAN .eaf file ({exc})") from None
+        raise InputError(path, f"not a readable ELAN .eaf file ({xml_error_reason(exc)})") from None
 
 
 def read_tiers(path: str | os.PathLike) -> dict[str, list[tuple[int, int, str]]]:

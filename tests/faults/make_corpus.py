@@ -18,6 +18,8 @@ Layout under OUT::
                  codes, duplicate IDs, IDs of files that do not exist, a Latin-1 CSV,
                  an empty CSV, a header-only CSV, non-UTF-8 image names
     corpus.txt   a video list for ``signfer annotate-corpus`` mixing good, missing and corrupt videos
+    hostile/     (:func:`make_hostile`) a 30000x30000 PNG decompression bomb, a portrait saved with each EXIF
+                 orientation (PNG, JPEG), a symbolic link loop, a .safetensors file that is not one, a broken EAF
 """
 
 from __future__ import annotations
@@ -257,8 +259,91 @@ def make_labels(root: Path) -> list[Case]:
     (p / "FePh_labels.csv").write_text(_csv([("a.png", "1")]), encoding="utf-8")
     cases.append(Case("labels_no_images_folder", "labels", p, "error", "folder"))
 
+    p, names = folder("duplicate_same_code")  # "X,0" and "X,0.0" are one code written two ways: a plain duplicate
+    rows = [(n, "0") for n in names] + [(names[0], "0.0"), (names[1], " 0 ")]
+    (p / "FePh_labels.csv").write_text(_csv(rows), encoding="utf-8")
+    cases.append(Case("labels_duplicate_same_code", "labels", p, "ok", info={"kept": len(names), "dropped": {"duplicate_id": 2}}))
+
     cases.append(Case("labels_missing_root", "labels", d / "does_not_exist", "error", "not found"))
     return cases
+
+
+# --------------------------------------------------------------------------- hostile inputs (issue 13)
+def write_png_bomb(path: Path, width: int = 30000, height: int = 30000, rows_per_block: int = 1000) -> Path:
+    """A valid RGB PNG of ``width`` x ``height`` black pixels in a few MB (2.7 GB once decoded), made without
+    ever holding the pixels: identical deflate blocks (full flushes reset the dictionary) repeated."""
+    import struct
+    import zlib
+
+    row = b"\x00" + bytes(3 * width)  # filter type 0, black RGB
+    block = row * rows_per_block
+    n, rest = divmod(height, rows_per_block)
+    z = zlib.compressobj(9)
+    first = z.compress(block) + z.flush(zlib.Z_FULL_FLUSH)  # with the zlib header
+    again = z.compress(block) + z.flush(zlib.Z_FULL_FLUSH)  # the same block again, compressed alone
+    adler = 1
+    for _ in range(n):
+        adler = zlib.adler32(block, adler)
+    tail_raw = row * rest
+    adler = zlib.adler32(tail_raw, adler)
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)  # final block, no header
+    body = first + again * (n - 1) + raw.compress(tail_raw) + raw.flush() + struct.pack(">I", adler)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+#: PIL's transpose that stores an upright picture so that EXIF orientation N shows it upright again (the inverse of
+#: what ``PIL.ImageOps.exif_transpose`` applies for N)
+STORE_FOR_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_90",
+                         7: "TRANSVERSE", 8: "ROTATE_270"}
+
+
+def upright_portrait() -> np.ndarray:
+    """A real portrait (skimage's astronaut, cropped to 3:4 around the face), RGB uint8 320 x 240."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[0:320, 60:300])
+
+
+def write_oriented(path: Path, upright: np.ndarray, orientation: int, **save_kw) -> Path:
+    """Save ``upright`` stored sideways / mirrored with EXIF orientation ``orientation``, as cameras do."""
+    from PIL import Image
+
+    img = Image.fromarray(upright)
+    if orientation != 1:
+        img = img.transpose(getattr(Image.Transpose, STORE_FOR_ORIENTATION[orientation]))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif.tobytes(), **save_kw)
+    return path
+
+
+def make_hostile(root: Path) -> dict[str, Path]:
+    """The hostile and careless inputs of issue 13 under ``root/hostile``; returns them by name."""
+    d = root / "hostile"
+    d.mkdir(parents=True, exist_ok=True)
+    out = {"bomb": write_png_bomb(d / "bomb_30000.png")}
+    upright = upright_portrait()
+    for kind, kw in (("png", {}), ("jpg", {"quality": 95})):
+        (d / f"oriented_{kind}").mkdir(exist_ok=True)
+        for o in range(1, 9):
+            out[f"orient_{kind}_{o}"] = write_oriented(d / f"oriented_{kind}" / f"o{o}.{kind}", upright, o, **kw)
+    loop_a, loop_b = d / "loop_a.mp4", d / "loop_b.mp4"
+    for link, target in ((loop_a, loop_b.name), (loop_b, loop_a.name)):
+        if not link.is_symlink():
+            os.symlink(target, link)
+    out["loop"] = loop_a
+    (d / "not_weights.safetensors").write_bytes(b"this is not a safetensors file\n" * 4)
+    out["bad_safetensors"] = d / "not_weights.safetensors"
+    (d / "broken.eaf").write_text('<?xml version="1.0" encoding="UTF-8"?>\n<ANNOTATION_DOCUMENT>\n  <HEADER MEDIA_FILE="">\n'
+                                  '  </HEADR>\n</ANNOTATION_DOCUMENT>\n', encoding="utf-8")
+    out["broken_eaf"] = d / "broken.eaf"
+    return out
 
 
 # --------------------------------------------------------------------------- a video list for corpus annotation

@@ -313,24 +313,6 @@ def test_training_on_a_full_disk_names_the_file_it_could_not_write(full_disk_tra
 
 
 # --------------------------------------------------------------------------- videos: signfer annotate and annotate-corpus
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """A random FER mini-Xception that takes the whole frame as the face (preset none: no detector), so tests stay fast."""
-    import torch
-
-    from signfer.data.labels import EMOTIONS7
-    from signfer.models.checkpoint import save_checkpoint
-    from signfer.models.registry import create_model
-    from signfer.models.spec import ModelSpec
-
-    torch.manual_seed(0)
-    spec = ModelSpec(arch="fer_mini_xception", class_names=list(EMOTIONS7), input_size=64, normalization="minus_one_one",
-                     grayscale=True, preset="none", preset_overrides={}, region="full")
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, create_model("fer_mini_xception", len(EMOTIONS7)).eval(), spec)
-    return path
-
-
 def outputs_of(out: Path, name: str) -> list[Path]:
     return sorted(p for p in out.glob(f"{name}.*") if p.is_file())
 
@@ -367,7 +349,7 @@ def test_annotate_non_utf8_video_name(corpus, tiny_model, tmp_path):
     out = tmp_path / "ann"
     assert main(["annotate", os.fsdecode(src), "--model", str(tiny_model), "--out", str(out), "--backend", "torch",
                  "--threads", "1", "--no-progress"]) == 0
-    written = sorted(os.listdir(os.fsencode(out)))
+    written = sorted(f for f in os.listdir(os.fsencode(out)) if not f.startswith(b"."))  # hidden: the done markers
     assert written == [b"annotate_summary.csv", b"caf\xe9.csv", b"caf\xe9.eaf", b"caf\xe9.json"]
     for f in written:  # every file is valid UTF-8 (the odd name is escaped inside)
         (out / os.fsdecode(f)).read_bytes().decode("utf-8")
