@@ -179,6 +179,26 @@ def _nms_single(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray
     return np.asarray(keep, dtype=np.int64)
 
 
+def _nms_per_frame(boxes: np.ndarray, scores: np.ndarray, frames: np.ndarray, iou: float) -> np.ndarray:
+    """:func:`_nms` run on each frame's boxes alone, kept boxes of all frames best first (ties in input order).
+
+    The cascade uses this, not one ``_nms`` over all frames of a batch: torchvision's coordinate trick
+    (each group moved by ``group * (max + 1)``) rounds the moved float32 coordinates, so IoUs near the
+    threshold came out differently in a batch than for the frame alone, and batched detection kept
+    other proposals (boxes up to ~8 px away on FePh-sized frames). For one frame it is ``_nms``.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if frames.min() == frames.max():
+        return _nms_single(boxes, scores, iou)
+    kept = np.concatenate([idx[_nms_single(boxes[idx], scores[idx], iou)] for idx in
+                           (np.flatnonzero(frames == f) for f in np.unique(frames))])
+    return kept[np.argsort(-scores[kept], kind="stable")]
+
+
 def _nms_min(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, overlap: float) -> np.ndarray:
     """NMS with overlap = intersection / smaller area (MTCNN's last stage), within each group, best first."""
     order = np.argsort(-scores, kind="stable")
@@ -348,7 +368,7 @@ class MTCNNDetector:
         box_off, prob = self.nets("rnet", _crops(frames, boxes, index, 24))
         ok = prob > self.thresholds[1]
         boxes, index, prob, box_off = boxes[ok], index[ok], prob[ok], box_off[ok]
-        keep = _nms(boxes, prob, index, 0.7)
+        keep = _nms_per_frame(boxes, prob, index, 0.7)
         boxes = _square(_regress(boxes[keep], box_off[keep]))
         index = index[keep]
         if len(boxes) == 0:
@@ -399,14 +419,14 @@ class MTCNNDetector:
             rx, ry = w / ws, h / hs  # pyramid pixels -> detection pixels
             cells = np.stack([2 * ix * rx, 2 * iy * ry, (2 * ix + 12) * rx, (2 * iy + 12) * ry], axis=1)
             score = prob[fi, iy, ix]
-            keep = _nms(cells, score, fi, 0.5)
+            keep = _nms_per_frame(cells, score, fi, 0.5)
             all_boxes.append(_regress(cells[keep], reg[fi[keep], :, iy[keep], ix[keep]]))
             all_scores.append(score[keep])
             all_index.append(fi[keep])
         if not all_boxes:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
         boxes, scores, index = (np.concatenate(a) for a in (all_boxes, all_scores, all_index))
-        keep = _nms(boxes, scores, index, 0.7)
+        keep = _nms_per_frame(boxes, scores, index, 0.7)
         return _square(boxes[keep]), index[keep]
 
 
