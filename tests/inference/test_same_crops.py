@@ -78,3 +78,32 @@ def test_preprocess_cache_predict_and_annotate_give_the_same_crop(which, photo_f
     want = rec.classify(np.stack([c for c, _ in cached]))
     np.testing.assert_allclose(ann_probs, want, atol=2e-6)
     np.testing.assert_allclose([[p.probabilities[c] for c in rec.class_names] for p in preds], want, atol=1e-6)
+
+
+def test_annotate_detecting_near_the_last_face_finds_the_same_faces(tiny_recognizer, monkeypatch):
+    """On a real video, ``annotate`` searching around the previous frame's face (the default) writes the faces
+    and probabilities of whole-frame detection on every frame, with far fewer whole-frame searches."""
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from tests.inference.conftest import pyfeat_video
+
+    video = pyfeat_video("single_face.mp4")
+    rec = tiny_recognizer
+    calls = {"detect_near": 0}
+    inner = rec.detect_near
+
+    def counting(*a, **kw):
+        calls["detect_near"] += 1
+        return inner(*a, **kw)
+
+    monkeypatch.setattr(rec, "detect_near", counting)
+    runs = {}
+    for near in (False, True):
+        res = annotate_media(rec, video, formats=(), options=AnnotationOptions(batch_size=8, detect_near=near), collect=True)
+        runs[near] = res.frames
+    assert calls["detect_near"] == 72 - 3  # frames 0, 25 and 50 search the whole frame
+    a, b = runs[False], runs[True]
+    assert len(a) == len(b) == 72 and (a["status"] == "ok").all() and (b["status"] == "ok").all()
+    cols = ["face_x1", "face_y1", "face_x2", "face_y2", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y"]
+    np.testing.assert_allclose(b[cols].to_numpy(float), a[cols].to_numpy(float), atol=0.5)
+    probs = [f"p_{c}" for c in rec.class_names]
+    np.testing.assert_allclose(b[probs].to_numpy(float), a[probs].to_numpy(float), atol=1e-4)
