@@ -22,6 +22,8 @@ per configuration; the load average before and after each pass is printed with i
     python benchmarks/annotate_throughput.py                               # everything, 3 passes (~15 min on 2 cores)
     python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0 --repeat 1
     python benchmarks/annotate_throughput.py --json results.json
+    git worktree add /tmp/signfer-before 0a39ed7   # then: before / after side by side
+    python benchmarks/annotate_throughput.py --videos wolfgang --configs paper,paper-whole --long 0 --before /tmp/signfer-before
 
 Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
 (fer + Haar: 35 frames/s, 616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip).
