@@ -22,6 +22,8 @@ per configuration; the load average before and after each pass is printed with i
     python benchmarks/annotate_throughput.py                               # everything, 3 passes (~15 min on 2 cores)
     python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0 --repeat 1
     python benchmarks/annotate_throughput.py --json results.json
+    git worktree add /tmp/signfer-before 0a39ed7   # then: before / after side by side
+    python benchmarks/annotate_throughput.py --videos wolfgang --configs paper,paper-whole --long 0 --before /tmp/signfer-before
 
 Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
 (fer + Haar: 35 frames/s, 616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip).
@@ -51,6 +53,7 @@ CONFIGS = {
     "full-res": {"scale": 1.0},
     "detect-all": {"detect_every": 1},
     "paper": {"scale": 1.0, "detect_every": 1},  # MTCNN at full resolution on every frame, as the 2025 paper
+    "paper-whole": {"scale": 1.0, "detect_every": 1, "detect_near": False},  # the same, searching the whole frame every time
     "haar": {"detector": "haar"},
     "haar-paper": {"detector": "haar", "scale": 1.0, "detect_every": 1},
     "no-detector": {"detector": "none"},
@@ -109,6 +112,7 @@ def remux(src: Path, dst: Path, repeat: int = 1, max_frames: int | None = None) 
 def run_worker(cfg: dict) -> dict:
     threads = int(cfg["threads"])
     import cv2
+    import pandas as pd
 
     cv2.setNumThreads(threads)
     from signfer.inference.annotate import AnnotationOptions, annotate_media
@@ -133,15 +137,23 @@ def run_worker(cfg: dict) -> dict:
         rec.predict(next(iter(media.frames())).image)
     load_s = time.perf_counter() - t0
     rss_loaded = rss_mb()
+    import dataclasses
+
+    extra = {}
+    if "detect_near" in cfg and "detect_near" in {f.name for f in dataclasses.fields(AnnotationOptions)}:
+        extra["detect_near"] = cfg["detect_near"]  # older code (--before) has no such option: it always detected on the whole frame
     with tempfile.TemporaryDirectory() as tmp:
-        t1 = time.perf_counter()
-        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"]))
-        dt = time.perf_counter() - t1
+        t1, c1 = time.perf_counter(), time.process_time()
+        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"], **extra))
+        dt, cpu = time.perf_counter() - t1, time.process_time() - c1
+        boxes = pd.read_csv(next(Path(tmp).glob("*.csv")))[["face_x1", "face_y1", "face_x2", "face_y2"]].to_numpy(float).tolist()
     return {
         "frames": res.n_frames,
         "faces": res.counts.get("ok", 0),
         "seconds": dt,
         "fps": res.n_frames / dt,
+        "cpu_ms": cpu / max(res.n_frames, 1) * 1e3,
+        "boxes": boxes,
         "load_s": load_s,
         "rss_loaded_mb": rss_loaded,
         "peak_rss_mb": peak_rss_mb(),
@@ -150,15 +162,22 @@ def run_worker(cfg: dict) -> dict:
     }
 
 
-def spawn(cfg: dict) -> dict:
-    env = dict(os.environ)
+def spawn(cfg: dict, tree: Path | None = None) -> dict:
+    """Run one configuration in a fresh process importing signfer from ``tree`` (default: this checkout).
+    ``fps_start`` counts the whole process: interpreter start, imports, model loading, warm-up and annotation."""
+    env = dict(os.environ, PYTHONPATH=str(tree or Path(__file__).resolve().parents[1]))
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[k] = str(cfg["threads"])
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cfg)], capture_output=True, text=True, env=env)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cfg)], capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
-    return json.loads(lines[-1][7:])
+    out = json.loads(lines[-1][7:])
+    out["process_s"] = wall
+    out["fps_start"] = out["frames"] / wall
+    return out
 
 
 # --------------------------------------------------------------------------- the run (parent)
@@ -217,6 +236,41 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def before_after_table(results: list[dict]) -> str:
+    """Per configuration and video: medians before / after (in-loop frames/s, frames/s including process
+    start, CPU ms per frame) and the largest face-box difference between the two codes' CSVs."""
+    import numpy as np
+
+    ok = [r for r in results if "error" not in r]
+    head = (f"{'config':<12} {'video':<14} {'fps before':>10} {'after':>7} {'x':>5} {'fps+start before':>16} {'after':>7} {'x':>5} "
+            f"{'CPU ms/frame before':>19} {'after':>6} {'x':>5} {'faces b/a':>9} {'max |box diff| px':>17}")
+    lines = ["\nbefore (--before checkout) / after (this checkout), medians over the passes", head, "-" * len(head)]
+    for name in dict.fromkeys(r["config"] for r in ok if not r["config"].endswith("@before")):
+        for video in dict.fromkeys(r["video"] for r in ok):
+            a = [r for r in ok if r["config"] == name and r["video"] == video]
+            b = [r for r in ok if r["config"] == f"{name}@before" and r["video"] == video]
+            if not a or not b:
+                continue
+            def med(rs, k):
+                return statistics.median(r[k] for r in rs)
+
+            ba, bb = np.asarray(a[0]["boxes"], float), np.asarray(b[0]["boxes"], float)
+            diff = float(np.nanmax(np.abs(ba - bb))) if ba.shape == bb.shape and len(ba) else float("nan")
+            lines.append(
+                f"{name:<12} {video:<14} {med(b, 'fps'):>10.1f} {med(a, 'fps'):>7.1f} {med(a, 'fps') / med(b, 'fps'):>5.2f} "
+                f"{med(b, 'fps_start'):>16.1f} {med(a, 'fps_start'):>7.1f} {med(a, 'fps_start') / med(b, 'fps_start'):>5.2f} "
+                f"{med(b, 'cpu_ms'):>19.1f} {med(a, 'cpu_ms'):>6.1f} {med(b, 'cpu_ms') / med(a, 'cpu_ms'):>5.2f} "
+                f"{b[0]['faces']:>4}/{a[0]['faces']:<4} {diff:>17.3f}"
+            )
+    whole = {r["video"]: r for r in ok if r["config"] == "paper-whole"}
+    for r in ok:
+        if r["config"] == "paper" and r["video"] in whole and len(r["boxes"]) == len(whole[r["video"]]["boxes"]):
+            d = float(np.nanmax(np.abs(np.asarray(r["boxes"], float) - np.asarray(whole[r["video"]]["boxes"], float))))
+            lines.append(f"paper (search near the last face) vs paper-whole (whole frame), {r['video']}: max |box diff| {d:.4f} px")
+            del whole[r["video"]]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -229,6 +283,8 @@ def main(argv=None) -> int:
     ap.add_argument("--long", type=int, default=10, help="also run the base configuration on the Wolfgang clip repeated this many times (0: skip)")
     ap.add_argument("--repeat", type=int, default=3, help="passes over all runs (interleaved); the summary gives medians (default: %(default)s)")
     ap.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
+    ap.add_argument("--before", type=Path, default=None, help="also run every configuration with the signfer of this older checkout "
+                    "(e.g. `git worktree add /tmp/signfer-before 0a39ed7`) and print before / after side by side")
     args = ap.parse_args(argv)
     if args.worker:
         print("RESULT " + json.dumps(run_worker(json.loads(args.worker))), flush=True)
@@ -263,9 +319,10 @@ def main(argv=None) -> int:
         print("-" * len(header))
         for rep in range(max(1, args.repeat)):
             print(f"# pass {rep + 1}: {load_text()}", flush=True)
-            for video, name in runs:
+            for video, name, tree in [(v, c, t) for v, c in runs for t in ([args.before, None] if args.before else [None])]:
                 cfg = {**BASE, **CONFIGS[name], "video": str(videos[video]), "model": model, "threads": args.threads}
-                r = spawn(cfg)
+                r = spawn(cfg, tree)
+                name = f"{name}@before" if tree else name
                 r.update(video=video, config=name, pipeline=describe(cfg), repeat=rep, load1=os.getloadavg()[0], **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
                 results.append(r)
                 if "error" in r:
@@ -277,6 +334,8 @@ def main(argv=None) -> int:
         print(f"# end: {load_text()}")
         print(f"\nsummary over {max(1, args.repeat)} pass(es): median frames/s (min-max), largest peak RSS; {load_text()}")
         print(summary_table(results, list(videos)))
+        if args.before:
+            print(before_after_table(results))
     ok = [r for r in results if "error" not in r]
     def median(video: str, config: str, key: str = "fps", agg=statistics.median):
         vals = [r[key] for r in ok if r["video"] == video and r["config"] == config]

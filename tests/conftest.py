@@ -49,3 +49,45 @@ def synthetic_feph(tmp_path_factory) -> Path:
     from signfer.data.synthetic import make_synthetic_feph
 
     return make_synthetic_feph(tmp_path_factory.mktemp("feph"))
+
+
+def write_face_feph(root: Path, photos: list[np.ndarray], n: int = 40, size: tuple[int, int] = (260, 210), seed: int = 0) -> Path:
+    """A FePh-layout folder (``FePh_labels.csv`` + ``FePh_images/``, FePh's ~210x260 frame size) of real faces:
+    jittered, zoomed and noisy crops around the face of each photo in turn (as lossless PNG), labels cycling
+    through codes 0-6; ``n // 4`` sequences of 4 frames."""
+    import cv2
+    import pandas as pd
+
+    from signfer.faces.detect import get_detector
+
+    images = root / "FePh_images"
+    images.mkdir(parents=True, exist_ok=True)
+    det = get_detector("mtcnn")
+    centres = []
+    for photo in photos:
+        (face,) = det.detect(photo)[:1]
+        x1, y1, x2, y2 = face.box
+        centres.append(((x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1)))
+    rng = np.random.default_rng(seed)
+    h, w = size
+    rows = []
+    for k in range(n):
+        photo = photos[k % len(photos)]
+        cx, cy, side = centres[k % len(photos)]
+        half = side * rng.uniform(0.85, 1.25)  # the face fills ~40-60 % of the frame's width, as in FePh
+        x0 = int(max(0, cx - half + rng.uniform(-0.15, 0.15) * side))
+        y0 = int(max(0, cy - half * h / w + rng.uniform(-0.15, 0.15) * side))
+        crop = photo[y0:y0 + int(2 * half * h / w), x0:x0 + int(2 * half)]
+        frame = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        frame = np.clip(frame.astype(np.int16) + rng.integers(-8, 9, frame.shape), 0, 255).astype(np.uint8)
+        name = f"{1 + k // 4:02d}January_2010_Thursday_tagesschau_default-{k // 4}.avi_pid0_fn{(k % 4) * 7:06d}-0.png"
+        cv2.imwrite(str(images / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        rows.append((name, str((k // 4) % 7)))
+    pd.DataFrame(rows, columns=["External ID", "Facial_label"]).to_csv(root / "FePh_labels.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def face_feph(tmp_path_factory, astronaut, grace_hopper) -> Path:
+    """A FePh-layout folder of 40 real-face frames (210x260, from the astronaut and grace_hopper photos)."""
+    return write_face_feph(tmp_path_factory.mktemp("face_feph"), [astronaut, grace_hopper])

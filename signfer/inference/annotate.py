@@ -50,7 +50,10 @@ SUMMARY_FILE = "annotate_summary.csv"
 class AnnotationOptions:
     """How to annotate: analyse every ``every``-th frame; detect faces every ``detect_every``-th
     analysed frame (tracking in between); ``smoothing``; segments shorter than ``min_duration_ms``
-    dropped; ``fps`` of image inputs; ``eaf_probabilities`` (``segments`` | ``frames`` | ``none``)."""
+    dropped; ``fps`` of image inputs; ``eaf_probabilities`` (``segments`` | ``frames`` | ``none``).
+    ``detect_near``: in videos, detect around the previous analysed frame's face first
+    (:meth:`Recognizer.detect_near`; the same faces, a fraction of the cost), the whole frame when
+    none is found there and on every :data:`FULL_DETECT_EVERY`-th detection, so a new, larger face is found."""
 
     every: int = 1
     detect_every: int = 1
@@ -59,6 +62,7 @@ class AnnotationOptions:
     min_duration_ms: float = 0.0
     fps: float | None = None
     eaf_probabilities: str = "segments"
+    detect_near: bool = True
 
     def __post_init__(self):
         if self.every < 1 or self.detect_every < 1 or self.batch_size < 1:
@@ -78,6 +82,7 @@ class AnnotationOptions:
             "smoothing": {"method": self.smoothing.method, "window": self.smoothing.window},
             "min_duration_ms": self.min_duration_ms,
             "eaf_probabilities": self.eaf_probabilities,
+            "detect_near": self.detect_near,
         }
 
 
@@ -131,7 +136,9 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
     detect_every = options.detect_every if reader.info.kind == "video" else 1  # images are unrelated to each other
     extra_names = list(getattr(recognizer, "extra_names", []))
     tracker = FaceTracker() if detect_every > 1 else None
+    near = options.detect_near and reader.info.kind == "video" and hasattr(recognizer, "detect_near")
     n_seen = 0
+    last: list = [None, 0]  # the last analysed frame's face, detections since the last whole-frame one
 
     def locate(batch: list) -> list[FrameResult]:
         """Decoded frames -> results with the face of each frame (detected or tracked), not yet classified."""
@@ -144,7 +151,10 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
             if tracker is None or n_seen % detect_every == 0:
                 scheduled.append(k)
             n_seen += 1
-        detections = _detect_safely(recognizer, [batch[k].image for k in scheduled], results, scheduled)
+        if near:
+            detections = _detect_near_safely(recognizer, [batch[k].image for k in scheduled], results, scheduled, last)
+        else:
+            detections = _detect_safely(recognizer, [batch[k].image for k in scheduled], results, scheduled)
         for k, f in enumerate(batch):
             res = results[k]
             if f.image is None or res.status == "error":
@@ -164,6 +174,7 @@ def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, 
                 res.face = face
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
                 res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
+            last[0] = res.face
         return results
 
     def classify(batch: list, results: list[FrameResult]) -> list[FrameResult]:
@@ -229,6 +240,27 @@ def _detect_safely(recognizer, images: list, results: list[FrameResult], schedul
             except Exception as exc:  # noqa: BLE001
                 results[k].status, results[k].error = "error", f"face detection failed: {type(exc).__name__}: {exc}"
         return out
+
+
+#: with ``AnnotationOptions.detect_near``, every this many detections one searches the whole frame
+FULL_DETECT_EVERY = 25
+
+
+def _detect_near_safely(recognizer, images: list, results: list[FrameResult], scheduled: list[int], last: list) -> dict[int, Face | None]:
+    """Detect frame after frame around the previous frame's face (``last[0]``); the whole frame when there
+    is none and on every :data:`FULL_DETECT_EVERY`-th detection (``last[1]`` counts them)."""
+    out = {}
+    for k, img in zip(scheduled, images):
+        try:
+            if last[0] is None or last[1] >= FULL_DETECT_EVERY - 1:
+                face, last[1] = recognizer.detect(img), 0
+            else:
+                face, last[1] = recognizer.detect_near(img, last[0]), last[1] + 1
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
+            results[k].status, results[k].error = "error", f"face detection failed: {type(exc).__name__}: {exc}"
+            face = None
+        out[k] = last[0] = face
+    return out
 
 
 # --------------------------------------------------------------------------- rows

@@ -450,8 +450,6 @@ class Recognizer:
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Face | None]:
-        from signfer.faces.detect import pick_face
-
         from signfer.inference.tracking import scale_face
 
         if not images:
@@ -468,11 +466,29 @@ class Recognizer:
         for i in range(0, len(small), DETECT_CHUNK):  # bounded: a 16-frame MTCNN pyramid alone needs ~400 MB
             chunk = small[i : i + DETECT_CHUNK]
             found += detector.detect_batch(chunk) if len(chunk) > 1 else [detector.detect(chunk[0])]
+        faces = [self._pick(f) for f in found]
+        return [None if f is None else scale_face(f, 1.0 / s) for f in faces]
+
+    def _pick(self, faces: list[Face]) -> Face | None:
+        """The preset's choice among the faces scoring at least :attr:`min_face_score`."""
+        from signfer.faces.detect import pick_face
+
         low = self.min_face_score
         if low is not None:
-            found = [[f for f in faces if f.score >= low] for faces in found]
-        faces = [pick_face(f, self.preset.face_choice) for f in found]
-        return [None if f is None else scale_face(f, 1.0 / s) for f in faces]
+            faces = [f for f in faces if f.score >= low]
+        return pick_face(faces, self.preset.face_choice)
+
+    def detect_near(self, image: np.ndarray, near: Face | Sequence[float] | None) -> Face | None:
+        """:meth:`detect`, searching first around ``near`` (a face or an x1, y1, x2, y2 box in image pixels,
+        e.g. the face of the previous video frame) with the detector's ``detect_near`` (MTCNN's region
+        search: the faces :meth:`detect` finds there, at a fraction of the cost), then the whole frame
+        when no face is found there. Detectors without it, or no ``near``, detect on the whole frame."""
+        detector = self.detector
+        if near is None or not hasattr(detector, "detect_near") or (self.detect_scale != 1.0 and not self._native_scale):
+            return self.detect(image)
+        box = near.box if isinstance(near, Face) else tuple(near)
+        face = self._pick(detector.detect_near(image, [box]))
+        return face if face is not None else self.detect(image)
 
     def crop(self, image: np.ndarray, face: Face) -> FaceCrop:
         """Preprocess ``face`` of an RGB image as the model's preset and region say."""

