@@ -1,0 +1,45 @@
+"""Running a test body inside a private network namespace with only loopback up (for anything that starts Ray).
+
+Ray replaces 127.0.0.1 with the machine's network address; inside a namespace whose only
+interface is ``lo`` it finds no other address and stays on loopback, and nothing can leave the
+machine. The namespace also gets its own process-id space (``--pid --fork --mount-proc``): every
+process started inside (Ray's daemons included) is killed by the kernel when the body ends, and
+``ray stop --force`` there sees only this test's Ray processes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+
+ENV_FLAG = "SIGNFER_TEST_NETNS"
+
+
+def netns_command(argv: list[str]) -> list[str]:
+    """``argv`` run inside a fresh network + pid namespace, after ``ip link set lo up``."""
+    return ["unshare", "--net", "--pid", "--fork", "--mount-proc", "bash", "-c", 'ip link set lo up && exec "$@"', "netns", *map(str, argv)]
+
+
+def netns_unavailable() -> str | None:
+    """Why a private network namespace cannot be made here (None when it can)."""
+    for tool in ("unshare", "ip", "bash"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed: cannot create a private network namespace for Ray"
+    try:
+        probe = subprocess.run(netns_command(["true"]), capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot create a private network namespace for Ray: {exc}"
+    if probe.returncode != 0:
+        return f"cannot create a private network namespace for Ray (needs root or user namespaces): {probe.stderr.strip()[-300:]}"
+    return None
+
+
+def inside() -> bool:
+    return os.environ.get(ENV_FLAG) == "1"
+
+
+def only_loopback() -> bool:
+    """True when this process's network namespace has no interface but ``lo``."""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
