@@ -13,13 +13,30 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 
 ENV_FLAG = "SIGNFER_TEST_NETNS"
 
 
 def netns_command(argv: list[str]) -> list[str]:
-    """``argv`` run inside a fresh network + pid namespace, after ``ip link set lo up``."""
-    return ["unshare", "--net", "--pid", "--fork", "--mount-proc", "bash", "-c", 'ip link set lo up && exec "$@"', "netns", *map(str, argv)]
+    """``argv`` run inside a fresh network + pid namespace, after ``ip link set lo up``; this file's :func:`init` is
+    its process 1 (it reaps the daemons Ray leaves behind, so ``ray stop`` sees them exit instead of waiting on zombies)."""
+    return ["unshare", "--net", "--pid", "--fork", "--mount-proc", sys.executable, __file__, *map(str, argv)]
+
+
+def init(argv: list[str]) -> int:
+    """Process 1 of the namespace: bring up loopback, run ``argv``, reap every orphan, return ``argv``'s exit code."""
+    up = subprocess.run(["ip", "link", "set", "lo", "up"])
+    if up.returncode != 0:
+        return 97
+    child = subprocess.Popen(argv)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 98
+        if pid == child.pid:
+            return os.waitstatus_to_exitcode(status)
 
 
 def netns_unavailable() -> str | None:
@@ -43,3 +60,7 @@ def inside() -> bool:
 def only_loopback() -> bool:
     """True when this process's network namespace has no interface but ``lo``."""
     return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+if __name__ == "__main__":
+    sys.exit(init(sys.argv[1:]))

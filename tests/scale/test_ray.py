@@ -37,7 +37,8 @@ def test_ray_in_a_private_network_namespace():
     if reason:
         pytest.skip(reason)
     t0 = time.perf_counter()
-    proc = run(netns.netns_command([sys.executable, "-m", "pytest", __file__, "-q", "-x", "-rs", "-p", "no:cacheprovider", "-k", "on_ray"]),
+    proc = run(netns.netns_command([sys.executable, "-m", "pytest", __file__, "-q", "-x", "-rs", "-p", "no:cacheprovider", "-k", "on_ray",
+                                    "--durations", "5"]),
                timeout=900, env={netns.ENV_FLAG: "1", "RAY_USAGE_STATS_ENABLED": "0"})
     print(proc.stdout[-3000:], f"\n(inside the namespace: {time.perf_counter() - t0:.1f} s)")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
