@@ -14,8 +14,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 
 ENV_FLAG = "SIGNFER_TEST_NETNS"
+
+#: for every Ray process of a test: no usage reports, and token authentication with a token of this test run only
+#: (set explicitly, so Ray neither reads nor writes ~/.ray/auth_token, which would break later ``ray start --address``)
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}
 
 
 def netns_command(argv: list[str]) -> list[str]:

@@ -39,7 +39,7 @@ def test_ray_in_a_private_network_namespace():
     t0 = time.perf_counter()
     proc = run(netns.netns_command([sys.executable, "-m", "pytest", __file__, "-q", "-x", "-rs", "-p", "no:cacheprovider", "-k", "on_ray",
                                     "--durations", "5"]),
-               timeout=900, env={netns.ENV_FLAG: "1", "RAY_USAGE_STATS_ENABLED": "0"})
+               timeout=900, env={netns.ENV_FLAG: "1", **netns.RAY_ENV})
     print(proc.stdout[-3000:], f"\n(inside the namespace: {time.perf_counter() - t0:.1f} s)")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert re.search(r"\b2 passed\b", proc.stdout) and "skipped" not in proc.stdout, proc.stdout[-3000:]
