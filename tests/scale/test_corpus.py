@@ -70,3 +70,21 @@ def test_a_retry_of_a_finished_video_in_the_same_run_writes_nothing(onnx_model, 
     rerun = corpus.annotate_one({**payload, "run": "run-2"})  # another run that was asked to redo it: replaced
     assert rerun["status"] == "ok" and final.stat().st_ino != stamp["clip0"][0]
     assert (final / "clip0.csv").read_bytes() and pd.read_csv(final / "clip0.csv")["frame"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_engine_options_are_checked_and_ray_is_an_extra(tmp_path, monkeypatch):
+    import pytest
+
+    from signfer.errors import MissingExtra, UserError
+    from signfer.scale import cluster
+    from signfer.scale.engine import Task
+
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.avi\n", encoding="utf-8")
+    with pytest.raises(UserError, match="engine must be one of local, ray"):
+        corpus.annotate_corpus(listing, tmp_path / "out", engine="spark", log=lambda s: None)
+    with pytest.raises(UserError, match="needs engine='ray'"):
+        corpus.annotate_corpus(listing, tmp_path / "out", gpus_per_worker=1, log=lambda s: None)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the [cluster] extra were not installed
+    with pytest.raises(MissingExtra, match=r"signfer\[cluster\]"):
+        cluster.run_tasks_ray([Task("t", {})], Ledger(tmp_path / "l"), dict, log=lambda s: None)
