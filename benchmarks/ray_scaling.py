@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from annotate_scaling import make_corpus  # noqa: E402
+from annotate_scaling import make_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 FLAG = "SIGNFER_BENCH_NETNS"

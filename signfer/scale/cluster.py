@@ -26,15 +26,25 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
 from signfer.errors import UserError, require
 from signfer.scale.engine import (
-    CommandJob, Ledger, Stopped, Task, WorkerDied, plan_commands, plan_tasks, record_command, record_task, stop_on_signals,
-)  # fmt: skip
+    CommandJob,
+    Ledger,
+    Stopped,
+    Task,
+    WorkerDied,
+    plan_commands,
+    plan_tasks,
+    record_command,
+    record_task,
+    stop_on_signals,
+)
 
 #: retries of an input / job whose worker (process or node) died, after the first attempt
 RETRIES = 2

@@ -35,14 +35,22 @@ import socket
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
-from signfer.io import InputError
 from signfer.errors import UserError
-from signfer.scale.engine import MARKER_WRITTEN, Ledger, Stopped, Task, job_id, run_tasks, write_marker
+from signfer.io import InputError
+from signfer.scale.engine import (
+    MARKER_WRITTEN,
+    Ledger,
+    Stopped,
+    Task,
+    job_id,
+    run_tasks,
+    write_marker,
+)
 
 LOG_FILE = "corpus_log.csv"
 LEDGER_DIR = "_corpus"
@@ -268,7 +276,7 @@ def annotate_corpus(
                       min_duration_ms=min_duration_ms, fps=fps, eaf_probabilities=eaf_probabilities)
     recognizer_kw = dict(device=device, backend=backend, detector=detector, detect_scale=detect_scale, batch_size=batch_size)
     init = (model, recognizer_kw, options_kw, list(formats), threads)
-    is_done = lambda t: Path(t.payload["final"]).is_dir()  # noqa: E731
+    is_done = lambda t: Path(t.payload["final"]).is_dir()
     if engine == "local":
         log(f"{len(tasks)} input(s), {workers} worker process(es), {threads} thread(s) each")
         table = run_tasks(tasks, ledger, annotate_one, workers=workers, initializer=init_worker, initargs=init, is_done=is_done, log=log)
@@ -283,4 +291,4 @@ def annotate_corpus(
     return table
 
 
-__all__ = ["ENGINES", "annotate_corpus", "annotate_one", "output_names", "read_list", "Stopped"]
+__all__ = ["ENGINES", "Stopped", "annotate_corpus", "annotate_one", "output_names", "read_list"]

@@ -30,12 +30,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -241,17 +242,16 @@ def run_commands(
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with stop_on_signals(stop):
-        with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(run_one, job) for job in todo]
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                if stop.is_set():
-                    stop_all()
-            for f in futures:
-                row = f.result()
-                rows[row["job"]] = row
+    with stop_on_signals(stop), ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(run_one, job) for job in todo]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if stop.is_set():
+                stop_all()
+        for f in futures:
+            row = f.result()
+            rows[row["job"]] = row
     if stop.is_set():
         for job in todo:
             if rows.get(job.id, {}).get("status") == "not_started":

@@ -21,15 +21,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
-from signfer.io import atomic_write
 from signfer.errors import UserError
-from signfer.scale.engine import CommandJob, Ledger, job_id, python_command, run_commands
+from signfer.io import atomic_write
+from signfer.scale.engine import (
+    CommandJob,
+    Ledger,
+    job_id,
+    python_command,
+    run_commands,
+)
 
 SWEEP_DIR = "_sweep"
 
