@@ -91,10 +91,18 @@ class _Worker:
         if initializer is not None:
             initializer(*initargs)
 
+    def ready(self) -> int:
+        return os.getpid()
+
     def run(self, work: Callable[[Any], dict], payload: Any) -> dict:
         result = dict(work(payload) or {})
         result.setdefault("node", _node())
         return result
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def default_workers(cpus_per_worker: float, gpus_per_worker: float) -> int:
@@ -150,6 +158,19 @@ def run_tasks_ray(
         for actor in actors:
             if queue:
                 submit(actor)
+        first = [actor.ready.remote() for actor in actors]
+        ray.wait(first, num_returns=1)  # one worker up (or its start failed: say why, once, not once per input)
+        for ref in first:
+            ready, _ = ray.wait([ref], timeout=0)
+            if ready:
+                try:
+                    ray.get(ref)
+                except RayActorError as e:
+                    if getattr(e, "actor_init_failed", False):
+                        for a in actors:
+                            with contextlib.suppress(Exception):
+                                ray.kill(a)
+                        raise UserError(f"the Ray workers could not start: {_last_line(e)}") from None
         while inflight and not stop.is_set():
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
             for ref in ready:
@@ -157,17 +178,17 @@ def run_tasks_ray(
                 result, exc = None, None
                 try:
                     result = ray.get(ref)
-                except RayActorError as e:  # its process / node died on every attempt
-                    exc = WorkerDied(f"; tried {retries + 1} time(s): {type(e).__name__}")
+                except RayActorError as e:  # its process / node died on every attempt (or it could not start)
+                    exc = WorkerDied(f"; tried {retries + 1} time(s): {_last_line(e)[:300]}")
                 except RayTaskError as e:
                     exc = e.cause if isinstance(getattr(e, "cause", None), BaseException) else e
                 record_task(task, ledger, rows, result, exc, time.perf_counter() - t0, log)
                 if queue and not stop.is_set():
                     submit(actor)
         if stop.is_set():
-            for ref in inflight:
+            for actor in actors:  # stops the inputs in flight; their staging folders are cleared by the next run
                 with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
+                    ray.kill(actor)
     if stop.is_set():
         raise Stopped("stopped by a signal; finished inputs are kept, rerun the same command to continue")
     return pd.DataFrame(list(rows.values()))

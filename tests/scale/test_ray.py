@@ -155,6 +155,11 @@ def test_corpus_on_ray_survives_a_killed_worker(cluster, onnx_model, tmp_path):
     again = annotate_corpus(listing, out, engine="ray", address=cluster, **kw)  # a restart: nothing left to do
     assert (again["status"] == "skipped").all() and len(again) == 4
 
+    from signfer.errors import UserError
+
+    with pytest.raises(UserError, match="Ray workers could not start: .*no_such_model"):  # once, with the reason
+        annotate_corpus(listing, tmp_path / "bad", engine="ray", address=cluster, **{**kw, "model": str(tmp_path / "no_such_model.pt")})
+
 
 @inside
 def test_sweep_on_ray_two_folds_on_two_nodes(cluster, tmp_path):
