@@ -81,6 +81,7 @@ def inside(args) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="/tmp/sfrb") as tmp:
         tmp = Path(tmp)
+        env["RAY_TMPDIR"] = str(tmp / "rt")  # the local Ray's session files go with the benchmark's folder, not /tmp/ray
         listing = make_corpus(tmp / "corpus", args.videos, args.frames)
         w = str(args.workers)
         timed(listing, tmp / "warm", args.model, ["--workers", "1"], env)  # model files fetched / exported once
