@@ -611,8 +611,8 @@ def _add_sweep(sub) -> None:
         "as separate processes, --jobs at a time (each a torchrun of --nproc-per-job processes if > 1). Runs land in "
         "OUT/<recipe>[-<region>]/ (normal run directories); OUT/_sweep/jobs.csv records each job (ok / failed and why / "
         "skipped), OUT/_sweep/logs/ its output, OUT/sweep_summary.md the k-fold mean (std) of every run. Rerunning the "
-        "same command skips finished jobs and resumes interrupted ones. Several machines sharing OUT: give each "
-        "--shard I/N. See docs/scaling.md.",
+        "same command skips finished jobs and resumes interrupted ones. --engine ray runs every job as a Ray task on a "
+        "cluster (OUT and the data on a file system all nodes see). See docs/scaling.md.",
     )
     p.add_argument("--recipes", type=_csv_list, required=True, metavar="R,...", help="recipe names or YAML files, comma-separated")
     p.add_argument("--data", type=Path, required=True, help="data set folder (as for signfer train)")
@@ -623,7 +623,8 @@ def _add_sweep(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs running at once on this machine (default: %(default)s)")
     p.add_argument("--nproc-per-job", type=int, default=1, metavar="P", help="data-parallel processes per job (torchrun --standalone; one GPU each on GPU machines) (default: %(default)s)")
     p.add_argument("--gpus", type=_csv_list, default=None, metavar="0,1,...", help="GPU ids to share out: each running job gets --nproc-per-job of them (CUDA_VISIBLE_DEVICES)")
-    p.add_argument("--shard", default=None, metavar="I/N", help="this machine's share when N machines run the same sweep on a shared OUT: jobs I, I+N, ...")
+    _engine_arguments(p)
+    p.add_argument("--gpus-per-job", type=float, default=0, metavar="G", help="with --engine ray: GPUs each job asks Ray for (e.g. = --nproc-per-job for a DDP job; default: %(default)s)")
     p.add_argument("--device", default="auto", help="device of every job: auto, cpu, cuda (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process (default: cores / (jobs x nproc-per-job))")
     p.add_argument("--cache", default=None, metavar="DIR", help="face crop cache folder for every job ('none': no cache)")
@@ -638,14 +639,20 @@ def _run_sweep(args) -> int:
     try:
         jobs, summary = run_sweep(args.recipes, args.data, args.out, regions=args.regions, folds=args.folds,
                                   fold_list=args.fold_list, data_format=args.data_format, overrides=_recipe_overrides(args),
-                                  workers=args.jobs, nproc_per_job=args.nproc_per_job, shard=args.shard, gpus=args.gpus,
-                                  device=args.device, threads=args.threads, cache=args.cache, summary_only=args.summary_only)
+                                  workers=args.jobs, nproc_per_job=args.nproc_per_job, gpus=args.gpus, engine=args.engine,
+                                  address=args.address, gpus_per_job=args.gpus_per_job, device=args.device, threads=args.threads, cache=args.cache, summary_only=args.summary_only)
     except Stopped as exc:
         print(f"signfer sweep: {exc}", file=sys.stderr)
         return 143
     counts = jobs["status"].value_counts().to_dict() if len(jobs) else {}
     print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none") + f"; summary {args.out / 'sweep_summary.md'}")
     return 1 if counts.get("failed") else 0
+
+
+def _engine_arguments(p) -> None:
+    """Where the jobs of `signfer sweep` / `annotate-corpus` run: this machine or a Ray cluster."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="local: processes on this machine (default); ray: a Ray cluster (the [cluster] extra)")
+    p.add_argument("--address", default=None, metavar="HOST:PORT", help="with --engine ray: the cluster's address (default: $RAY_ADDRESS, else a Ray started on this machine)")
 
 
 def _add_annotate_corpus(sub) -> None:
@@ -655,16 +662,17 @@ def _add_annotate_corpus(sub) -> None:
         description="Annotate every video named in LIST (one path a line; # comments) as `signfer annotate` does, in "
         "--workers processes that each load the model once. Each video's CSV / JSON / EAF files land together in "
         "OUT/videos/<name>/ (complete or absent, never partial); OUT/corpus_log.csv says for every input ok, failed "
-        "and why, or skipped. Rerunning the same command skips the videos already done. Several machines sharing OUT: "
-        "give each --shard I/N. See docs/scaling.md.",
+        "and why, or skipped. Rerunning the same command skips the videos already done. --engine ray runs the workers as "
+        "Ray actors on a cluster (inputs and OUT on a file system all nodes see). See docs/scaling.md.",
     )
     p.add_argument("list", type=Path, metavar="LIST", help="text file naming the videos, one a line (relative paths: from the list's folder)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1), or Ray actors with --engine ray (default: as many as the cluster has room for)")
     _annotation_arguments(p)
     _inference_arguments(p)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads per worker (default: cores / workers)")
-    p.add_argument("--shard", default=None, metavar="I/N", help="this machine's share when N machines annotate the same list into a shared OUT")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per worker (default: cores / workers; 1 with --engine ray, where it is also the CPUs each actor asks for)")
+    _engine_arguments(p)
+    p.add_argument("--gpus-per-worker", type=float, default=0, metavar="G", help="with --engine ray: GPUs per actor (e.g. 1, or 0.5 for two models per GPU); the model then runs on the GPU (default: %(default)s = CPU)")
     p.set_defaults(func=_run_annotate_corpus)
 
 
@@ -676,7 +684,8 @@ def _run_annotate_corpus(args) -> int:
         table = annotate_corpus(args.list, args.out, model=args.model, workers=args.workers, formats=args.formats,
                                 every=args.every, detect_every=args.detect_every, detect_scale=args.detect_scale,
                                 detector=args.detector, smooth=args.smooth, batch_size=args.batch_size, backend=args.backend,
-                                device=args.device, threads=args.threads, shard=args.shard)
+                                device=args.device, threads=args.threads, engine=args.engine, address=args.address,
+                                gpus_per_worker=args.gpus_per_worker)
     except Stopped as exc:
         print(f"signfer annotate-corpus: {exc}", file=sys.stderr)
         return 143

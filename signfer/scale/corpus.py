@@ -1,8 +1,11 @@
-"""``signfer annotate-corpus``: annotate a list of videos in parallel worker processes, restartably.
+"""``signfer annotate-corpus``: annotate a list of videos in parallel workers, restartably.
 
-Each worker process loads the model once (:class:`signfer.inference.recognizer.Recognizer`)
-and annotates one video after another with :func:`signfer.inference.annotate.annotate_media`.
-Layout::
+Each worker loads the model once (:class:`signfer.inference.recognizer.Recognizer`) and
+annotates one video after another with :func:`signfer.inference.annotate.annotate_media` (the
+function ``signfer annotate`` runs for each input). Workers are processes of a local pool
+(``engine="local"``, :func:`signfer.scale.engine.run_tasks`) or actors on a Ray cluster
+(``engine="ray"``, :func:`signfer.scale.cluster.run_tasks_ray`); both run :func:`annotate_one`
+and write the same files and the same log. Layout::
 
     OUT/videos/<name>/<name>.csv, .json, .eaf   one folder per video, complete or absent
     OUT/corpus_log.csv                          every input: status ok / failed (and why) / skipped, frames, seconds
@@ -11,25 +14,43 @@ Layout::
 A video's outputs are written into a hidden staging folder ``OUT/videos/.<name>.part-<host>-<pid>``
 that is renamed to ``OUT/videos/<name>`` in one step when all its files are complete, so a
 crash, a kill or a full disk never leaves a half-annotated video behind (a staging folder
-left by a killed run is removed on the next run). A failed video is logged with its reason
-and the others go on; a worker process that dies (a decoder crash) fails only its video.
+left by a killed worker is removed by the next attempt at that video or the next run). After the
+rename the worker writes the video's done marker itself, tagged with the run; a retry of the
+same video in the same run (Ray re-runs the input of a worker that died, possibly after it had
+finished) finds the marker and returns its row without writing anything again. A failed video
+is logged with its reason and the others go on; a worker that dies (a decoder crash) fails
+only its video. Workers import no torch on the ONNX Runtime path (the CPU default).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
+import json
 import os
+import resource
 import shutil
 import socket
+import time
+import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
+from signfer.errors import UserError
 from signfer.io import InputError, read_text_lines
-from signfer.scale.engine import Ledger, Stopped, Task, job_id, parse_shard, run_tasks, take_shard
+from signfer.scale.engine import (
+    MARKER_WRITTEN,
+    Ledger,
+    Stopped,
+    Task,
+    job_id,
+    run_tasks,
+    write_marker,
+)
 
 LOG_FILE = "corpus_log.csv"
 LEDGER_DIR = "_corpus"
@@ -74,16 +95,13 @@ _SETTINGS: dict = {}
 
 
 def init_worker(model: str, recognizer_kw: dict, options_kw: dict, formats: Sequence[str], threads: int | None) -> None:
-    """Load the model once per worker process."""
+    """Load the model once per worker process (PyTorch's threads are set by the recognizer, only when it runs PyTorch)."""
     global _RECOGNIZER, _SETTINGS
     if threads:
         with contextlib.suppress(Exception):
             import cv2
 
             cv2.setNumThreads(int(threads))
-        import torch
-
-        torch.set_num_threads(int(threads))
     from signfer.inference.recognizer import Recognizer
 
     _RECOGNIZER = Recognizer.from_pretrained(model, threads=threads, **recognizer_kw)
@@ -94,14 +112,27 @@ def staging_dir(final: Path) -> Path:
     return final.with_name(f".{final.name}.part-{socket.gethostname()}-{os.getpid()}")
 
 
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
 def annotate_one(payload: dict) -> dict:
-    """Annotate ``payload["input"]`` into ``payload["final"]`` (via a staging folder); a ledger row."""
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    """Annotate ``payload["input"]`` into ``payload["final"]`` (via a staging folder); a ledger row.
 
-    import time
-
+    With ``payload["marker"]`` and ``payload["run"]``, the done marker is written here after the
+    rename, and a video already committed in the same run is not annotated again."""
     started = time.perf_counter()
     src, final, name = Path(payload["input"]), Path(payload["final"]), payload["name"]
+    marker, run = payload.get("marker"), payload.get("run")
+    if marker and run and final.is_dir():
+        with contextlib.suppress(OSError, ValueError):
+            done = json.loads(Path(marker).read_text(encoding="utf-8"))
+            if done.get("run") == run:  # a retry of a video this run already finished: nothing to write
+                row = {k: v for k, v in done.items() if k not in ("job", "finished", "run")}
+                return {**row, "status": "ok", MARKER_WRITTEN: True}
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+
+    _remove_dead_staging(final)
     stage = staging_dir(final)
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -113,16 +144,47 @@ def annotate_one(payload: dict) -> dict:
         os.replace(stage, final)
     except InputError as exc:
         shutil.rmtree(stage, ignore_errors=True)
-        return {"status": "failed", "error": str(exc), "seconds": round(time.perf_counter() - started, 2)}
+        return {"status": "failed", "error": str(exc), "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid()}
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         if isinstance(exc, Exception):
-            return {"status": "failed", "error": f"{src}: {type(exc).__name__}: {exc}"}
+            return {"status": "failed", "error": f"{src}: {type(exc).__name__}: {exc}", "pid": os.getpid()}
         raise
     c = res.counts
-    return {"status": "ok", "frames": res.n_frames, "frames_ok": c.get("ok", 0), "frames_no_face": c.get("no_face", 0),
-            "frames_error": c.get("error", 0), "segments": len(res.segments), "outputs": str(final),
-            "seconds": round(time.perf_counter() - started, 2)}
+    row = {"status": "ok", "frames": res.n_frames, "frames_ok": c.get("ok", 0), "frames_no_face": c.get("no_face", 0),
+           "frames_error": c.get("error", 0), "segments": len(res.segments), "outputs": str(final),
+           "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid(), "peak_rss_mb": _peak_rss_mb()}
+    if marker and run:
+        write_marker(marker, payload["job"], {**payload.get("info", {}), **row, "run": run})
+        row[MARKER_WRITTEN] = True
+    return row
+
+
+def _parse_staging(d: Path) -> tuple[str, int] | None:
+    tail = d.name.rsplit(".part-", 1)[1]
+    h, _, pid = tail.rpartition("-")
+    return (h, int(pid)) if pid.isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_staging(final: Path) -> None:
+    """Remove staging folders of ``final`` left by a process of this machine that is gone (a killed worker)."""
+    host = socket.gethostname()
+    for d in final.parent.glob(glob.escape(f".{final.name}.part-") + "*"):
+        owner = _parse_staging(d)
+        if d.is_dir() and owner and owner[0] == host and not _pid_alive(owner[1]):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _clean_stale_staging(videos: Path) -> None:
@@ -133,28 +195,21 @@ def _clean_stale_staging(videos: Path) -> None:
     for d in videos.iterdir():
         if not (d.name.startswith(".") and ".part-" in d.name and d.is_dir()):
             continue
-        tail = d.name.rsplit(".part-", 1)[1]
-        h, _, pid = tail.rpartition("-")
-        if h != host or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            alive = int(pid) != os.getpid()
-        except ProcessLookupError:
-            alive = False
-        except PermissionError:
-            alive = True
-        if not alive:
+        owner = _parse_staging(d)
+        if owner and owner[0] == host and not _pid_alive(owner[1]):
             shutil.rmtree(d, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the corpus
+ENGINES = ("local", "ray")
+
+
 def annotate_corpus(
     inputs: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
     model: str = "fer2013",
-    workers: int = 1,
+    workers: int | None = None,
     formats: Sequence[str] = ("csv", "json", "eaf"),
     every: int = 1,
     detect_every: int = 1,
@@ -169,44 +224,70 @@ def annotate_corpus(
     detector: str | None = None,
     detect_scale: float = 1.0,
     threads: int | None = None,
-    shard: str | tuple[int, int] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    gpus_per_worker: float = 0,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Annotate every video of ``inputs`` (a list file, or a sequence of paths) into ``out`` with ``workers`` processes.
+    """Annotate every video of ``inputs`` (a list file, or a sequence of paths) into ``out`` with ``workers`` workers.
 
     Inputs already annotated (done marker and output folder present) are skipped; the others
     are annotated, each into ``out/videos/<name>/`` (all formats or nothing). Returns the run
     log (also ``out/corpus_log.csv``): one row per input with ``status`` ok / failed / skipped
-    and ``error``. ``threads`` per worker (default: CPU cores / workers); ``shard="i/n"``:
-    this machine takes inputs i, i+n, ... (the others are left to the other machines).
-    Raises :class:`signfer.scale.engine.Stopped` on SIGTERM / Ctrl-C after recording what finished.
+    and ``error``.
+
+    ``engine="local"``: ``workers`` processes on this machine (``threads`` each, default CPU
+    cores / workers). ``engine="ray"``: ``workers`` Ray actors (default: as many as the cluster
+    has room for) on the cluster at ``address`` (default: ``RAY_ADDRESS``, else a local Ray),
+    each with ``threads`` CPUs (default 1) and ``gpus_per_worker`` GPUs (the model then runs on
+    the GPU: ``device`` becomes ``cuda``); ``out`` and the inputs must be on a file system
+    every node sees. Raises :class:`signfer.scale.engine.Stopped` on SIGTERM / Ctrl-C after
+    recording what finished.
     """
-    out = Path(out)
+    if engine not in ENGINES:
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if gpus_per_worker and engine != "ray":
+        raise UserError("gpus_per_worker (--gpus-per-worker) needs engine='ray' (--engine ray); on one machine use --device cuda")
+    out = Path(out).resolve()  # workers on other nodes (and Ray workers' own folders) need absolute paths
     paths = read_list(inputs) if isinstance(inputs, (str, os.PathLike)) else [Path(p) for p in inputs]
     names = output_names(paths)
     videos = out / VIDEOS_DIR
     videos.mkdir(parents=True, exist_ok=True)
     _clean_stale_staging(videos)
-    workers = max(1, int(workers))
-    if threads is None:
-        threads = max(1, (os.cpu_count() or 1) // workers)
+    if engine == "local":
+        workers = max(1, int(workers or 1))
+        if threads is None:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+    else:
+        threads = max(1, int(threads or 1))
+        if gpus_per_worker and device == "cpu":
+            device = "cuda"
+    ledger = Ledger(out / LEDGER_DIR, table=out / LOG_FILE)
+    run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"  # tags the done markers this run's workers write
     tasks = []
     for p, name in zip(paths, names):
         final = videos / name
-        tasks.append(Task(job_id(os.fsencode(str(p.resolve())).hex(), label=name), {"input": str(p), "final": str(final), "name": name},
-                          info={"input": str(p), "name": name}))
-    tasks = take_shard(tasks, parse_shard(shard))
-    ledger = Ledger(out / LEDGER_DIR, table=out.resolve() / LOG_FILE)
+        jid = job_id(os.fsencode(str(p.resolve())).hex(), label=name)
+        info = {"input": str(p), "name": name}
+        tasks.append(Task(jid, {"input": str(p.resolve()), "final": str(final), "name": name, "job": jid, "info": info,
+                                "marker": str(ledger.marker(jid)), "run": run}, info=info))
     options_kw = dict(every=every, detect_every=detect_every, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
                       min_duration_ms=min_duration_ms, fps=fps, eaf_probabilities=eaf_probabilities)
     recognizer_kw = dict(device=device, backend=backend, detector=detector, detect_scale=detect_scale, batch_size=batch_size)
     init = (model, recognizer_kw, options_kw, list(formats), threads)
-    log(f"{len(tasks)} input(s), {workers} worker process(es), {threads} thread(s) each")
-    table = run_tasks(tasks, ledger, annotate_one, workers=workers, initializer=init_worker, initargs=init,
-                      is_done=lambda t: Path(t.payload["final"]).is_dir(), log=log)
+    is_done = lambda t: Path(t.payload["final"]).is_dir()
+    if engine == "local":
+        log(f"{len(tasks)} input(s), {workers} worker process(es), {threads} thread(s) each")
+        table = run_tasks(tasks, ledger, annotate_one, workers=workers, initializer=init_worker, initargs=init, is_done=is_done, log=log)
+    else:
+        from signfer.scale.cluster import run_tasks_ray
+
+        log(f"{len(tasks)} input(s) on Ray")
+        table = run_tasks_ray(tasks, ledger, annotate_one, workers=workers, initializer=init_worker, initargs=init,
+                              cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, is_done=is_done, address=address, log=log)
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     log(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; log {out / LOG_FILE}")
     return table
 
 
-__all__ = ["annotate_corpus", "annotate_one", "output_names", "read_list", "Stopped"]
+__all__ = ["ENGINES", "Stopped", "annotate_corpus", "annotate_one", "output_names", "read_list"]

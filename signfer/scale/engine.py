@@ -11,9 +11,8 @@
 Both keep the same :class:`Ledger` in a folder of the run: ``done/<job>.json`` is written
 (atomically) only after a job's outputs are complete, so a restart skips exactly the
 finished jobs, and ``jobs.csv`` records every job of every run (status ``ok`` / ``failed`` /
-``skipped``, exit code, seconds, the reason of a failure, the log file). Several machines
-share the work with ``shard=(i, n)``: machine ``i`` takes jobs ``i, i+n, ...`` of the same
-job list (the ledger folder must then be on a shared file system).
+``skipped``, exit code, seconds, the reason of a failure, the log file). Beyond one machine the
+same jobs run on a Ray cluster (:mod:`signfer.scale.cluster`), keeping this ledger.
 
 A SIGTERM or Ctrl-C of the driver stops the running jobs (SIGTERM to each, then SIGKILL after
 a grace period) and writes the ledger before it exits; nothing finished is lost.
@@ -31,12 +30,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -52,25 +52,10 @@ def job_id(*parts: Any, label: str | None = None) -> str:
     return f"{slug}-{hashlib.sha1(text.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
-def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int]:
-    """``"i/n"`` -> (i, n) with 0 <= i < n; None -> (0, 1)."""
-    if text is None:
-        return 0, 1
-    if isinstance(text, tuple):
-        i, n = text
-    else:
-        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
-        if not m:
-            raise ValueError(f"shard must look like I/N (this machine's index I of N machines), got {text!r}")
-        i, n = int(m.group(1)), int(m.group(2))
-    if not 0 <= i < n:
-        raise ValueError(f"shard {i}/{n}: need 0 <= I < N")
-    return i, n
-
-
-def take_shard(items: Sequence, shard: tuple[int, int]) -> list:
-    i, n = shard
-    return list(items)[i::n]
+def write_marker(path: str | os.PathLike, job: str, info: dict | None = None) -> None:
+    """A done marker: ``{"job", "finished", **info}`` written atomically (by the driver, or by a worker that commits its own outputs)."""
+    with atomic_write(path) as fh:
+        json.dump({"job": job, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}, fh, indent=1, default=str)
 
 
 class Ledger:
@@ -93,8 +78,7 @@ class Ledger:
         return self.marker(job).exists()
 
     def mark_done(self, job: str, info: dict | None = None) -> None:
-        with atomic_write(self.marker(job)) as fh:
-            json.dump({"job": job, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **(info or {})}, fh, indent=1, default=str)
+        write_marker(self.marker(job), job, info)
 
     def record(self, row: dict) -> None:
         """Add or replace the row of job ``row["job"]`` and rewrite the table (atomically)."""
@@ -157,25 +141,8 @@ class CommandJob:
     info: dict = field(default_factory=dict)
 
 
-def run_commands(
-    jobs: Sequence[CommandJob],
-    ledger: Ledger,
-    *,
-    workers: int = 1,
-    slot_env: Sequence[dict[str, str]] | None = None,
-    grace_seconds: float = 20.0,
-    log: Callable[[str], None] = print,
-) -> pd.DataFrame:
-    """Run ``jobs`` (at most ``workers`` at once); skip those already done; return this run's rows.
-
-    ``slot_env``: one environment per parallel slot (e.g. ``{"CUDA_VISIBLE_DEVICES": "0,1"}``):
-    a job takes a free slot for its run, so parallel jobs never share a GPU.
-
-    A job counts as finished when its process exits with 0 *and* ``job.done()`` holds; then its
-    done marker is written. A failed job is recorded with its exit code and the last lines of
-    its log, and the others go on. Raises :class:`Stopped` after SIGTERM / SIGINT.
-    """
-    stop = threading.Event()
+def plan_commands(jobs: Sequence[CommandJob], ledger: Ledger, log: Callable[[str], None]) -> tuple[dict[str, dict], list[CommandJob]]:
+    """(rows of the jobs finished in an earlier run, the jobs still to run): the same for every engine."""
     rows: dict[str, dict] = {}
     todo: list[CommandJob] = []
     for job in jobs:
@@ -187,6 +154,47 @@ def run_commands(
             todo.append(job)
     if rows:
         log(f"{len(rows)} job(s) finished in an earlier run: skipped")
+    return rows, todo
+
+
+def record_command(job: CommandJob, ledger: Ledger, rc: int, seconds: float, started: str, *, stopped: bool,
+                   log: Callable[[str], None], **extra) -> dict:
+    """Judge one finished job process (exit code and ``job.done()``), write its done marker and ledger row."""
+    row = {"job": job.id, "returncode": rc, "seconds": seconds, "started": started, "log": str(job.log), **extra, **job.info}
+    if stopped and rc != 0:
+        row.update(status="interrupted", error="stopped by a signal to the sweep; rerun to continue")
+    elif rc == 0 and job.done():
+        ledger.mark_done(job.id, {**job.info, "seconds": seconds})
+        row.update(status="ok")
+    elif rc == 0:
+        row.update(status="failed", error=f"exited 0 but its outputs are missing; log {job.log}")
+    else:
+        row.update(status="failed", error=f"exit code {rc}: {_tail(job.log)}")
+    ledger.record(row)
+    log(f"[{row['status']}] {job.id} ({seconds:.1f}s)" + (f": {row['error']}" if row.get("error") else ""))
+    return row
+
+
+def run_commands(
+    jobs: Sequence[CommandJob],
+    ledger: Ledger,
+    *,
+    workers: int = 1,
+    slot_env: Sequence[dict[str, str]] | None = None,
+    grace_seconds: float = 20.0,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Run ``jobs`` (at most ``workers`` at once) on this machine; skip those already done; return this run's rows.
+
+    ``slot_env``: one environment per parallel slot (e.g. ``{"CUDA_VISIBLE_DEVICES": "0,1"}``):
+    a job takes a free slot for its run, so parallel jobs never share a GPU.
+
+    A job counts as finished when its process exits with 0 *and* ``job.done()`` holds; then its
+    done marker is written. A failed job is recorded with its exit code and the last lines of
+    its log, and the others go on. Raises :class:`Stopped` after SIGTERM / SIGINT.
+    """
+    stop = threading.Event()
+    rows, todo = plan_commands(jobs, ledger, log)
     running: dict[str, subprocess.Popen] = {}
     lock = threading.Lock()
     import queue as queue_mod
@@ -215,20 +223,8 @@ def run_commands(
                     running.pop(job.id, None)
         finally:
             slots.put(slot)
-        seconds = round(time.perf_counter() - t0, 2)
-        row = {"job": job.id, "returncode": rc, "seconds": seconds, "started": started, "log": str(job.log), "pid": proc.pid, **job.info}
-        if stop.is_set() and rc != 0:
-            row.update(status="interrupted", error="stopped by a signal to the sweep; rerun to continue")
-        elif rc == 0 and job.done():
-            ledger.mark_done(job.id, {**job.info, "seconds": seconds})
-            row.update(status="ok")
-        elif rc == 0:
-            row.update(status="failed", error=f"exited 0 but its outputs are missing; log {job.log}")
-        else:
-            row.update(status="failed", error=f"exit code {rc}: {_tail(job.log)}")
-        ledger.record(row)
-        log(f"[{row['status']}] {job.id} ({seconds:.1f}s)" + (f": {row['error']}" if row.get("error") else ""))
-        return row
+        return record_command(job, ledger, rc, round(time.perf_counter() - t0, 2), started, stopped=stop.is_set(), log=log,
+                              pid=proc.pid)
 
     def stop_all() -> None:
         with lock:
@@ -246,17 +242,16 @@ def run_commands(
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with stop_on_signals(stop):
-        with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(run_one, job) for job in todo]
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                if stop.is_set():
-                    stop_all()
-            for f in futures:
-                row = f.result()
-                rows[row["job"]] = row
+    with stop_on_signals(stop), ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(run_one, job) for job in todo]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if stop.is_set():
+                stop_all()
+        for f in futures:
+            row = f.result()
+            rows[row["job"]] = row
     if stop.is_set():
         for job in todo:
             if rows.get(job.id, {}).get("status") == "not_started":
@@ -275,6 +270,51 @@ class Task:
     info: dict = field(default_factory=dict)
 
 
+#: a worker's result with this key set wrote its own done marker (it commits its outputs itself)
+MARKER_WRITTEN = "_marker_written"
+
+
+def plan_tasks(tasks: Sequence[Task], ledger: Ledger, is_done: Callable[[Task], bool] | None,
+               log: Callable[[str], None]) -> tuple[dict[str, dict], list[Task]]:
+    """(rows of the inputs finished in an earlier run, the inputs still to do): the same for every engine."""
+    rows: dict[str, dict] = {}
+    todo: list[Task] = []
+    for task in tasks:
+        if ledger.is_done(task.id) and (is_done is None or is_done(task)):
+            rows[task.id] = {"job": task.id, "status": "skipped", "error": "finished in an earlier run", **task.info}
+        else:
+            todo.append(task)
+    if rows:
+        log(f"{len(rows)} input(s) finished in an earlier run: skipped")
+    return rows, todo
+
+
+def record_task(task: Task, ledger: Ledger, rows: dict[str, dict], result: dict | None, exc: BaseException | None,
+                seconds: float, log: Callable[[str], None]) -> dict:
+    """Turn one input's outcome (the worker's dict, or an exception) into its ledger row and done marker."""
+    row = {"job": task.id, **task.info, "seconds": round(seconds, 2)}
+    if exc is not None:
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}" if not isinstance(exc, WorkerDied) else str(exc))
+    else:
+        row.update(result or {})
+        row.setdefault("status", "ok")
+    marked = bool(row.pop(MARKER_WRITTEN, False))
+    if row["status"] == "ok" and not marked:
+        ledger.mark_done(task.id, {k: v for k, v in row.items() if k != "job"})
+    ledger.record(row)
+    rows[task.id] = row
+    name, error = str(task.info.get("input", task.id)), str(row.get("error") or "")
+    log(f"[{row['status']}] " + (error if error.startswith(name) else name + (f": {error}" if error else "")))
+    return row
+
+
+class WorkerDied(RuntimeError):
+    """The worker process died (a crash in a decoder, out of memory, killed) while handling an input."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__("the worker process died while handling this input (a crash in a decoder or out of memory?)" + detail)
+
+
 def run_tasks(
     tasks: Sequence[Task],
     ledger: Ledger,
@@ -286,37 +326,19 @@ def run_tasks(
     is_done: Callable[[Task], bool] | None = None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Run ``work(task.payload)`` for every task not yet done, in ``workers`` processes.
+    """Run ``work(task.payload)`` for every task not yet done, in ``workers`` processes on this machine.
 
     ``work`` (a module-level function) returns a dict for the ledger with ``status`` ``ok`` or
     ``failed`` (and ``error``); an exception counts as ``failed`` with its message; a worker
     that dies fails only the tasks it held. ``workers <= 1`` runs in this process (no pool).
-    Done markers are written for ``ok`` tasks. Raises :class:`Stopped` after SIGTERM / SIGINT.
+    Done markers are written for ``ok`` tasks (unless the worker wrote its own, :data:`MARKER_WRITTEN`).
+    Raises :class:`Stopped` after SIGTERM / SIGINT.
     """
     stop = threading.Event()
-    rows: dict[str, dict] = {}
-    todo: list[Task] = []
-    for task in tasks:
-        if ledger.is_done(task.id) and (is_done is None or is_done(task)):
-            rows[task.id] = {"job": task.id, "status": "skipped", "error": "finished in an earlier run", **task.info}
-        else:
-            todo.append(task)
-    if rows:
-        log(f"{len(rows)} input(s) finished in an earlier run: skipped")
+    rows, todo = plan_tasks(tasks, ledger, is_done, log)
 
     def finish(task: Task, result: dict | None, exc: BaseException | None, seconds: float) -> None:
-        row = {"job": task.id, **task.info, "seconds": round(seconds, 2)}
-        if exc is not None:
-            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        else:
-            row.update(result or {})
-            row.setdefault("status", "ok")
-        if row["status"] == "ok":
-            ledger.mark_done(task.id, {k: v for k, v in row.items() if k != "job"})
-        ledger.record(row)
-        rows[task.id] = row
-        name, error = str(task.info.get("input", task.id)), str(row.get("error") or "")
-        log(f"[{row['status']}] " + (error if error.startswith(name) else name + (f": {error}" if error else "")))
+        record_task(task, ledger, rows, result, exc, seconds, log)
 
     with stop_on_signals(stop):
         if workers <= 1:
@@ -363,8 +385,7 @@ def _run_pool(queue: list[Task], work, workers, initializer, initargs, finish, s
                     finish(task, fut.result(), None, time.perf_counter() - t0)
                 except BrokenProcessPool:
                     if crash_fails:
-                        finish(task, None, RuntimeError("the worker process died while handling this input "
-                                                        "(a crash in a decoder or out of memory?)"), time.perf_counter() - t0)
+                        finish(task, None, WorkerDied(), time.perf_counter() - t0)
                     else:
                         broken.append(task)
                 except Exception as exc:  # noqa: BLE001
@@ -384,4 +405,5 @@ def python_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "signfer.cli", *map(str, args)]
 
 
-__all__ = ["CommandJob", "Ledger", "Stopped", "Task", "job_id", "parse_shard", "python_command", "run_commands", "run_tasks", "take_shard"]
+__all__ = ["MARKER_WRITTEN", "CommandJob", "Ledger", "Stopped", "Task", "WorkerDied", "job_id", "plan_commands", "plan_tasks",
+           "python_command", "record_command", "record_task", "run_commands", "run_tasks", "write_marker"]

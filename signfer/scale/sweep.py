@@ -1,8 +1,10 @@
 """``signfer sweep``: many (recipe, region, fold) trainings in parallel, restartable, one summary at the end.
 
 Each job is one ``signfer train --fold K --resume`` process (a ``torchrun --standalone`` of it
-with ``nproc_per_job > 1``), run by :func:`signfer.scale.engine.run_commands` at most
-``workers`` at a time. Layout::
+with ``nproc_per_job > 1``), run on this machine by :func:`signfer.scale.engine.run_commands` at
+most ``workers`` at a time (``engine="local"``), or as Ray tasks asking for the CPUs and GPUs of
+their processes on a Ray cluster by :func:`signfer.scale.cluster.run_commands_ray`
+(``engine="ray"``; OUT and the data on a file system every node sees). Layout::
 
     OUT/<recipe>[-<region>]/      a normal run directory per (recipe, region): run.yaml, folds.csv, fold_<k>/...
     OUT/_sweep/jobs.csv           every job: status ok / failed / skipped, exit code, seconds, error, log
@@ -12,22 +14,28 @@ with ``nproc_per_job > 1``), run by :func:`signfer.scale.engine.run_commands` at
 
 The driver prepares each run directory (run.yaml, folds.csv) before any job starts, so
 parallel folds of one run never race to create them. Rerunning the same command skips the
-finished jobs and resumes the interrupted ones from their ``last.pt``. Several machines
-sharing OUT on a common file system each run the same command with ``shard="i/n"``.
+finished jobs and resumes the interrupted ones from their ``last.pt``, whichever engine ran them.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
+from signfer.errors import UserError
 from signfer.io import atomic_write
-from signfer.scale.engine import CommandJob, Ledger, job_id, parse_shard, python_command, run_commands, take_shard
+from signfer.scale.engine import (
+    CommandJob,
+    Ledger,
+    job_id,
+    python_command,
+    run_commands,
+)
 
 SWEEP_DIR = "_sweep"
 
@@ -128,8 +136,10 @@ def run_sweep(
     overrides: Sequence[str] = (),
     workers: int = 1,
     nproc_per_job: int = 1,
-    shard: str | tuple[int, int] | None = None,
     gpus: Sequence[str] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    gpus_per_job: float = 0,
     device: str = "auto",
     threads: int | None = None,
     cache: str | None = None,
@@ -143,18 +153,31 @@ def run_sweep(
     the recipe's own); ``fold_list``: only these folds (default: all k). ``workers`` jobs run at
     once, each with ``nproc_per_job`` data-parallel processes; ``gpus`` are shared out among
     them. ``threads`` (default: CPU cores / (workers x nproc_per_job)) caps each process's
-    torch threads. ``shard="i/n"``: this machine takes every n-th job from the i-th.
+    torch threads.
+    ``engine="ray"``: every job is a Ray task on the cluster at ``address`` (default:
+    ``RAY_ADDRESS``, else a local Ray) asking for ``threads x nproc_per_job`` CPUs (threads
+    default 1 there) and ``gpus_per_job`` GPUs (for a DDP job: ``nproc_per_job`` of them); Ray
+    runs as many at once as fit and sets each job's ``CUDA_VISIBLE_DEVICES`` (``workers`` and
+    ``gpus`` are for the local engine).
     ``train_args``: more ``signfer train`` options, e.g. ``["--pretrained", "none"]``.
     Writes ``OUT/sweep_summary.{md,csv}`` and ``OUT/_sweep/jobs.csv``.
     """
-    out = Path(out)
-    shard = parse_shard(shard)
+    if engine not in ("local", "ray"):
+        raise UserError(f"engine must be local or ray, got {engine!r}")
+    if engine == "ray" and gpus:
+        raise UserError("--gpus shares out this machine's GPUs (local engine); on Ray use --gpus-per-job (Ray assigns the GPUs)")
+    if engine != "ray" and gpus_per_job:
+        raise UserError("--gpus-per-job needs --engine ray; on one machine use --gpus")
+    out = Path(out).resolve() if engine == "ray" else Path(out)  # jobs run elsewhere: absolute paths
+    data = Path(data).resolve() if engine == "ray" else data
+    if engine == "ray":
+        recipes = [str(Path(r).resolve()) if Path(r).suffix in (".yaml", ".yml") else r for r in recipes]
     workers, nproc_per_job = max(1, int(workers)), max(1, int(nproc_per_job))
     runs = plan_runs(recipes, data, out, regions=regions, folds=folds, fold_list=fold_list, data_format=data_format,
                      overrides=overrides)
     ledger = Ledger(out / SWEEP_DIR)
     if threads is None:
-        threads = max(1, (os.cpu_count() or 1) // (workers * nproc_per_job))
+        threads = 1 if engine == "ray" else max(1, (os.cpu_count() or 1) // (workers * nproc_per_job))
     jobs = []
     for run in runs:
         for fold in run.folds:
@@ -169,11 +192,15 @@ def run_sweep(
                 env={"OMP_NUM_THREADS": str(threads)},
                 info={"run": run.name, "recipe": run.recipe, "region": run.region or "", "fold": fold},
             ))
-    mine = take_shard(jobs, shard)
-    if not summary_only:
-        log(f"sweep: {len(runs)} run(s), {len(jobs)} job(s)" + (f", this machine's shard {shard[0]}/{shard[1]}: {len(mine)}" if shard[1] > 1 else "")
-            + f"; {workers} at a time, {nproc_per_job} process(es) each")
-        run_commands(mine, ledger, workers=workers, slot_env=gpu_slots(gpus, workers, nproc_per_job), log=log)
+    if not summary_only and engine == "ray":
+        from signfer.scale.cluster import run_commands_ray
+
+        log(f"sweep: {len(runs)} run(s), {len(jobs)} job(s) on Ray; each {nproc_per_job} process(es), "
+            f"{threads * nproc_per_job} CPU(s)" + (f", {gpus_per_job:g} GPU(s)" if gpus_per_job else ""))
+        run_commands_ray(jobs, ledger, cpus_per_job=threads * nproc_per_job, gpus_per_job=gpus_per_job, address=address, log=log)
+    elif not summary_only:
+        log(f"sweep: {len(runs)} run(s), {len(jobs)} job(s); {workers} at a time, {nproc_per_job} process(es) each")
+        run_commands(jobs, ledger, workers=workers, slot_env=gpu_slots(gpus, workers, nproc_per_job), log=log)
     table = ledger.frame()
     summary = write_summary(runs, out, table)
     return table, summary

@@ -1,4 +1,4 @@
-"""Helpers for the scaling tests: a free TCP port for torchrun, and running a command in a fresh process."""
+"""Helpers for the scaling tests: a free TCP port, running a command in a fresh process, a tiny model and short clips."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,49 @@ def torchrun(nproc: int, *args) -> list:
 @pytest.fixture
 def signfer_cmd():
     return [sys.executable, "-m", "signfer.cli"]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A randomly initialised FER mini-Xception (64 px grayscale) with the 2025 preprocessing (MTCNN, eyes levelled)."""
+    import torch
+
+    from signfer.data.labels import EMOTIONS7
+    from signfer.models.checkpoint import save_checkpoint
+    from signfer.models.registry import create_model
+    from signfer.models.spec import ModelSpec
+
+    torch.manual_seed(0)
+    model = create_model("fer_mini_xception", len(EMOTIONS7)).eval()
+    spec = ModelSpec(arch="fer_mini_xception", class_names=list(EMOTIONS7), input_size=64, normalization="minus_one_one",
+                     grayscale=True, preset="easier2025", preset_overrides={}, region="full")
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, model, spec)
+    return path
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tiny_checkpoint) -> Path:
+    """The tiny model with its ONNX exports (classifier, MTCNN) cached, as after a first `signfer annotate`."""
+    import numpy as np
+
+    from signfer.inference.recognizer import Recognizer
+
+    Recognizer.from_pretrained(tiny_checkpoint, backend="onnx", threads=1).predict(np.zeros((120, 100, 3), np.uint8))
+    return tiny_checkpoint
+
+
+def make_clips(folder: Path, frames: Sequence[int]) -> Path:
+    """Short clips of the astronaut's face moving (one per entry of ``frames``, that many frames) and a list file naming them."""
+    from skimage import data
+
+    from signfer.inference.democlip import make_moving_face_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, n in enumerate(frames):
+        make_moving_face_clip(folder / f"clip{i}.avi", data.astronaut(), n_frames=n, blank=(2,) if i % 2 else ())
+        names.append(f"clip{i}.avi")
+    listing = folder / "corpus.txt"
+    listing.write_text("\n".join(names) + "\n", encoding="utf-8")
+    return listing

@@ -1,0 +1,138 @@
+"""Corpus frames/s of ``signfer annotate-corpus`` with the local engine and with Ray, on the same clips.
+
+Rows (each a fresh ``signfer annotate-corpus`` command into a fresh folder, timed from its start
+to its end: process start-up and model loading included):
+
+* ``local``: the local process pool, ``--workers W --threads 1``;
+* ``ray (local Ray)``: ``--engine ray`` without ``--address``: the command starts a Ray on this
+  machine and stops it at the end (Ray's start-up included);
+* ``ray (2-node cluster)``: ``--engine ray --address`` on a cluster started beforehand with
+  ``ray start --head`` + a second ``ray start --address`` (1 CPU each; cluster start-up not included).
+
+Ray must not use any address but loopback here, so the script re-runs itself inside a private
+network namespace (``unshare --net --pid``, only ``lo`` up; needs root) and refuses to start Ray
+anywhere else. On a 2-core machine Ray cannot win: the figures show its overhead.
+
+    python benchmarks/ray_scaling.py                         # 4 clips x 120 frames
+    python benchmarks/ray_scaling.py --videos 8 --frames 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from annotate_scaling import make_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+FLAG = "SIGNFER_BENCH_NETNS"
+
+
+def init(argv: list[str]) -> int:
+    """Process 1 of the namespace: loopback up, run ``argv``, reap orphans (Ray's daemons), return its exit code."""
+    if subprocess.run(["ip", "link", "set", "lo", "up"]).returncode != 0:
+        return 97
+    child = subprocess.Popen(argv, env={**os.environ, FLAG: "1"})
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 98
+        if pid == child.pid:
+            return os.waitstatus_to_exitcode(status)
+
+
+def ray_cli() -> list[str]:
+    exe = Path(sys.executable).with_name("ray")
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
+
+
+def timed(listing: Path, out: Path, model: str, extra: list[str], env: dict) -> dict:
+    cmd = [sys.executable, "-m", "signfer.cli", "annotate-corpus", str(listing), "--out", str(out), "--model", model,
+           "--formats", "csv", "--threads", "1", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    import pandas as pd
+
+    log = pd.read_csv(out / "corpus_log.csv")
+    frames = int(log["frames"].sum())
+    return {"frames": frames, "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 1),
+            "busy_seconds_per_video": round(float(log["seconds"].mean()), 2), "peak_rss_mb_per_worker": float(log["peak_rss_mb"].max())}
+
+
+def inside(args) -> int:
+    if [n for _, n in socket.if_nameindex()] != ["lo"]:
+        raise SystemExit("refusing to start Ray: this network namespace has interfaces besides loopback")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}  # not ~/.ray/auth_token
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="/tmp/sfrb") as tmp:
+        tmp = Path(tmp)
+        env["RAY_TMPDIR"] = str(tmp / "rt")  # the local Ray's session files go with the benchmark's folder, not /tmp/ray
+        listing = make_corpus(tmp / "corpus", args.videos, args.frames)
+        w = str(args.workers)
+        timed(listing, tmp / "warm", args.model, ["--workers", "1"], env)  # model files fetched / exported once
+        rows.append({"engine": "local", "workers": args.workers, **timed(listing, tmp / "local", args.model, ["--workers", w], env)})
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        common = ["--num-cpus", "1", "--num-gpus", "0", "--object-store-memory", str(80 * 2**20), "--disable-usage-stats"]
+        try:
+            t0 = time.perf_counter()
+            for extra in (["--head", "--port", str(port), "--temp-dir", str(tmp / "r"), "--include-dashboard", "false"],
+                          ["--address", f"127.0.0.1:{port}"]):
+                proc = subprocess.run([*ray_cli(), "start", *extra, *common], capture_output=True, text=True, env=env, timeout=180)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"ray start {' '.join(extra)} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
+            start = time.perf_counter() - t0
+            rows.append({"engine": f"ray (2-node cluster, started in {start:.1f} s beforehand)", "workers": 2,
+                         **timed(listing, tmp / "ray_cluster", args.model, ["--workers", "2", "--engine", "ray", "--address", f"127.0.0.1:{port}"], env)})
+        finally:
+            subprocess.run([*ray_cli(), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        rows.append({"engine": "ray (local Ray, start-up included)", "workers": args.workers,
+                     **timed(listing, tmp / "ray_local", args.model, ["--workers", w, "--engine", "ray"], env)})
+    print(f"\n{args.videos} videos x {args.frames} frames (360x300), model {args.model}, {os.cpu_count()} core(s), 1 thread per worker")
+    print("| engine | workers | frames | seconds | frames/s | busy s per video | peak RSS per worker (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['engine']} | {r['workers']} | {r['frames']} | {r['seconds']:.1f} | {r['frames_per_s']:.1f} | "
+              f"{r['busy_seconds_per_video']:.2f} | {r['peak_rss_mb_per_worker']:.0f} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--workers", type=int, default=2, help="workers of the local engine and the local Ray (default: 2)")
+    ap.add_argument("--model", default="fer2013")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if os.environ.get(FLAG) == "1":
+        return inside(args)
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        raise SystemExit("needs unshare and ip (util-linux, iproute2) to run Ray inside a private network namespace")
+    script = str(Path(__file__).resolve())
+    rest = list(argv if argv is not None else sys.argv[1:])
+    boot = ("import sys, runpy; script, rest = sys.argv[1], sys.argv[2:]; "
+            "sys.exit(runpy.run_path(script, run_name='netns_init')['init']([sys.executable, script, *rest]))")
+    return subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount-proc", sys.executable, "-c", boot, script, *rest]).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
