@@ -81,7 +81,7 @@ def train_cmd(data, out, *extra) -> list:
     class weights, global batch 6, 2 epochs, on fold 0 of a 2-fold split of a small synthetic FePh set."""
     return ["train", "--recipe", "easier2025", "--data", data, "--out", out, "--folds", "2", "--pretrained", "none",
             "--set", "image_size=16", "--set", "preset=none", "--set", "batch_size=6", "--set", "val_fraction=0",
-            "--set", "hflip=true", "--set", "class_weights=true",
+            "--set", "hflip=true", "--set", "class_weights=true", "--set", "sampler=shuffle",  # balanced: one process only
             "--set", "stages=[{trainable: head, optimizer: sgd, momentum: 0.9, lr: 0.05, epochs: 2}]",
             "--cache", "none", "--threads", "1", "--no-progress", *extra]
 
