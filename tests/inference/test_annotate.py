@@ -125,7 +125,7 @@ def test_detect_every_with_tracking_keeps_boxes_close(tiny_recognizer, moving_fa
 
 def test_crash_leaves_no_half_written_files(tiny_recognizer, moving_face_clip, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = tiny_recognizer.classify
+    real = tiny_recognizer.infer
 
     def failing(crops):
         calls["n"] += 1
@@ -133,7 +133,7 @@ def test_crash_leaves_no_half_written_files(tiny_recognizer, moving_face_clip, t
             raise RuntimeError("simulated crash")
         return real(crops)
 
-    monkeypatch.setattr(tiny_recognizer, "classify", failing)
+    monkeypatch.setattr(tiny_recognizer, "infer", failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         annotate_media(tiny_recognizer, moving_face_clip.path, tmp_path, overlay=True, options=AnnotationOptions(batch_size=4))
     assert os.listdir(tmp_path) == []  # neither outputs nor temporary files

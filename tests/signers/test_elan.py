@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from signfer.signers.elan import (
+from signfer.inference.elan import (
     build_elan_dataset,
     frame_labels,
     linked_media,

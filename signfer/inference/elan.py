@@ -1,6 +1,6 @@
 """ELAN files for several signers, and the annotate -> correct -> retrain loop.
 
-Writing: one tier group per signer, ``<ID>_expression`` (segments), ``<ID>_confidence``,
+Writing (:func:`signfer.inference.export.write_tiers`, the one ELAN writer): one tier group per signer, ``<ID>_expression`` (segments), ``<ID>_confidence``,
 ``<ID>_occlusion`` (none / upper / lower / both runs) and ``<ID>_model_used`` (full / upper /
 lower / none runs), each tier with the signer as ``PARTICIPANT``; files are EAF 3.0 (the current
 ELAN schema, ``EAFv3.0.xsd``), written atomically.
@@ -15,7 +15,6 @@ data set (one group per annotation, so grouped folds never split one), and
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import re
 from pathlib import Path
@@ -24,79 +23,21 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from signfer.inference.export import (  # noqa: F401 - the writing side, re-exported for the ELAN loop
+    EAF_SCHEMA,
+    EAF_VERSION,
+    new_eaf,
+    save_eaf,
+    set_current_schema,
+    signer_tier,
+    write_tiers,
+)
 from signfer.io import InputError, atomic_write, write_image
 
-EAF_VERSION = "3.0"
-EAF_SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
 EXPRESSION = "expression"
 TIER_KINDS = ("expression", "confidence", "occlusion", "model_used")
 GROUPS_FILE = "groups.csv"
 MANIFEST_FILE = "elan_frames.csv"
-
-
-def signer_tier(signer: str | None, kind: str) -> str:
-    """Tier name of ``kind`` for ``signer`` (``S1_expression``); plain ``kind`` without a signer."""
-    return kind if not signer else f"{signer}_{kind}"
-
-
-def set_current_schema(eaf):
-    """Mark a ``pympi.Elan.Eaf`` as EAF 3.0 (pympi writes 2.8 by default and drops the schema on reading)."""
-    eaf.adocument["VERSION"] = EAF_VERSION
-    eaf.adocument["FORMAT"] = EAF_VERSION
-    eaf.adocument["xmlns:xsi"] = "http://www.w3.org/2001/XMLSchema-instance"
-    eaf.adocument["xsi:noNamespaceSchemaLocation"] = EAF_SCHEMA
-    return eaf
-
-
-def save_eaf(eaf, path: str | os.PathLike) -> Path:
-    """Write ``eaf`` (EAF 3.0) atomically to ``path``."""
-    from pympi import Elan
-
-    set_current_schema(eaf)
-    text = Elan.to_string(eaf)
-    with atomic_write(path) as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + text)
-    return Path(path)
-
-
-def new_eaf(media: str | os.PathLike | None = None, eaf_path: str | os.PathLike | None = None, properties: dict | None = None):
-    """An empty ``pympi.Elan.Eaf`` (no ``default`` tier) linked to ``media`` (absolute URL + path relative to ``eaf_path``)."""
-    from pympi import Elan
-
-    eaf = Elan.Eaf(author="signfer")
-    for key, value in (properties or {}).items():
-        eaf.add_property(str(key), str(value))
-    if media is not None:
-        media = Path(media).resolve()
-        rel = os.path.relpath(media, Path(eaf_path).resolve().parent) if eaf_path else media.name
-        mime = mimetypes.guess_type(str(media))[0] or "video/*"
-        eaf.add_linked_file(media.as_uri(), relpath=Path(rel).as_posix(), mimetype=mime)
-    if "default" in eaf.tiers:
-        eaf.remove_tier("default")
-    return eaf
-
-
-def write_tiers(
-    path: str | os.PathLike,
-    tiers: dict[str, Sequence[tuple[float, float, str]]],
-    *,
-    media: str | os.PathLike | None = None,
-    participants: dict[str, str] | None = None,
-    properties: dict | None = None,
-) -> Path:
-    """Write an EAF 3.0 file with ``tiers`` (name -> ``(start_ms, end_ms, value)``, in the order given).
-
-    Times are rounded to whole milliseconds; empty or inverted intervals are skipped.
-    ``participants``: tier name -> participant (signer ID).
-    """
-    eaf = new_eaf(media, path, properties)
-    for name, annotations in tiers.items():
-        eaf.add_tier(name, part=(participants or {}).get(name))
-        for start, end, value in annotations:
-            s, e = int(round(start)), int(round(end))
-            if e > s:
-                eaf.add_annotation(name, s, e, str(value))
-    return save_eaf(eaf, path)
 
 
 def read_eaf(path: str | os.PathLike):
