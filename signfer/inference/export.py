@@ -124,7 +124,7 @@ class RowSchema:
                 row["signer_id"] = obs.signer_id
             row["status"], row["error"] = obs.status, obs.error or None
             face = obs.face
-            row.update(zip(("face_x1", "face_y1", "face_x2", "face_y2"), (round(float(v), 2) for v in face.box)))
+            row.update(zip(("face_x1", "face_y1", "face_x2", "face_y2"), (round(float(v), 2) for v in obs.shown_box)))
             row["face_score"] = _r(face.score, 4)
             if face.left_eye is not None:
                 row["left_eye_x"], row["left_eye_y"] = _r(face.left_eye[0], 2), _r(face.left_eye[1], 2)

@@ -37,7 +37,7 @@ from signfer.inference.segments import Segment, SegmentBuilder
 from signfer.inference.smoothing import Smoothing, StreamingSmoother
 from signfer.signers.calibration import calibrate
 from signfer.signers.occlusion import DEFAULT_THRESHOLD, NO_OCCLUSION, Occlusion, face_occlusion, overlaps_box
-from signfer.signers.tracking import SignerTracker
+from signfer.signers.tracking import SignerTracker, clip_face
 
 POLICIES = ("switch", "flag", "off")
 #: which model predicts a face in each occlusion state under the ``switch`` policy
@@ -67,6 +67,11 @@ class FaceObs:
     probs: np.ndarray | None = None  # raw probabilities
     calibrated: np.ndarray | None = None  # probabilities after calibration (when on)
     smoothed: np.ndarray | None = None  # decision probabilities + extras, smoothed (when on)
+    box: tuple | None = None  # the box reported (clipped to the frame); None: face.box
+
+    @property
+    def shown_box(self) -> tuple:
+        return tuple(self.face.box) if self.box is None else self.box
 
     @property
     def tracked(self) -> bool:
@@ -92,7 +97,7 @@ class FrameData:
 
     def light(self) -> "FrameData":
         """This frame without pixels (image, crops): what a whole-video second pass keeps."""
-        faces = [FaceObs(o.signer_id, o.face, o.source, o.status, o.error, o.occlusion, o.region, None, o.logits, o.extras) for o in self.faces]
+        faces = [FaceObs(o.signer_id, o.face, o.source, o.status, o.error, o.occlusion, o.region, None, o.logits, o.extras, box=o.box) for o in self.faces]
         return FrameData(self.index, self.time_ms, None, self.source, self.error, self.status, None, self.hands, faces)
 
 
@@ -280,7 +285,7 @@ class Signers:
             tracked = self.tracker.update(f.image, f.detections, [o is not None and o.state != "none" for o in occl])
         out = []
         for tf in tracked:
-            obs = FaceObs(tf.signer_id, tf.face, tf.status, occlusion=self.occlusion(tf.face, hands))
+            obs = FaceObs(tf.signer_id, tf.face, tf.status, occlusion=self.occlusion(tf.face, hands), box=clip_face(tf.face, f.image.shape)[0].box)
             if tf.status == "coasting" and not (hands and overlaps_box(tf.face, hands)):
                 obs.status, obs.region = "no_face", "none"  # lost, and no hand explains it
             out.append(obs)

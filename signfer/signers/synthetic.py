@@ -169,3 +169,35 @@ def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int =
         frames.append(img)
         truth.append({"boxes": boxes, "hands": hands, "covered": covered})
     return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_absence_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 50, away: range = range(20, 30), fps: float = 10.0,
+                       width: int = 480, height: int = 200, step: int = 40) -> SyntheticVideo:
+    """Two face portraits side by side; the second walks out of the frame to the right, stays out for the frames
+    ``away`` (10 frames = 1 s at 10 fps) and walks back in. Both sway a little, so nothing is static.
+    ``truth[i]["boxes"]``: name -> portrait box for the faces at least half inside the frame."""
+    (a, pa), (b, pb) = list(faces.items())
+    size = pa.shape[0]
+    home_b = width - size - 20
+    frames, truth = [], []
+    first, last = min(away), max(away)
+    for i in range(n_frames):
+        img = np.full((height, width, 3), 128, np.uint8)
+        sway = int(round(6 * np.sin(i / 3)))
+        xa, ya = 20 + sway, (height - size) // 2
+        if i < first:
+            xb = home_b + max(0, i - (first - 5)) * step  # the last 5 frames before: walking out
+        elif i <= last:
+            xb = width + 10  # out of the frame
+        else:
+            xb = max(home_b, width - (i - last) * step)  # walking back in
+        yb = (height - size) // 2 - sway
+        img = paste(img, np.dstack([pa, np.full(pa.shape[:2], 255, np.uint8)]), xa, ya)
+        img = paste(img, np.dstack([pb, np.full(pb.shape[:2], 255, np.uint8)]), xb, yb)
+        boxes = {a: (xa, ya, xa + size, ya + size)}
+        visible_b = max(0, min(xb + size, width) - xb) / size
+        if visible_b >= 0.5:
+            boxes[b] = (xb, yb, xb + size, yb + size)
+        frames.append(img)
+        truth.append({"boxes": boxes})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
