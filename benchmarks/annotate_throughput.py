@@ -55,6 +55,11 @@ CONFIGS = {
     "haar-paper": {"detector": "haar", "scale": 1.0, "detect_every": 1},
     "no-detector": {"detector": "none"},
     "decode": {"decode_only": True},
+    # the same pipeline with its signer stages on (`signfer annotate --signer all`, then with hands: `--occlusion flag`)
+    "signer-all": {"signers": True},
+    "signer-hands": {"signers": True, "hands": True},
+    "paper-signer": {"scale": 1.0, "detect_every": 1, "signers": True},
+    "paper-signer-hands": {"scale": 1.0, "detect_every": 1, "signers": True, "hands": True},
 }
 
 PEERS = "fer+Haar 35.4 fps / 616-647 MB, fer+MTCNN 26.5 fps / 1.28 GB, MTCNN(facenet) detection alone 23.5 (full) / 46.9 (half) fps"
@@ -135,7 +140,11 @@ def run_worker(cfg: dict) -> dict:
     rss_loaded = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
-        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"]))
+        from signfer.inference.pipeline import HandOptions, SignerOptions
+
+        opts = AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"], signers=SignerOptions() if cfg.get("signers") else None,
+                                 hands=HandOptions(occlusion="flag") if cfg.get("hands") else None)  # fmt: skip
+        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=opts)
         dt = time.perf_counter() - t1
     return {
         "frames": res.n_frames,
@@ -184,7 +193,8 @@ def describe(cfg: dict) -> str:
     if cfg.get("decode_only"):
         return "decode only (OpenCV)"
     det = cfg["detector"] if cfg["detector"] == "none" else f"{cfg['detector']} {cfg['scale']:g}x, every {cfg['detect_every']}"
-    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}"
+    stages = (", --signer all" if cfg.get("signers") else "") + (" + hands" if cfg.get("hands") else "")
+    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}{stages}"
 
 
 def load_text() -> str:
@@ -197,7 +207,7 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
     configs = list(dict.fromkeys(r["config"] for r in results))
     short = {v: v.replace("single_face", "single_face").replace("wolfgang x", "W x") for v in video_names}
     cols = [f"{short[v]} fps" for v in video_names]
-    head = f"{'config':<11} {'pipeline':<34} " + " ".join(f"{c:>19}" for c in cols) + f" {'peak MB':>8} {'torch':>5}"
+    head = f"{'config':<11} {'pipeline':<50} " + " ".join(f"{c:>19}" for c in cols) + f" {'peak MB':>8} {'torch':>5}"
     lines = [head, "-" * len(head)]
     for name in configs:
         runs = [r for r in results if r["config"] == name]
@@ -213,7 +223,7 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
                 cells.append(f"{statistics.median(fps):>7.1f} ({min(fps):.0f}-{max(fps):.0f})".rjust(19))
         peak = max((r["peak_rss_mb"] for r in ok), default=float("nan"))
         torch_used = "yes" if any(r.get("torch_loaded") for r in ok) else "no"
-        lines.append(f"{name:<11} {runs[0]['pipeline']:<34} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
+        lines.append(f"{name:<11} {runs[0]['pipeline']:<50} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
     return "\n".join(lines)
 
 
@@ -257,7 +267,7 @@ def main(argv=None) -> int:
                 videos.setdefault("wolfgang", remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src)
                 runs.append(("wolfgang", long_cfg))
             runs.append((f"wolfgang x{args.long}", long_cfg))
-        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
+        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<50} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
         print("-" * len(header))
@@ -269,11 +279,11 @@ def main(argv=None) -> int:
                 r.update(video=video, config=name, pipeline=describe(cfg), repeat=rep, load1=os.getloadavg()[0], **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
                 results.append(r)
                 if "error" in r:
-                    print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<34} error: {r['error']}")
+                    print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<50} error: {r['error']}")
                     continue
                 growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
                 faces = "" if r["faces"] is None else r["faces"]
-                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
+                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<50} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
         print(f"# end: {load_text()}")
         print(f"\nsummary over {max(1, args.repeat)} pass(es): median frames/s (min-max), largest peak RSS; {load_text()}")
         print(summary_table(results, list(videos)))

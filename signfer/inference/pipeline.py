@@ -145,7 +145,7 @@ class HandOptions:
     detector: object = "mediapipe"
     occlusion: str = "flag"
     threshold: float = DEFAULT_THRESHOLD
-    palm_every: int = 5
+    palm_every: int = 10
 
     def __post_init__(self):
         if self.occlusion not in ("switch", "flag"):
