@@ -276,13 +276,19 @@ class Signers:
 
     def _one(self, f: FrameData) -> None:
         hands = f.hands or []
+
+        def flags(faces):
+            return [o is not None and o.state != "none" for o in (self.occlusion(face, hands) for face in faces)]
+
         if f.detections is None:
-            tracked = self.tracker.update(f.image, None)
-            if self.tracker.lost_any:  # a template was lost between detections: look now
-                f.detections = self.faces.detect_now(f.image)
-        if f.detections is not None:
-            occl = [self.occlusion(face, hands) for face in f.detections]
-            tracked = self.tracker.update(f.image, f.detections, [o is not None and o.state != "none" for o in occl])
+
+            def detect(image):  # a template was lost between detections: look now
+                f.detections = self.faces.detect_now(image)
+                return f.detections, flags(f.detections)
+
+            tracked = self.tracker.update(f.image, None, detect=detect)
+        else:
+            tracked = self.tracker.update(f.image, f.detections, flags(f.detections))
         out = []
         for tf in tracked:
             obs = FaceObs(tf.signer_id, tf.face, tf.status, occlusion=self.occlusion(tf.face, hands), box=clip_face(tf.face, f.image.shape)[0].box)

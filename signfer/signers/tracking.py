@@ -133,12 +133,14 @@ class SignerTracker:
         """Tracks reported in the last frame (not absent)."""
         return [t for t in self.tracks if not t.absent]
 
-    def update(self, rgb: np.ndarray, faces: list[Face] | None, occluded: list[bool] | None = None) -> list[TrackedFace]:
+    def update(self, rgb: np.ndarray, faces: list[Face] | None, occluded: list[bool] | None = None, detect=None) -> list[TrackedFace]:
         """Match ``faces`` (one frame's detections; ``None``: the detector did not run on this frame, the tracks
         follow their templates) to tracks; returns one :class:`TrackedFace` per reported track, in signer-ID
-        order. ``occluded[i]``: face ``i`` is partly hidden (its appearance is not learnt)."""
+        order. ``occluded[i]``: face ``i`` is partly hidden (its appearance is not learnt). ``detect``: with
+        ``faces=None``, called as ``detect(rgb) -> (faces, occluded)`` when a template is lost, so the frame
+        is matched to fresh detections instead."""
         if faces is None:
-            return self._follow(rgb)
+            return self._follow(rgb, detect)
         occluded = occluded or [False] * len(faces)
         hists = [face_histogram(rgb, f.box) for f in faces]
         sim = np.array([[self.similarity(t, f, h) for f, h in zip(faces, hists)] for t in self.tracks], np.float64).reshape(len(self.tracks), len(faces))
@@ -177,31 +179,36 @@ class SignerTracker:
         self.tracks = keep
         return sorted(out, key=lambda tf: _id_key(tf.signer_id))
 
-    def _follow(self, rgb: np.ndarray) -> list[TrackedFace]:
-        """A frame without detection: live tracks follow their templates; a track whose template is lost coasts."""
+    def _follow(self, rgb: np.ndarray, detect=None) -> list[TrackedFace]:
+        """A frame without detection: live tracks follow their templates; a track whose template is lost coasts
+        (or, with ``detect``, the frame is detected at once and matched as usual)."""
+        moves = {}
+        for i, t in enumerate(self.tracks):
+            if t.absent:
+                continue
+            moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+            if moved is not None and clip_face(moved, rgb.shape)[1] < MIN_INSIDE:
+                moved = None
+            moves[i] = moved
+            if moved is None and detect is not None:
+                faces, occluded = detect(rgb)
+                return self.update(rgb, faces, occluded)
         out = []
-        for t in self.tracks:
+        for i, t in enumerate(self.tracks):
             if t.absent:
                 t.missed += 1
                 continue
-            moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+            moved = moves[i]
             if moved is not None:
-                face, inside = clip_face(moved, rgb.shape)
-                if inside >= MIN_INSIDE:
-                    t.face = moved
-                    out.append(TrackedFace(t.signer_id, face, "tracked", t.template.last_score))
-                    continue
+                t.face = moved
+                out.append(TrackedFace(t.signer_id, clip_face(moved, rgb.shape)[0], "tracked", t.template.last_score))
+                continue
             t.missed += 1
             tf = self._coast(t, rgb)
             if tf is not None:
                 out.append(tf)
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missing]
         return sorted(out, key=lambda tf: _id_key(tf.signer_id))
-
-    @property
-    def lost_any(self) -> bool:
-        """Whether a live track lost its face in the last frame (the caller may run the detector at once)."""
-        return any(t.missed > 0 and not t.absent for t in self.tracks)
 
     def _lost(self, t: _Track, rgb: np.ndarray) -> TrackedFace | None:
         moved = t.template.track(rgb) if t.template is not None and t.template.active else None

@@ -100,3 +100,11 @@ def hand_over_mouth_video(tmp_path_factory, astronaut, real_hand):
     from signfer.signers.synthetic import make_hand_over_mouth_video
 
     return make_hand_over_mouth_video(tmp_path_factory.mktemp("hand_mouth") / "hand_mouth.avi", astronaut, ASTRONAUT_FACE, real_hand)
+
+
+@pytest.fixture(scope="session")
+def moving_face_clip_signers(astronaut, tmp_path_factory):
+    """The astronaut's (smiling) face moving over 16 frames; frames 4, 5 and 11 blank (signfer.inference.democlip)."""
+    from signfer.inference.democlip import make_moving_face_clip
+
+    return make_moving_face_clip(tmp_path_factory.mktemp("clip") / "astronaut_moving.avi", astronaut)

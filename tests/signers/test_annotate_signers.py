@@ -147,3 +147,42 @@ def test_cli_annotate_two_signers(tmp_path, region_models, two_signer_video):
     while cap.read()[0]:
         n += 1
     assert n == 20
+
+
+def test_cli_signer_all_with_onnx_detect_every_and_overlay(tmp_path, region_models, two_signer_video):
+    """Every option works in every mode: ONNX Runtime, detection every 3rd frame with tracking between, and the overlay video."""
+    from signfer.cli import main
+
+    out = tmp_path / "ann"
+    rc = main(["annotate", str(two_signer_video.path), "--model", str(region_models["full"]), "--detector", "mtcnn", "--signer", "all",
+               "--detect-every", "3", "--overlay", "--out", str(out), "--no-progress", "--threads", "1"])  # fmt: skip
+    assert rc == 0
+    table = pd.read_csv(out / "two_signers.csv")
+    assert set(table["signer_id"]) == {"S1", "S2"} and len(table) == 40  # both signers in all 20 frames
+    assert {"detected", "tracked"} <= set(table["face_source"])  # tracked between detections
+    assert set(table.loc[(table["frame"] % 3 == 0) & ~table["frame"].between(3, 6), "face_source"]) == {"detected"}
+    # a drawn hand hides the astronaut (S1) from MTCNN in frames 3-6; without hand detection nothing explains it
+    lost = (table["signer_id"] == "S1") & table["frame"].between(3, 6)
+    assert (table.loc[lost, "status"] == "no_face").all() and (table.loc[~lost, "status"] == "ok").all()
+    body = json.loads((out / "two_signers.json").read_text())
+    assert body["model"]["backend"] == "onnxruntime" and body["options"]["detect_every"] == 3
+    cap = cv2.VideoCapture(str(out / "two_signers.overlay.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 20
+
+
+@pytest.mark.registry
+def test_calibrate_median_leaves_a_steady_smile_happy(tmp_path, moving_face_clip_signers):
+    """The astronaut smiles throughout: the offline FER2013 model says happy; there is no frame it rates neutral, so
+    --calibrate median has no evidence of neutrality and leaves the happy segments exactly as they are."""
+    from signfer.cli import main
+
+    out = tmp_path / "cal"
+    assert main(["annotate", str(moving_face_clip_signers.path), "--signer", "all", "--calibrate", "median", "--out", str(out), "--no-progress"]) == 0
+    body = json.loads((out / "astronaut_moving.json").read_text())
+    raw = pd.read_csv(out / "astronaut_moving.csv")
+    assert set(raw["label"].dropna()) == {"happy"} and (raw["calibrated_label"].dropna() == raw["label"].dropna()).all()
+    assert {s["label"] for s in body["segments"]["S1"]} == {"happy"}
+    assert body["baselines"]["S1/full"]["source"] == "none" and "no evidence of neutrality" in body["notes"][0]
