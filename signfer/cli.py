@@ -181,6 +181,7 @@ def _add_train(sub) -> None:
                    "each annotation of its expression tier(s) ('expression' or '<signer>_expression', as signfer annotate writes) "
                    "become labelled face images, one group per annotation; repeatable. Fine-tune the annotating model with --init-from")
     p.add_argument("--tier", default=None, help="with --from-elan: the tier holding the labels (default: every expression tier)")
+    p.add_argument("--force", action="store_true", help="with --from-elan: train even when an EAF's linked media (file name, duration) does not match the video given")
     p.set_defaults(func=_run_train)
 
 
@@ -193,7 +194,7 @@ def _run_train(args) -> int:
         if any(len(pair) > 2 for pair in args.from_elan):
             raise ValueError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
         pairs = [(pair[0], pair[1] if len(pair) > 1 else None) for pair in args.from_elan]
-        metrics = train_from_elan(pairs, args.recipe, args.out, data_dir=args.data, tier=args.tier, fold=args.fold, **_training_options(args))
+        metrics = train_from_elan(pairs, args.recipe, args.out, data_dir=args.data, tier=args.tier, fold=args.fold, force=args.force, **_training_options(args))
     elif args.data is None:
         raise ValueError("signfer train needs --data (or --from-elan FILE.eaf VIDEO)")
     else:

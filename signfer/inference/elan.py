@@ -91,6 +91,59 @@ def linked_media(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def linked_names(path: str | os.PathLike) -> list[str]:
+    """File names of the media an EAF links (from its relative and absolute URLs)."""
+    from urllib.parse import unquote, urlparse
+
+    names = []
+    for desc in read_eaf(path).media_descriptors:
+        for key in ("RELATIVE_MEDIA_URL", "MEDIA_URL"):
+            url = desc.get(key) or ""
+            if url:
+                names.append(Path(unquote(urlparse(url).path if url.startswith("file:") else url)).name)
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def check_media(eaf_path: str | os.PathLike, video: str | os.PathLike, *, force: bool = False, log=print) -> list[str]:
+    """Refuse to pair an EAF with a video it was not made on: the linked media's file name must be the video's, and
+    the annotated duration must fit the video (``signfer_media_duration_ms`` of signfer's EAFs within 2 frames or 2 %;
+    for any EAF, no annotation may end more than a frame after the video does).
+
+    Returns the problems found (empty when none); raises :class:`InputError` naming both files unless ``force``
+    (then each problem is logged as a warning)."""
+    from signfer.inference.video import open_media
+
+    eaf_path, video = Path(eaf_path), Path(video)
+    problems = []
+    names = linked_names(eaf_path)
+    if names and video.name not in names:
+        problems.append(f"it links {' / '.join(names)}, not {video.name}")
+    with open_media(video) as media:
+        info = media.info
+    if info.kind == "video" and info.frame_count:
+        frame_ms = info.frame_ms
+        duration = info.frame_count * frame_ms
+        eaf = read_eaf(eaf_path)
+        props = dict(eaf.properties)  # pympi: a list of (name, value)
+        stated = props.get("signfer_media_duration_ms")
+        if stated is not None:
+            try:
+                stated = float(stated)
+            except ValueError:
+                stated = None
+        if stated is not None and abs(stated - duration) > max(2 * frame_ms, 0.02 * duration):
+            problems.append(f"it was made on a video of {stated / 1000:.2f} s, this one lasts {duration / 1000:.2f} s")
+        ends = [end for anns in read_tiers(eaf_path).values() for _, end, _ in anns]
+        if ends and max(ends) > duration + frame_ms + 1:
+            problems.append(f"its annotations run until {max(ends) / 1000:.2f} s, this video lasts {duration / 1000:.2f} s")
+    if problems and not force:
+        raise InputError(eaf_path, f"does not belong to the video {video}: " + "; ".join(problems)
+                         + " (pass the video the EAF was made on, or --force to use it anyway)")  # fmt: skip
+    for problem in problems:
+        log(f"warning: {eaf_path} and {video}: {problem} (--force: used anyway)")
+    return problems
+
+
 def expression_tiers(tiers: Iterable[str], tier: str | None = None) -> dict[str | None, str]:
     """Signer (``None`` for a plain ``expression`` tier) -> expression tier name; ``tier`` picks one by name."""
     names = list(tiers)
@@ -259,6 +312,7 @@ def train_from_elan(
     data_dir: str | os.PathLike | None = None,
     tier: str | None = None,
     every: int = 1,
+    force: bool = False,
     log=print,
     **train_kwargs,
 ) -> dict:
@@ -267,7 +321,8 @@ def train_from_elan(
     The data set goes to ``data_dir`` (default ``OUT/elan_data``); the model is trained by
     :func:`signfer.training.loop.train` with the ``folder`` layout, so any recipe, ``--init-from``
     / ``--pretrained`` (fine-tuning the model that made the first annotation) and ``--set`` work.
-    Returns the test metrics of the trained fold.
+    Each EAF is first checked against its video (:func:`check_media`: linked file name, duration); a
+    mismatch is refused unless ``force``. Returns the test metrics of the trained fold.
     """
     from signfer.training.loop import train
     from signfer.training.prepare import resolve_recipe
@@ -283,6 +338,9 @@ def train_from_elan(
             n += 1
             name = f"{base}-{n}"
         names.add(name)
+        linked = video if video is not None else linked_media(eaf)
+        if linked is not None:
+            check_media(eaf, linked, force=force, log=log)
         table = build_elan_dataset(eaf, video, data_dir, tier=tier, classes=rec.class_names(), every=every, name=name)
         ok = int((table["status"] == "ok").sum())
         total += ok

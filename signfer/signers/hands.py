@@ -53,10 +53,42 @@ LANDMARK_INPUT = 224
 
 def model_file(kind: str) -> Path:
     """The local ``.tflite`` file of ``kind`` (``palm_lite``, ``palm_full``, ``landmark_lite``, ``landmark_full``),
-    extracted from the mediapipe wheel into the signfer cache on first use and checked by SHA-256."""
+    extracted from the mediapipe wheel into the signfer cache on first use and checked by SHA-256.
+    The one-time wheel download says so (one line) and shows pip's progress bar."""
     member, sha = _MODELS[kind]
     src = WeightSource("wheel", MEDIAPIPE_WHEEL, member=member, sha256=sha)
+    if not src.target(None).exists():
+        fetch_wheel_announced()
     return fetch_any([src], what=Path(member).name)
+
+
+def fetch_wheel_announced(log=None) -> Path | None:
+    """Download the mediapipe wheel into ``$SIGNFER_CACHE/wheels`` unless it is there, announcing it on stderr (one
+    line) with pip's progress bar; returns its path (None when the download failed: :func:`model_file` then
+    raises :class:`WeightsUnavailable` with what to do)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from signfer.config import cache_dir
+
+    name, version = MEDIAPIPE_WHEEL.split("==")
+    dest = cache_dir() / "wheels"
+    dest.mkdir(parents=True, exist_ok=True)
+    have = [p for p in dest.glob(f"{name}-{version}-*.whl")]
+    if have:
+        return have[0]
+    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    say(f"signfer: fetching MediaPipe's hand models once: pip download --no-deps {MEDIAPIPE_WHEEL} (about 35 MB) into {dest}")
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "on", "-d", tmp, MEDIAPIPE_WHEEL]
+        proc = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            return None
+        final = dest / wheels[0].name
+        wheels[0].replace(final)
+    return final
 
 
 def _interpreter(path: Path, threads: int | None):
