@@ -12,7 +12,9 @@ Each configuration runs in its own process, so each peak RSS (``ru_maxrss``) is 
 Configurations vary one factor at a time from a fast base (ONNX Runtime, batch 16, MTCNN on a
 half-resolution copy, detection every 5th frame with template tracking in between): PyTorch
 eager vs ONNX Runtime, batch 1 vs 16, each detector (mtcnn, haar, none), full vs half-resolution
-detection, detection on every frame vs every N-th. The base is also run on a 10x longer video
+detection, detection on every frame vs every N-th, and the same pipeline with its signer stages on
+(``signer-all``: ``--signer all``; ``signer-hands``: plus MediaPipe hands in video mode, ``--occlusion flag``;
+``paper-signer*``: the same at the paper's detection settings), side by side with the plain runs. The base is also run on a 10x longer video
 (the Wolfgang clip remuxed 10 times, no re-encoding) to show that memory stays flat.
 
 The machine may be shared, so every run is repeated (``--repeat``, interleaved: all configurations once,
@@ -22,6 +24,8 @@ per configuration; the load average before and after each pass is printed with i
     python benchmarks/annotate_throughput.py                               # everything, 3 passes (~15 min on 2 cores)
     python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0 --repeat 1
     python benchmarks/annotate_throughput.py --json results.json
+    python benchmarks/annotate_throughput.py --videos single_face --model fer2013 --long 0 \
+        --configs base,signer-all,signer-hands,paper,paper-signer-hands      # --signer all vs plain
 
 Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
 (fer + Haar: 35 frames/s, 616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip).

@@ -413,7 +413,7 @@ class HandTracker:
 
     name = "mediapipe-video"
 
-    def __init__(self, hands: "MediaPipeHands", palm_every: int = 5, max_hands: int | None = None, same_iou: float = 0.4):
+    def __init__(self, hands: "MediaPipeHands", palm_every: int = 10, max_hands: int | None = None, same_iou: float = 0.4):
         self.hands = hands
         self.palm_every = int(palm_every)
         self.max_hands = int(max_hands or hands.max_hands)
