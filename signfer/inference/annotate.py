@@ -19,9 +19,9 @@ could not be read or processed; ``error`` says why).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
-import pickle
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -254,24 +254,19 @@ def _classify_in_background(recognizer) -> bool:
 
 # --------------------------------------------------------------------------- whole-video pass (calibration, signer choice)
 class _Spill:
-    """Light frames (no pixels) pickled to a temporary file in pass one, read back in order in pass two."""
+    """Light frames (no pixels; :meth:`FrameData.to_record`) written as JSON lines to a temporary file in pass one,
+    read back in order in pass two."""
 
     def __init__(self):
-        self._fh = tempfile.TemporaryFile()
+        self._fh = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
 
     def write(self, frame: FrameData) -> None:
-        light = frame.light()
-        if light.hands is not None:
-            light.hands = [None] * len(light.hands)  # the rows need only how many
-        pickle.dump(light, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._fh.write(json.dumps(frame.to_record()) + "\n")
 
     def __iter__(self):
         self._fh.seek(0)
-        while True:
-            try:
-                yield pickle.load(self._fh)
-            except EOFError:
-                return
+        for line in self._fh:
+            yield FrameData.from_record(json.loads(line))
 
     def close(self) -> None:
         self._fh.close()

@@ -21,7 +21,7 @@ import json
 import math
 import mimetypes
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
@@ -422,9 +422,9 @@ def write_tiers(
     tier name -> participant (signer ID). ``media`` is linked (absolute URL plus a path relative to the EAF).
     """
     eaf = new_eaf(media, path, properties)
-    for name, annotations in tiers.items():
+    for name, anns in tiers.items():
         eaf.add_tier(name, part=(participants or {}).get(name))
-        for start, end, value in annotations:
+        for start, end, value in anns:
             s, e = int(round(start)), int(round(end))
             if e > s:
                 eaf.add_annotation(name, s, e, str(value))

@@ -95,10 +95,41 @@ class FrameData:
     def fail(self, exc: BaseException, what: str = "") -> None:
         self.status, self.error, self.faces = "error", f"{what}{type(exc).__name__}: {exc}", []
 
-    def light(self) -> "FrameData":
-        """This frame without pixels (image, crops): what a whole-video second pass keeps."""
-        faces = [FaceObs(o.signer_id, o.face, o.source, o.status, o.error, o.occlusion, o.region, None, o.logits, o.extras, box=o.box) for o in self.faces]
-        return FrameData(self.index, self.time_ms, None, self.source, self.error, self.status, None, self.hands, faces)
+    def to_record(self) -> dict:
+        """This frame without pixels as JSON-able plain data (what a whole-video first pass spills to disk)."""
+
+        def face(f: Face) -> dict:
+            return {"box": [float(v) for v in f.box], "score": float(f.score), "left_eye": None if f.left_eye is None else [float(v) for v in f.left_eye],
+                    "right_eye": None if f.right_eye is None else [float(v) for v in f.right_eye],
+                    "landmarks": {k: [float(v) for v in p] for k, p in f.landmarks.items()}}  # fmt: skip
+
+        def arr(a):
+            return None if a is None else [float(v) for v in np.asarray(a, np.float32)]
+
+        faces = [{"signer_id": o.signer_id, "face": face(o.face), "source": o.source, "status": o.status, "error": o.error,
+                  "occlusion": None if o.occlusion is None else [o.occlusion.state, o.occlusion.upper, o.occlusion.lower],
+                  "region": o.region, "logits": arr(o.logits), "extras": arr(o.extras), "box": None if o.box is None else [float(v) for v in o.box]}
+                 for o in self.faces]  # fmt: skip
+        return {"index": self.index, "time_ms": self.time_ms, "source": self.source, "error": self.error, "status": self.status,
+                "hands": None if self.hands is None else len(self.hands), "faces": faces}  # fmt: skip
+
+    @classmethod
+    def from_record(cls, rec: dict) -> "FrameData":
+        """The inverse of :meth:`to_record` (hands come back as a list of ``None``: the rows need only how many)."""
+
+        def face(d: dict) -> Face:
+            pt = lambda p: None if p is None else (p[0], p[1])  # noqa: E731
+            return Face(tuple(d["box"]), d["score"], pt(d["left_eye"]), pt(d["right_eye"]), {k: pt(v) for k, v in d["landmarks"].items()})
+
+        def arr(a):
+            return None if a is None else np.asarray(a, np.float32)
+
+        faces = [FaceObs(o["signer_id"], face(o["face"]), o["source"], o["status"], o["error"],
+                         None if o["occlusion"] is None else Occlusion(*o["occlusion"]), o["region"], None, arr(o["logits"]), arr(o["extras"]),
+                         box=None if o["box"] is None else tuple(o["box"]))
+                 for o in rec["faces"]]  # fmt: skip
+        hands = None if rec["hands"] is None else [None] * rec["hands"]
+        return cls(rec["index"], rec["time_ms"], None, rec["source"], rec["error"], rec["status"], None, hands, faces)
 
 
 # --------------------------------------------------------------------------- stage options

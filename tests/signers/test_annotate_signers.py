@@ -18,7 +18,7 @@ import pytest
 from signfer.inference.annotate import AnnotationOptions, annotate_media
 from signfer.inference.elan import read_tiers, tier_participants
 from signfer.inference.pipeline import HandOptions, SignerOptions
-from signfer.signers.calibration import CalibrationOptions, parse_neutral
+from signfer.signers.calibration import CalibrationOptions
 from tests.signers.conftest import ASTRONAUT_FACE, ScriptedHands
 
 
