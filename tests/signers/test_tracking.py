@@ -110,3 +110,18 @@ def test_a_signer_out_of_frame_for_a_second_comes_back_under_her_id(absence_vide
     # a shorter --max-missing than her absence: she comes back as someone new
     short = annotate_media(recognizers["full"], absence_video.path, None, options=AnnotationOptions(signers=SignerOptions(max_missing_s=0.5)), collect=True)
     assert short.signers == ["S1", "S2", "S3"]
+
+
+def test_a_hand_over_a_face_for_two_seconds_keeps_the_id(tmp_path, astronaut, grace_hopper, recognizers):
+    """A drawn hand lies across the astronaut's mouth for 18 frames (1.8 s; the old tracker ended a track after 15
+    missed frames), then the shot cuts: both keep one ID on every frame."""
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.pipeline import SignerOptions
+    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+
+    faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
+    video = make_two_signer_video(tmp_path / "long_hand.avi", faces, n_frames=30, cut=22, hand_over={"astronaut": range(2, 20)})
+    res = annotate_media(recognizers["full"], video.path, None, options=AnnotationOptions(signers=SignerOptions()), collect=True)
+    ids, visible = _id_shares(res.frames, video)
+    assert res.signers == ["S1", "S2"]
+    assert ids == {"astronaut": {"S1": 30}, "hopper": {"S2": 30}}, ids
