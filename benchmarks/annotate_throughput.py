@@ -12,7 +12,9 @@ Each configuration runs in its own process, so each peak RSS (``ru_maxrss``) is 
 Configurations vary one factor at a time from a fast base (ONNX Runtime, batch 16, MTCNN on a
 half-resolution copy, detection every 5th frame with template tracking in between): PyTorch
 eager vs ONNX Runtime, batch 1 vs 16, each detector (mtcnn, haar, none), full vs half-resolution
-detection, detection on every frame vs every N-th. The base is also run on a 10x longer video
+detection, detection on every frame vs every N-th, and the same pipeline with its signer stages on
+(``signer-all``: ``--signer all``; ``signer-hands``: plus MediaPipe hands in video mode, ``--occlusion flag``;
+``paper-signer*``: the same at the paper's detection settings), side by side with the plain runs. The base is also run on a 10x longer video
 (the Wolfgang clip remuxed 10 times, no re-encoding) to show that memory stays flat.
 
 The machine may be shared, so every run is repeated (``--repeat``, interleaved: all configurations once,
@@ -24,6 +26,8 @@ per configuration; the load average before and after each pass is printed with i
     python benchmarks/annotate_throughput.py --json results.json
     git worktree add /tmp/signfer-before 0a39ed7   # then: before / after side by side
     python benchmarks/annotate_throughput.py --videos wolfgang --configs paper,paper-whole --long 0 --before /tmp/signfer-before
+    python benchmarks/annotate_throughput.py --videos single_face --model fer2013 --long 0 \
+        --configs base,signer-all,signer-hands,paper,paper-signer-hands      # --signer all vs plain
 
 Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
 (fer + Haar: 35 frames/s, 616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip).
@@ -58,6 +62,11 @@ CONFIGS = {
     "haar-paper": {"detector": "haar", "scale": 1.0, "detect_every": 1},
     "no-detector": {"detector": "none"},
     "decode": {"decode_only": True},
+    # the same pipeline with its signer stages on (`signfer annotate --signer all`, then with hands: `--occlusion flag`)
+    "signer-all": {"signers": True},
+    "signer-hands": {"signers": True, "hands": True},
+    "paper-signer": {"scale": 1.0, "detect_every": 1, "signers": True},
+    "paper-signer-hands": {"scale": 1.0, "detect_every": 1, "signers": True, "hands": True},
 }
 
 PEERS = "fer+Haar 35.4 fps / 616-647 MB, fer+MTCNN 26.5 fps / 1.28 GB, MTCNN(facenet) detection alone 23.5 (full) / 46.9 (half) fps"
@@ -144,7 +153,11 @@ def run_worker(cfg: dict) -> dict:
         extra["detect_near"] = cfg["detect_near"]  # older code (--before) has no such option: it always detected on the whole frame
     with tempfile.TemporaryDirectory() as tmp:
         t1, c1 = time.perf_counter(), time.process_time()
-        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"], **extra))
+        from signfer.inference.pipeline import HandOptions, SignerOptions
+
+        opts = AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"], signers=SignerOptions() if cfg.get("signers") else None,
+                                 hands=HandOptions(occlusion="flag") if cfg.get("hands") else None, **extra)  # fmt: skip
+        res = annotate_media(rec, cfg["video"], tmp, formats=("csv",), options=opts)
         dt, cpu = time.perf_counter() - t1, time.process_time() - c1
         boxes = pd.read_csv(next(Path(tmp).glob("*.csv")))[["face_x1", "face_y1", "face_x2", "face_y2"]].to_numpy(float).tolist()
     return {
@@ -203,7 +216,8 @@ def describe(cfg: dict) -> str:
     if cfg.get("decode_only"):
         return "decode only (OpenCV)"
     det = cfg["detector"] if cfg["detector"] == "none" else f"{cfg['detector']} {cfg['scale']:g}x, every {cfg['detect_every']}"
-    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}"
+    stages = (", --signer all" if cfg.get("signers") else "") + (" + hands" if cfg.get("hands") else "")
+    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}{stages}"
 
 
 def load_text() -> str:
@@ -216,7 +230,7 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
     configs = list(dict.fromkeys(r["config"] for r in results))
     short = {v: v.replace("single_face", "single_face").replace("wolfgang x", "W x") for v in video_names}
     cols = [f"{short[v]} fps" for v in video_names]
-    head = f"{'config':<11} {'pipeline':<34} " + " ".join(f"{c:>19}" for c in cols) + f" {'peak MB':>8} {'torch':>5}"
+    head = f"{'config':<11} {'pipeline':<50} " + " ".join(f"{c:>19}" for c in cols) + f" {'peak MB':>8} {'torch':>5}"
     lines = [head, "-" * len(head)]
     for name in configs:
         runs = [r for r in results if r["config"] == name]
@@ -232,7 +246,7 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
                 cells.append(f"{statistics.median(fps):>7.1f} ({min(fps):.0f}-{max(fps):.0f})".rjust(19))
         peak = max((r["peak_rss_mb"] for r in ok), default=float("nan"))
         torch_used = "yes" if any(r.get("torch_loaded") for r in ok) else "no"
-        lines.append(f"{name:<11} {runs[0]['pipeline']:<34} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
+        lines.append(f"{name:<11} {runs[0]['pipeline']:<50} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
     return "\n".join(lines)
 
 
@@ -313,7 +327,7 @@ def main(argv=None) -> int:
                 videos.setdefault("wolfgang", remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src)
                 runs.append(("wolfgang", long_cfg))
             runs.append((f"wolfgang x{args.long}", long_cfg))
-        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<34} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
+        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<50} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
         print("-" * len(header))
@@ -326,11 +340,11 @@ def main(argv=None) -> int:
                 r.update(video=video, config=name, pipeline=describe(cfg), repeat=rep, load1=os.getloadavg()[0], **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
                 results.append(r)
                 if "error" in r:
-                    print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<34} error: {r['error']}")
+                    print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<50} error: {r['error']}")
                     continue
                 growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
                 faces = "" if r["faces"] is None else r["faces"]
-                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<34} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
+                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<50} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
         print(f"# end: {load_text()}")
         print(f"\nsummary over {max(1, args.repeat)} pass(es): median frames/s (min-max), largest peak RSS; {load_text()}")
         print(summary_table(results, list(videos)))

@@ -246,6 +246,7 @@ def _add_train(sub) -> None:
                    "each annotation of its expression tier(s) ('expression' or '<signer>_expression', as signfer annotate writes) "
                    "become labelled face images, one group per annotation; repeatable. Fine-tune the annotating model with --init-from")
     p.add_argument("--tier", default=None, help="with --from-elan: the tier holding the labels (default: every expression tier)")
+    p.add_argument("--force", action="store_true", help="with --from-elan: train even when an EAF's linked media (file name, duration) does not match the video given")
     p.set_defaults(func=_run_train)
 
 
@@ -253,12 +254,12 @@ def _run_train(args) -> int:
     from signfer.training.loop import train
 
     if args.from_elan:
-        from signfer.signers.elan import train_from_elan
+        from signfer.inference.elan import train_from_elan
 
         if any(len(pair) > 2 for pair in args.from_elan):
             raise OptionError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
         pairs = [(pair[0], pair[1] if len(pair) > 1 else None) for pair in args.from_elan]
-        metrics = train_from_elan(pairs, args.recipe, args.out, data_dir=args.data, tier=args.tier, fold=args.fold, **_training_options(args))
+        metrics = train_from_elan(pairs, args.recipe, args.out, data_dir=args.data, tier=args.tier, fold=args.fold, force=args.force, **_training_options(args))
     elif args.data is None:
         raise OptionError("signfer train needs --data (or --from-elan FILE.eaf VIDEO)")
     else:
@@ -378,41 +379,53 @@ def _add_annotate(sub) -> None:
     _inference_arguments(p)
     p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model and detector (default: all)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    g = p.add_argument_group("several signers, hands over faces, calibration (any of these switches to signer-aware annotation; docs/signers.md)")
-    g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write largest | left | right | an ID | all of them, one ELAN tier group per signer (default when signer-aware: all)")
-    g.add_argument("--occlusion", choices=["switch", "flag", "off"], default=None, help="hands over faces: switch = predict with the upper-face model when a hand covers the lower half (and vice versa), mark 'occluded' when both; flag = only record it; off = no hand detection (default: switch with both half-face models, else flag)")
+    g = p.add_argument_group("several signers, hands over faces, calibration (stages of the same pipeline; each works with every other option; docs/signers.md)")
+    g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write all | largest | left | right | an ID, one row per frame and signer and one ELAN tier group per signer (default: off, the largest face of each frame)")
+    g.add_argument("--max-missing", type=float, default=3.0, metavar="SECONDS", help="with --signer: a signer unseen (out of frame, turned away, behind a hand) for up to SECONDS comes back under the same ID, recognised by appearance (default: %(default)s)")
+    g.add_argument("--occlusion", choices=["switch", "flag", "off"], default=None, help="hands over faces: switch = predict with the upper-face model when a hand covers the lower half (and vice versa), mark 'occluded' when both; flag = only record it; off = no hand detection (default: switch with both half-face models, else off)")
     g.add_argument("--upper-model", default=None, metavar="NAME_OR_PATH", help="model trained on the upper face half (e.g. a run of recipe easier2025-upper)")
     g.add_argument("--lower-model", default=None, metavar="NAME_OR_PATH", help="model trained on the lower face half (recipe easier2025-lower)")
     g.add_argument("--hands", choices=["mediapipe", "mediapipe-lite"], default="mediapipe", help="hand detector: MediaPipe's palm + landmark models, full or lite, taken from the mediapipe 0.10.21 wheel (default: %(default)s)")
+    g.add_argument("--palm-every", type=int, default=10, metavar="N", help="look for new hands with the palm detector every N-th analysed frame (at once when a tracked hand is lost); tracked hands follow their landmarks (default: %(default)s)")
     g.add_argument("--occlusion-threshold", type=float, default=0.25, metavar="F", help="a face half counts as covered when a hand covers at least F of it (default: %(default)s)")
-    g.add_argument("--calibrate", choices=["none", "median", "interval"], default="none", help="subtract each signer's neutral baseline from the logits before deciding: the median over the video, or over --neutral stretches; raw and calibrated outputs are both written (default: %(default)s)")
+    g.add_argument("--calibrate", choices=["none", "median", "interval"], default="none", help="remove each signer's resting-face bias from the logits, measured on neutral frames only: median = the frames the model itself rates neutral with high confidence, interval = the --neutral stretches; without such frames outputs stay raw (said in the log); raw and calibrated outputs are both written (default: %(default)s)")
     g.add_argument("--neutral", action="append", default=[], metavar="[SIGNER:]START-END", help="a stretch in seconds where the signer (or every signer) is neutral, e.g. 0-2.5 or S2:10-12; implies --calibrate interval (repeatable)")
     p.set_defaults(func=_run_annotate)
 
 
+def _annotation_options(args):
+    """The pipeline's options (one object per stage) from `signfer annotate` arguments."""
+    from signfer.inference.annotate import AnnotationOptions
+    from signfer.inference.pipeline import HandOptions, SignerOptions
+    from signfer.inference.smoothing import Smoothing
+    from signfer.signers.calibration import CalibrationOptions, parse_neutral
+
+    occlusion = args.occlusion or ("switch" if args.upper_model and args.lower_model else "off")
+    if occlusion == "switch" and not (args.upper_model and args.lower_model):
+        raise ValueError("--occlusion switch needs --upper-model and --lower-model (models trained on the upper and lower face half)")
+    neutral = tuple(parse_neutral(n) for n in args.neutral)
+    method = args.calibrate if args.calibrate != "none" or not neutral else "interval"
+    return AnnotationOptions(
+        every=args.every, detect_every=args.detect_every, batch_size=args.batch_size, smoothing=Smoothing(args.smooth_method, args.smooth),
+        min_duration_ms=args.min_duration, fps=args.fps, eaf_probabilities=args.eaf_probabilities,
+        signers=SignerOptions(signer=args.signer, max_missing_s=args.max_missing) if args.signer else None,
+        hands=None if occlusion == "off" else HandOptions(detector=args.hands, occlusion=occlusion, threshold=args.occlusion_threshold, palm_every=args.palm_every),
+        calibration=CalibrationOptions(method=method, neutral=neutral),
+    )  # fmt: skip
+
+
 def _run_annotate(args) -> int:
-    from signfer.inference.annotate import annotate_inputs
+    from signfer.inference.runner import annotate_inputs
     from signfer.models.weights import WeightsUnavailable
 
     _apply_max_pixels(args)
-    if args.signer or args.occlusion or args.upper_model or args.lower_model or args.calibrate != "none" or args.neutral:
-        from signfer.signers.annotate import annotate_signer_inputs
-
-        return annotate_signer_inputs(
-            args.inputs, args.model, args.out, upper_model=args.upper_model, lower_model=args.lower_model, signer=args.signer or "all",
-            occlusion=args.occlusion, hands=args.hands, occlusion_threshold=args.occlusion_threshold, calibration=args.calibrate,
-            neutral=args.neutral, formats=args.formats, every=args.every, smooth=args.smooth, smooth_method=args.smooth_method,
-            min_duration_ms=args.min_duration, fps=args.fps, progress=not args.no_progress, backend=args.backend, device=args.device,
-            detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, fold=args.fold,
-            threads=args.threads, batch_size=args.batch_size,
-        )  # fmt: skip
+    options = _annotation_options(args)
     try:
         return annotate_inputs(
-            args.inputs, args.model, args.out, formats=args.formats, overlay=args.overlay, every=args.every,
-            detect_every=args.detect_every, smooth=args.smooth, smooth_method=args.smooth_method,
-            min_duration_ms=args.min_duration, eaf_probabilities=args.eaf_probabilities, fps=args.fps,
-            batch_size=args.batch_size, backend=args.backend, device=args.device, detector=args.detector,
-            detect_scale=args.detect_scale, min_face_score=args.min_face_score, fold=args.fold, threads=args.threads, progress=not args.no_progress,
+            args.inputs, args.model, args.out, options=options, formats=args.formats, overlay=args.overlay,
+            upper_model=args.upper_model, lower_model=args.lower_model, progress=not args.no_progress, backend=args.backend,
+            device=args.device, detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score,
+            fold=args.fold, threads=args.threads, batch_size=args.batch_size,
         )  # fmt: skip
     except WeightsUnavailable as exc:
         print(f"signfer annotate: error: {exc}", file=sys.stderr)

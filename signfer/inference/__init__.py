@@ -13,7 +13,9 @@ import importlib
 
 _LAZY = {
     "recognizer": ("Recognizer", "Prediction"),
-    "annotate": ("AnnotationOptions", "annotate_media", "annotate_inputs"),
+    "annotate": ("AnnotationOptions", "annotate_media"),
+    "runner": ("annotate_inputs",),
+    "pipeline": ("FaceOptions", "SignerOptions", "HandOptions"),
     "video": ("open_media",),
     "smoothing": ("Smoothing", "smooth_probabilities"),
     "segments": ("Segment", "build_segments"),

@@ -1,21 +1,28 @@
-"""Annotating videos, image folders and images: per-frame rows, smoothing, segments, exports.
+"""Annotating videos, image folders and images with the one pipeline of :mod:`signfer.inference.pipeline`.
 
 The pipeline streams: frames are decoded in batches, faces detected in batches (or, with
 ``detect_every > 1``, detected every N-th analysed frame and followed by template tracking in
-between), preprocessed with the model's preset and classified in batches. Rows go straight to
-the CSV / JSON writers and segments are built on the fly, so memory stays flat however long
-the video is (only ``collect=True``, used by ``Recognizer.annotate_video``, keeps the rows).
+between), optionally hands found and each face half's occlusion measured, faces assigned to signers
+(the largest face in the plain mode; every face with a stable ID with ``signers``), cut as the model
+for the visible part expects and classified in batches. Rows go straight to the CSV / JSON writers and
+segments are built on the fly, so memory stays flat however long the video is. What needs the whole
+video first (calibration's baselines, picking the largest / leftmost signer) runs in two passes: the
+first keeps only each frame's faces and logits (spilled to a temporary file; the logits of the
+candidate neutral frames stay in memory), the second writes (re-decoding the video for an overlay).
 
-A frame's ``status``: ``ok`` (a face, classified), ``no_face`` (the detector found none; a
-preset's ``no_face: whole_image`` policy is meant for face-crop data sets and is not applied
-to video frames), ``error`` (the frame could not be read or processed; ``error`` says why).
+A row's ``status``: ``ok`` (a face, classified), ``no_face`` (the detector found none; a preset's
+``no_face: whole_image`` policy is meant for face-crop data sets and is not applied to video frames),
+``occluded`` (hands over both face halves under the ``switch`` policy: no guess), ``error`` (the frame
+could not be read or processed; ``error`` says why).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,25 +32,39 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from signfer.faces.types import Face
+from signfer.inference.classifier import softmax
 from signfer.inference.export import (
     EAF_PROBABILITY_MODES,
     CsvWriter,
+    EafTiers,
     JsonWriter,
     OverlayWriter,
-    ProbabilityTiers,
-    frame_columns,
-    frame_record,
-    write_eaf,
+    RowSchema,
+    write_tiers,
 )
-from signfer.inference.segments import Segment, SegmentBuilder
-from signfer.inference.smoothing import Smoothing, StreamingSmoother
-from signfer.inference.tracking import FaceTracker
+from signfer.inference.pipeline import (
+    ClassifyStage,
+    CropStage,
+    FaceOptions,
+    FaceStage,
+    FrameData,
+    HandOptions,
+    HandStage,
+    LargestFace,
+    SignerOptions,
+    SignerPost,
+    Signers,
+)
+from signfer.inference.segments import Segment
+from signfer.inference.smoothing import Smoothing
 from signfer.inference.video import MediaInfo, MediaReader, open_media
-from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DoneMarkers, InputError, atomic_path, atomic_write, file_fingerprint, find_media, refuse_overwrite
+from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DoneMarkers, InputError, atomic_path, atomic_write, find_media, refuse_overwrite
+from signfer.signers import calibration as cal
+from signfer.signers.tracking import SignerTracker, pick_signers
 
 FORMATS = ("csv", "json", "eaf")
 SUMMARY_FILE = "annotate_summary.csv"
+REGIONS = ("full", "upper", "lower")
 
 
 @dataclass
@@ -51,9 +72,11 @@ class AnnotationOptions:
     """How to annotate: analyse every ``every``-th frame; detect faces every ``detect_every``-th
     analysed frame (tracking in between); ``smoothing``; segments shorter than ``min_duration_ms``
     dropped; ``fps`` of image inputs; ``eaf_probabilities`` (``segments`` | ``frames`` | ``none``).
-    ``detect_near``: in videos, detect around the previous analysed frame's face first
-    (:meth:`Recognizer.detect_near`; the same faces, a fraction of the cost), the whole frame when
-    none is found there and on every :data:`FULL_DETECT_EVERY`-th detection, so a new, larger face is found."""
+
+    The optional stages: ``signers`` (:class:`~signfer.inference.pipeline.SignerOptions`: every face with a
+    stable signer ID; ``None``: the plain mode, the largest face), ``hands``
+    (:class:`~signfer.inference.pipeline.HandOptions`: hands over face halves; ``None``: off) and
+    ``calibration`` (:class:`~signfer.signers.calibration.CalibrationOptions`)."""
 
     every: int = 1
     detect_every: int = 1
@@ -62,6 +85,11 @@ class AnnotationOptions:
     min_duration_ms: float = 0.0
     fps: float | None = None
     eaf_probabilities: str = "segments"
+    signers: SignerOptions | None = None
+    hands: HandOptions | None = None
+    calibration: cal.CalibrationOptions = field(default_factory=cal.CalibrationOptions)
+    #: plain mode, videos: detect around the previous detection's face first (MTCNN's region search: the same
+    #: faces at a fraction of the cost), the whole frame when none is found there and every 25th detection
     detect_near: bool = True
 
     def __post_init__(self):
@@ -74,8 +102,17 @@ class AnnotationOptions:
     def from_kwargs(cls, smooth: int = 1, smooth_method: str = "moving", **kw) -> "AnnotationOptions":
         return cls(smoothing=Smoothing(smooth_method, smooth), **kw)
 
+    @property
+    def faces(self) -> FaceOptions:
+        return FaceOptions(self.detect_every, near=self.detect_near and self.signers is None)
+
+    @property
+    def two_pass(self) -> bool:
+        """Whether the whole video is needed before writing (calibration, or a signer picked by a whole-video statistic)."""
+        return self.calibration.enabled or (self.signers is not None and self.signers.signer.strip().lower() != "all")
+
     def to_dict(self) -> dict:
-        return {
+        out = {
             "every": self.every,
             "detect_every": self.detect_every,
             "batch_size": self.batch_size,
@@ -84,30 +121,22 @@ class AnnotationOptions:
             "eaf_probabilities": self.eaf_probabilities,
             "detect_near": self.detect_near,
         }
-
-
-@dataclass
-class FrameResult:
-    """What the pipeline found in one analysed frame."""
-
-    frame: int
-    time_ms: float
-    status: str
-    source: str = ""
-    error: str = ""
-    face: Face | None = None
-    tracked: bool = False
-    probs: np.ndarray | None = None
-    smoothed: np.ndarray | None = None
-    image: np.ndarray | None = None  # kept only for the overlay video
-    # [extra outputs] the model's extra per-image values (spec.extra_outputs, e.g. valence/arousal), raw and smoothed
-    extras: np.ndarray | None = None
-    smoothed_extras: np.ndarray | None = None
+        if self.signers is not None:
+            out["signers"] = self.signers.to_dict()
+        if self.hands is not None:
+            out["hands"] = self.hands.to_dict()
+        if self.calibration.enabled:
+            out["calibration"] = self.calibration.to_dict()
+        return out
 
 
 @dataclass
 class AnnotationResult:
-    """One annotated input: counts, segments, the files written and (``collect=True``) the rows."""
+    """One annotated input: counts (rows by status), segments, the files written and (``collect=True``) the rows.
+
+    ``segments``: every segment (all signers, by start time); ``signer_segments``: signer -> segments
+    (``""`` in the plain mode); ``signers``: the signer IDs written; ``baselines``: calibration per
+    ``signer/model``; ``notes``: messages for the user (e.g. calibration without evidence)."""
 
     path: str
     name: str
@@ -118,100 +147,100 @@ class AnnotationResult:
     outputs: dict[str, Path]
     seconds: float
     frames: pd.DataFrame | None = None
+    signer_segments: dict[str, list[Segment]] = field(default_factory=dict)
+    signers: list[str] = field(default_factory=list)
+    baselines: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    n_analysed: int = 0  # analysed frames (rows may be more: one per signer)
+    model_counts: dict[str, int] = field(default_factory=dict)  # rows per model used (full / upper / lower / none)
 
     @property
     def n_frames(self) -> int:
-        return sum(self.counts.values())
+        return self.n_analysed or sum(self.counts.values())
+
+
+# --------------------------------------------------------------------------- models
+def as_models(recognizer_or_models) -> dict:
+    """``{"full", "upper", "lower"}`` of a Recognizer or such a dict (missing half models: None), checked:
+    half models trained on their region, the same classes and extra outputs as the full model."""
+    models = dict(recognizer_or_models) if isinstance(recognizer_or_models, dict) else {"full": recognizer_or_models}
+    full = models["full"]
+    for region in ("upper", "lower"):
+        rec = models.setdefault(region, None)
+        if rec is None:
+            continue
+        if rec.spec.region != region:
+            raise ValueError(f"the {region}-face model was trained on region {rec.spec.region!r}, not {region!r} ({rec.describe()})")
+        if list(rec.class_names) != list(full.class_names):
+            raise ValueError(f"the {region}-face model's classes {list(rec.class_names)} differ from the full model's {list(full.class_names)}")
+        if tuple(rec.extra_outputs) != tuple(full.extra_outputs):
+            raise ValueError(f"the {region}-face model's extra outputs {rec.extra_outputs} differ from the full model's {full.extra_outputs}")
+    return models
+
+
+def _hand_detector(options: HandOptions, given=None):
+    if given is not None:
+        return given
+    det = options.detector
+    if isinstance(det, str):
+        from signfer.signers.hands import HandTracker, get_hand_detector
+
+        return HandTracker(get_hand_detector(det), palm_every=options.palm_every)
+    return det
 
 
 # --------------------------------------------------------------------------- the frame pipeline
-def analyse_frames(recognizer, reader: MediaReader, options: AnnotationOptions, keep_images: bool = False) -> Iterator[FrameResult]:
-    """Decode, detect (or track), preprocess and classify, batch by batch; one result per analysed frame.
+def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep_images: bool = False, hand_detector=None) -> Iterator[FrameData]:
+    """Decode, detect (or track), find hands, assign signers, crop and classify, batch by batch; one
+    :class:`FrameData` per analysed frame, in order (logits, not yet probabilities).
 
-    With ONNX Runtime on more than one CPU thread, a batch's faces are preprocessed and classified in a
+    With ONNX Runtime on more than one CPU thread, a batch's faces are cropped and classified in a
     background thread while the next batch is decoded and its faces detected or tracked (OpenCV and
     ONNX Runtime release the GIL), so the two halves of the pipeline share the cores instead of taking
     turns. Results and their order are the same either way.
     """
-    detect_every = options.detect_every if reader.info.kind == "video" else 1  # images are unrelated to each other
-    extra_names = list(getattr(recognizer, "extra_names", []))
-    tracker = FaceTracker() if detect_every > 1 else None
-    near = options.detect_near and reader.info.kind == "video" and hasattr(recognizer, "detect_near")
-    n_seen = 0
-    last: list = [None, 0]  # the last analysed frame's face, detections since the last whole-frame one
+    models = as_models(models)
+    full = models["full"]
+    video = reader.info.kind == "video"
+    faces = FaceStage(full, options.faces, video=video, choice=full.preset.face_choice)
+    hands = HandStage(_hand_detector(options.hands, hand_detector)) if options.hands is not None else None
+    threshold = options.hands.threshold if options.hands is not None else None
+    if options.signers is None:
+        assign = LargestFace(faces, full.preset.face_choice, threshold)
+    else:
+        frame_ms = reader.info.frame_ms * (options.every if video else 1)
+        so = options.signers
+        tracker = SignerTracker(max_missing=so.frames(so.max_missing_s, frame_ms), coast=so.frames(so.coast_s, frame_ms), reid_similarity=so.reid_similarity)
+        assign = Signers(faces, tracker, threshold)
+    policy = options.hands.occlusion if options.hands is not None else "flag"
+    if policy == "switch" and (models["upper"] is None or models["lower"] is None):
+        raise ValueError("occlusion policy 'switch' needs an upper-face and a lower-face model (--upper-model, --lower-model); "
+                         "use --occlusion flag to only record occlusion")  # fmt: skip
+    crop = CropStage(models, policy, keep_images)
+    classify_stage = ClassifyStage(models)
 
-    def locate(batch: list) -> list[FrameResult]:
-        """Decoded frames -> results with the face of each frame (detected or tracked), not yet classified."""
-        nonlocal n_seen
-        results = [FrameResult(f.index, f.time_ms, "error" if f.image is None else "no_face", f.source, f.error or "") for f in batch]
-        scheduled = []
-        for k, f in enumerate(batch):
-            if f.image is None:
-                continue
-            if tracker is None or n_seen % detect_every == 0:
-                scheduled.append(k)
-            n_seen += 1
-        if near:
-            detections = _detect_near_safely(recognizer, [batch[k].image for k in scheduled], results, scheduled, last)
-        else:
-            detections = _detect_safely(recognizer, [batch[k].image for k in scheduled], results, scheduled)
-        for k, f in enumerate(batch):
-            res = results[k]
-            if f.image is None or res.status == "error":
-                continue
-            try:
-                if k in detections:
-                    face = detections[k]
-                    if tracker is not None:
-                        tracker.reset(f.image, face)
-                else:
-                    face = tracker.track(f.image) if tracker is not None and tracker.active else None
-                    res.tracked = face is not None
-                    if face is None:
-                        face = recognizer.detect(f.image)
-                        if tracker is not None:
-                            tracker.reset(f.image, face)
-                res.face = face
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
-                res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
-            last[0] = res.face
-        return results
+    def locate(batch) -> list[FrameData]:
+        frames = [FrameData(f.index, f.time_ms, f.image, f.source or "", f.error or "", "error" if f.image is None else "ok") for f in batch]
+        faces(frames)
+        if hands is not None:
+            hands(frames)
+        assign(frames)
+        return frames
 
-    def classify(batch: list, results: list[FrameResult]) -> list[FrameResult]:
-        """Crop and classify the faces found by :func:`locate` (in place); returns ``results``."""
-        crops, crop_idx = [], []
-        for k, (f, res) in enumerate(zip(batch, results)):
-            if res.face is None or res.status == "error":
-                continue
-            try:
-                crops.append(recognizer.crop(f.image, res.face).pixels)
-                crop_idx.append(k)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
-                res.status, res.error, res.face = "error", f"{type(exc).__name__}: {exc}", None
-        if crops:
-            if extra_names:  # [extra outputs] the model's extra values ride along with the probabilities
-                probs, extras = recognizer.classify_full(np.stack(crops))
-                extra_rows = np.stack([extras[n] for n in extra_names], axis=1)
-                for k, e in zip(crop_idx, extra_rows):
-                    results[k].extras = e
-            else:
-                probs = recognizer.classify(np.stack(crops))
-            for k, p in zip(crop_idx, probs):
-                results[k].status, results[k].probs = "ok", p
-        if keep_images:
-            for f, res in zip(batch, results):
-                res.image = f.image
-        return results
+    def classify(frames: list[FrameData]) -> list[FrameData]:
+        crop(frames)
+        classify_stage(frames)
+        return frames
 
     batches = reader.batches(options.batch_size, options.every)
-    if not _classify_in_background(recognizer):
+    if not _classify_in_background(full):
         for batch in batches:
-            yield from classify(batch, locate(batch))
+            yield from classify(locate(batch))
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="signfer-classify") as pool:
         pending = None  # the previous batch, being classified
         for batch in batches:
-            job = pool.submit(classify, batch, locate(batch))
+            job = pool.submit(classify, locate(batch))
             if pending is not None:
                 yield from pending.result()
             pending = job
@@ -227,71 +256,72 @@ def _classify_in_background(recognizer) -> bool:
     return getattr(recognizer, "backend", "") == "onnxruntime" and (threads is None or threads > 1) and (os.cpu_count() or 1) > 1
 
 
-def _detect_safely(recognizer, images: list, results: list[FrameResult], scheduled: list[int]) -> dict[int, Face | None]:
-    if not images:
-        return {}
-    try:
-        return dict(zip(scheduled, recognizer.detect_batch(images)))
-    except Exception:  # noqa: BLE001 - retry frame by frame to isolate the bad one
-        out = {}
-        for k, img in zip(scheduled, images):
-            try:
-                out[k] = recognizer.detect(img)
-            except Exception as exc:  # noqa: BLE001
-                results[k].status, results[k].error = "error", f"face detection failed: {type(exc).__name__}: {exc}"
-        return out
+# --------------------------------------------------------------------------- whole-video pass (calibration, signer choice)
+class _Spill:
+    """Light frames (no pixels; :meth:`FrameData.to_record`) written as JSON lines to a temporary file in pass one,
+    read back in order in pass two."""
+
+    def __init__(self):
+        self._fh = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+
+    def write(self, frame: FrameData) -> None:
+        self._fh.write(json.dumps(frame.to_record()) + "\n")
+
+    def __iter__(self):
+        self._fh.seek(0)
+        for line in self._fh:
+            yield FrameData.from_record(json.loads(line))
+
+    def close(self) -> None:
+        self._fh.close()
 
 
-#: with ``AnnotationOptions.detect_near``, every this many detections one searches the whole frame
-FULL_DETECT_EVERY = 25
+class _Evidence:
+    """What pass one keeps for calibration and the signer choice: per signer face sizes and centres; per frame
+    classified, its key (signer, model), time and logits (C floats)."""
+
+    def __init__(self):
+        self.keys, self.times, self.logits = [], [], []
+        self.area: dict[str, list[float]] = {}
+        self.x: dict[str, list[float]] = {}
+
+    def add(self, frame: FrameData) -> None:
+        for o in frame.faces:
+            if o.source != "coasting" or o.status == "ok":
+                self.area.setdefault(o.signer_id, []).append(o.face.area)
+                self.x.setdefault(o.signer_id, []).append((o.face.box[0] + o.face.box[2]) / 2)
+            if o.status == "ok" and o.logits is not None:
+                self.keys.append((o.signer_id, o.region))
+                self.times.append(frame.time_ms)
+                self.logits.append(np.asarray(o.logits, np.float32))
+
+    def stats(self) -> dict[str, dict]:
+        return {s: {"area": float(np.median(a)), "x": float(np.median(self.x[s])), "frames": len(a)} for s, a in self.area.items()}
 
 
-def _detect_near_safely(recognizer, images: list, results: list[FrameResult], scheduled: list[int], last: list) -> dict[int, Face | None]:
-    """Detect frame after frame around the previous frame's face (``last[0]``); the whole frame when there
-    is none and on every :data:`FULL_DETECT_EVERY`-th detection (``last[1]`` counts them)."""
-    out = {}
-    for k, img in zip(scheduled, images):
-        try:
-            if last[0] is None or last[1] >= FULL_DETECT_EVERY - 1:
-                face, last[1] = recognizer.detect(img), 0
-            else:
-                face, last[1] = recognizer.detect_near(img, last[0]), last[1] + 1
-        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
-            results[k].status, results[k].error = "error", f"face detection failed: {type(exc).__name__}: {exc}"
-            face = None
-        out[k] = last[0] = face
-    return out
-
-
-# --------------------------------------------------------------------------- rows
-def _r(v, nd):
-    return None if v is None else round(float(v), nd)
-
-
-def frame_row(res: FrameResult, class_names: list[str], smoothed: bool, with_source: bool, extra_names: Sequence[str] = ()) -> dict:
-    row = {"frame": res.frame, "time_ms": round(res.time_ms, 3), "status": res.status, "error": res.error or None}
-    if with_source:
-        row["source"] = res.source
-    face = res.face
-    if face is not None:
-        row.update(zip(("face_x1", "face_y1", "face_x2", "face_y2"), (round(float(v), 2) for v in face.box)))
-        row["face_score"] = _r(face.score, 4)
-        row["tracked"] = res.tracked
-        if face.left_eye is not None:
-            row["left_eye_x"], row["left_eye_y"] = _r(face.left_eye[0], 2), _r(face.left_eye[1], 2)
-        if face.right_eye is not None:
-            row["right_eye_x"], row["right_eye_y"] = _r(face.right_eye[0], 2), _r(face.right_eye[1], 2)
-    for prefix, probs in (("", res.probs), ("smooth_", res.smoothed if smoothed else None)):
-        if probs is None:
-            continue
-        k = int(np.argmax(probs))
-        row[f"{prefix}label"], row[f"{prefix}confidence"] = class_names[k], round(float(probs[k]), 6)
-        row.update({f"{prefix}p_{c}": round(float(p), 6) for c, p in zip(class_names, probs)})
-    # [extra outputs] raw and smoothed values, one column each
-    for prefix, values in (("", res.extras), ("smooth_", res.smoothed_extras if smoothed else None)):
-        if values is not None:
-            row.update({f"{prefix}{n}": round(float(v), 6) for n, v in zip(extra_names, values)})
-    return row
+def fit_calibration(evidence: _Evidence, options: cal.CalibrationOptions, class_names: list[str]) -> tuple[dict, dict, list[str]]:
+    """(baselines (signer, model) -> (C,) | None, their JSON description, notes) from pass one's evidence."""
+    if not evidence.keys:
+        return {}, {}, ["calibration: no classified face, nothing to calibrate"]
+    logits = np.stack(evidence.logits).astype(np.float64)
+    probs = softmax(logits)
+    neutral = cal.evidence(options, probs, np.asarray(evidence.times), [k[0] for k in evidence.keys], class_names)
+    fitted = cal.fit_baselines(evidence.keys, logits, neutral, options.min_frames)
+    baselines, info, notes = {}, {}, []
+    how = ("frames inside the --neutral stretches" if options.method == "interval"
+           else f"frames the model rates neutral with p >= {options.min_confidence:g}")  # fmt: skip
+    for (sid, region), v in fitted.items():
+        who = f"{sid or 'the face'} ({region} model)"
+        baselines[(sid, region)] = v["baseline"]
+        label = f"{sid}/{region}" if sid else region
+        info[label] = {"baseline": None if v["baseline"] is None else dict(zip(class_names, np.round(v["baseline"], 6).tolist())),
+                       "frames": v["frames"], "of": v["of"], "source": options.method if v["baseline"] is not None else "none"}  # fmt: skip
+        if v["baseline"] is None:
+            notes.append(f"calibration: no evidence of neutrality for {who}: {v['frames']} of {v['of']} {how}, "
+                         f"{options.min_frames} needed; its outputs stay raw")  # fmt: skip
+    if options.method == "median" and cal.NEUTRAL not in class_names:
+        notes.append("calibration: the model has no 'neutral' class, so no frame can be rated neutral; outputs stay raw")
+    return baselines, info, notes
 
 
 # --------------------------------------------------------------------------- one input
@@ -306,14 +336,17 @@ def annotate_media(
     collect: bool = False,
     name: str | None = None,
     progress: bool = False,
+    hand_detector=None,
 ) -> AnnotationResult:
     """Annotate one video, image folder or image.
 
-    With ``out_dir``, writes ``<name>.csv``, ``<name>.json``, ``<name>.eaf`` (as ``formats``
-    says) and, with ``overlay`` (videos only), ``<name>.overlay.mp4``; all appear together when
-    the input is done, none on failure. ``collect=True`` also returns the rows as a DataFrame.
-    Raises :class:`InputError` naming the file when it cannot be read (also when a video turns
-    out to be truncated part-way).
+    ``recognizer``: a :class:`~signfer.inference.recognizer.Recognizer` or ``{"full", "upper", "lower"}`` of them
+    (the half-face models for the ``switch`` occlusion policy). With ``out_dir``, writes ``<name>.csv``,
+    ``<name>.json``, ``<name>.eaf`` (as ``formats`` says) and, with ``overlay`` (videos only),
+    ``<name>.overlay.mp4``; all appear together when the input is done, none on failure. ``collect=True``
+    also returns the rows as a DataFrame. ``hand_detector``: an object with ``.detect(rgb) -> hands``
+    instead of ``options.hands.detector``. Raises :class:`InputError` naming the file when it cannot be
+    read (also when a video turns out to be truncated part-way).
     """
     options = options or AnnotationOptions()
     formats = [f.lower() for f in formats]
@@ -321,37 +354,69 @@ def annotate_media(
     if unknown:
         raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     started = time.perf_counter()
-    class_names = recognizer.class_names
-    extra_names = list(getattr(recognizer, "extra_names", []))  # [extra outputs]
-    n_classes = len(class_names)
-    smoothed = options.smoothing.enabled
+    models = as_models(recognizer)
+    full = models["full"]
+    class_names = full.class_names
     reader = open_media(path, fps=options.fps)
     info = reader.info
     name = name or Path(path).stem or "annotation"
-    with_source = info.kind != "video"
-    columns = frame_columns(class_names, smoothed, with_source, extra_names)
+    signers_on, hands_on = options.signers is not None, options.hands is not None
+    schema = RowSchema(class_names, options.smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs))
     step_ms = info.frame_ms * (options.every if info.kind == "video" else 1)
     header = {
         "media": {"path": str(Path(path).resolve()), "kind": info.kind, "fps": info.fps, "frame_count": info.frame_count, "width": info.width, "height": info.height, "decoder": info.backend},
-        "model": {"source": recognizer.source, "backend": recognizer.backend, "detector": recognizer.detector_name, "detect_scale": recognizer.detect_scale, "min_face_score": recognizer.min_face_score, "spec": recognizer.spec.to_dict()},
+        "model": _describe_model(full),
         "options": options.to_dict(),
         "class_names": class_names,
     }
-    if extra_names:  # [extra outputs]
-        header["extra_outputs"] = extra_names
-    outputs: dict[str, Path] = {}
-    rows: list[dict] = []
-    segments: list[Segment] = []
-    counts = {"ok": 0, "no_face": 0, "error": 0}
+    if models["upper"] is not None or models["lower"] is not None:
+        header["models"] = {r: None if m is None else _describe_model(m) for r, m in models.items()}
+    if full.extra_outputs:
+        header["extra_outputs"] = list(full.extra_outputs)
     do_overlay = bool(out_dir) and overlay and info.kind == "video"
+    rows: list[dict] = []
+    counts: dict[str, int] = {"ok": 0, "no_face": 0, "error": 0}
+    notes: list[str] = []
+    model_counts: dict[str, int] = {}
+    baselines, baseline_info, chosen = None, {}, None
+    outputs: dict[str, Path] = {}
+    n_analysed = 0
     with contextlib.ExitStack() as stack:
         stack.callback(reader.close)
+        bar = _progress(progress, info, options, name)
+        stack.callback(bar.close)
+        frames_iter: Iterator[FrameData] = analyse_frames(models, reader, options, keep_images=do_overlay and not options.two_pass, hand_detector=hand_detector)
+        overlay_frames = None
+        if options.two_pass:  # pass one: faces and logits only
+            spill = _Spill()
+            stack.callback(spill.close)
+            evidence = _Evidence()
+            for fr in frames_iter:
+                evidence.add(fr)
+                spill.write(fr)
+                bar.update()
+            if options.calibration.enabled:
+                baselines, baseline_info, notes = fit_calibration(evidence, options.calibration, class_names)
+            stats = evidence.stats()
+            if signers_on:
+                chosen = pick_signers(stats, options.signers.signer)
+                header["signers"] = {s: stats[s] for s in chosen}
+            frames_iter = iter(spill)
+            if do_overlay:
+                again = open_media(path, fps=options.fps)
+                stack.callback(again.close)
+                overlay_frames = again.frames(options.every)
+        post = SignerPost(class_names, options.smoothing, options.min_duration_ms, baselines,
+                          cal.reference_logits(class_names, options.calibration.reference_confidence) if baselines is not None else None,
+                          None if chosen is None else set(chosen))  # fmt: skip
         csv_w = json_w = eaf_tmp = ovl = None
         if out_dir is not None:
             out_dir = Path(out_dir)
+            planned = [out_dir / f"{name}.{fmt}" for fmt in formats] + ([out_dir / f"{name}.overlay.mp4"] if do_overlay else [])
+            refuse_overwrite(planned, [path], writes="annotations")
             if "csv" in formats:
                 outputs["csv"] = out_dir / f"{name}.csv"
-                csv_w = CsvWriter(stack.enter_context(atomic_write(outputs["csv"])), columns)
+                csv_w = CsvWriter(stack.enter_context(atomic_write(outputs["csv"])), schema.columns)
             if "json" in formats:
                 outputs["json"] = out_dir / f"{name}.json"
                 json_w = JsonWriter(stack.enter_context(atomic_write(outputs["json"])), header)
@@ -360,89 +425,87 @@ def annotate_media(
                 eaf_tmp = stack.enter_context(atomic_path(outputs["eaf"]))
             if do_overlay:
                 outputs["overlay"] = out_dir / f"{name}.overlay.mp4"
-            refuse_overwrite(outputs.values(), [path], writes="annotations")
-            if do_overlay:
                 ovl_tmp = stack.enter_context(atomic_path(outputs["overlay"]))
-                ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, smoothed)
+                ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, schema.smoothed)
                 stack.callback(ovl.close)  # runs before the rename (LIFO)
-        smoother = StreamingSmoother(options.smoothing)
-        builder = SegmentBuilder(options.min_duration_ms)
-        tiers = ProbabilityTiers(class_names) if eaf_tmp is not None and options.eaf_probabilities == "frames" else None
-        # [extra outputs] one numeric EAF tier per extra output, per frame (equal rounded neighbours merged)
-        extra_tiers = ProbabilityTiers(extra_names) if eaf_tmp is not None and extra_names else None
-        last_time = [None]
+        tiers = EafTiers(class_names, options.eaf_probabilities, occlusion=hands_on, model_used=signers_on or hands_on, extras=schema.extras) if eaf_tmp is not None else None
 
-        def finalize(res: FrameResult) -> None:
-            counts[res.status] = counts.get(res.status, 0) + 1
-            probs = res.smoothed if smoothed else res.probs
-            k = None if probs is None else int(np.argmax(probs))
-            segments.extend(builder.push(res.frame, res.time_ms, None if k is None else class_names[k], float("nan") if k is None else float(probs[k]), probs))
+        def finalize(fr: FrameData) -> None:
+            nonlocal n_analysed
+            n_analysed += 1
+            frame_rows = schema.rows(fr)
+            for row in frame_rows:
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
+                if row.get("model_used") is not None:
+                    model_counts[row["model_used"]] = model_counts.get(row["model_used"], 0) + 1
+                if csv_w is not None:
+                    csv_w.write(row)
+                if json_w is not None:
+                    json_w.write(schema.record(row))
+                if collect:
+                    rows.append(row)
             if tiers is not None:
-                tiers.push(res.time_ms, probs)
-            if extra_tiers is not None:
-                extra_tiers.push(res.time_ms, res.smoothed_extras if smoothed else res.extras)
-            row = frame_row(res, class_names, smoothed, with_source, extra_names)
-            if csv_w is not None:
-                csv_w.write(row)
-            if json_w is not None:
-                json_w.write(frame_record(row, class_names, smoothed, extra_names))
-            if ovl is not None and res.image is not None:
-                ovl.write(res.image, row)
-            if collect:
-                rows.append(row)
-            last_time[0] = res.time_ms
-            res.image = None
+                tiers.push(fr.time_ms, frame_rows, schema.smoothed)
+            if ovl is not None:
+                image = fr.image
+                if overlay_frames is not None:
+                    image = next(overlay_frames).image
+                if image is not None:
+                    ovl.write(image, frame_rows)
+            fr.image = None
 
-        bar = _progress(progress, info, options, name)
-
-        def smoothed_parts(item: FrameResult, sm) -> None:
-            # [extra outputs] probabilities and extra values are smoothed together, as one vector
-            item.smoothed = None if sm is None else sm[:n_classes]
-            item.smoothed_extras = None if sm is None or not extra_names else sm[n_classes:]
-
-        def joint(res: FrameResult):
-            if not extra_names or res.probs is None or res.extras is None:
-                return res.probs
-            return np.concatenate([res.probs, res.extras])
-
-        for res in analyse_frames(recognizer, reader, options, keep_images=ovl is not None):
-            for item, sm in smoother.push(res, joint(res)):
-                smoothed_parts(item, sm)
-                finalize(item)
-            bar.update()
-        for item, sm in smoother.flush():
-            smoothed_parts(item, sm)
-            finalize(item)
-        bar.close()
-        end_ms = (last_time[0] or 0.0) + (step_ms or 1.0)
-        segments.extend(builder.finish(end_ms))
-        if tiers is not None:
-            tiers.finish(end_ms)
-        if extra_tiers is not None:
-            extra_tiers.finish(end_ms)
-        summary = {"frames": sum(counts.values()), **{f"frames_{k}": v for k, v in counts.items()}, "segments": len(segments), "end_ms": end_ms}
+        last_pushed = None
+        for fr in frames_iter:
+            last_pushed = fr.time_ms
+            for done in post.push(fr):
+                finalize(done)
+            if not options.two_pass:
+                bar.update()
+        end_ms = (last_pushed or 0.0) + (step_ms or 1.0)
+        for done in post.finish(end_ms):
+            finalize(done)
+        post_segments = post.segments
+        order = [""] if not signers_on else (chosen if chosen is not None else sorted(post_segments, key=_id_key))
+        signer_segments = {s: post_segments.get(s, []) for s in order}
+        segments = sorted((seg for segs in signer_segments.values() for seg in segs), key=lambda s: (s.start_ms, s.label))
+        summary = {"frames": n_analysed, **{f"rows_{k}" if signers_on else f"frames_{k}": v for k, v in counts.items()}, "segments": len(segments), "end_ms": end_ms}
         if json_w is not None:
-            json_w.close(segments, summary)
+            more = {}
+            if signers_on:
+                more["signer_ids"] = order
+            if options.calibration.enabled:
+                more["baselines"] = baseline_info
+                more["notes"] = notes
+            json_w.close(signer_segments if signers_on else segments, summary, **more)
         if eaf_tmp is not None:
-            write_eaf(
-                eaf_tmp,
-                segments,
-                class_names,
-                media=path if info.kind == "video" else None,
-                probabilities=options.eaf_probabilities,
-                frame_tiers=tiers,
-                value_tiers=extra_tiers,
-                properties={"signfer_model": recognizer.source or recognizer.spec.arch, "signfer_media": str(Path(path).resolve())},
-            )  # the temporary file sits beside the final one, so the media's relative path holds
+            named, parts = tiers.tiers(signer_segments, end_ms, order)
+            props = {"signfer_model": full.source or full.spec.arch, "signfer_media": str(Path(path).resolve())}
+            if info.kind == "video":
+                props["signfer_media_duration_ms"] = f"{(info.frame_count or 0) * info.frame_ms:.0f}" if info.frame_count else f"{end_ms:.0f}"
+                if info.frame_count:
+                    props["signfer_media_frames"] = str(info.frame_count)
+            write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
+            # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:
             ovl.close()
     frames = None
     if collect:
-        frames = pd.DataFrame(rows, columns=columns)
-        frames.attrs["segments"] = [s.to_dict() for s in segments]
-        frames.attrs["model"] = recognizer.describe()
+        frames = pd.DataFrame(rows, columns=schema.columns)
+        frames.attrs["segments"] = {s: [x.to_dict() for x in v] for s, v in signer_segments.items()} if signers_on else [s.to_dict() for s in segments]
+        frames.attrs["model"] = full.describe()
         frames.attrs["media"] = header["media"]
-    return AnnotationResult(str(path), name, info, recognizer.describe(), counts, segments, outputs, time.perf_counter() - started, frames)
+    return AnnotationResult(str(path), name, info, full.describe(), counts, segments, outputs, time.perf_counter() - started, frames,
+                            signer_segments, [s for s in order if s], baseline_info, notes, n_analysed, model_counts)  # fmt: skip
+
+
+def _describe_model(rec) -> dict:
+    return {"source": rec.source, "backend": rec.backend, "detector": rec.detector_name, "detect_scale": rec.detect_scale,
+            "min_face_score": rec.min_face_score, "spec": rec.spec.to_dict()}  # fmt: skip
+
+
+def _id_key(signer_id: str):
+    digits = "".join(ch for ch in signer_id if ch.isdigit())
+    return (int(digits) if digits else 0, signer_id)
 
 
 def _progress(enabled: bool, info: MediaInfo, options: AnnotationOptions, name: str):
@@ -481,72 +544,6 @@ def unique_names(paths: list[Path]) -> list[str]:
         seen[base] = n + 1
         names.append(base if n == 0 else f"{base}-{n + 1}")
     return names
-
-
-def annotate_inputs(
-    inputs: Sequence[str | os.PathLike],
-    model: str = "fer2013",
-    out: str | os.PathLike = "annotations",
-    *,
-    formats: Sequence[str] = FORMATS,
-    overlay: bool = False,
-    every: int = 1,
-    detect_every: int = 1,
-    smooth: int = 1,
-    smooth_method: str = "moving",
-    min_duration_ms: float = 0.0,
-    eaf_probabilities: str = "segments",
-    fps: float | None = None,
-    batch_size: int = 16,
-    backend: str | None = None,
-    device: str = "cpu",
-    detector: str | None = None,
-    detect_scale: float = 1.0,
-    min_face_score: float | None = None,
-    fold: int | None = None,
-    threads: int | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> int:
-    """``signfer annotate``: annotate every input into ``out``; a failed input is reported and skipped.
-
-    Writes ``out/<name>.{csv,json,eaf}`` per input and ``out/annotate_summary.csv`` (one row per
-    input: status, frame counts, outputs, error). Returns 0 when every input was annotated, 1 otherwise.
-    """
-    from signfer.inference.recognizer import Recognizer
-
-    unknown = sorted(set(f.lower() for f in formats) - set(FORMATS))
-    if unknown or not (formats or overlay):
-        raise ValueError(f"unknown or no output format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma-separated)")
-    options = AnnotationOptions(
-        every=every,
-        detect_every=detect_every,
-        batch_size=batch_size,
-        smoothing=Smoothing(smooth_method, smooth),
-        min_duration_ms=min_duration_ms,
-        fps=fps,
-        eaf_probabilities=eaf_probabilities,
-    )
-    rec = Recognizer.from_pretrained(model, device=device, backend=backend, fold=fold, detector=detector, detect_scale=detect_scale, threads=threads, batch_size=batch_size, min_face_score=min_face_score)
-    log(f"model: {rec.describe()}")
-    out = Path(out)
-    paths = expand_inputs(inputs)
-    defaults = {"frames": 0, "frames_ok": 0, "frames_no_face": 0, "frames_error": 0, "segments": 0, "seconds": None}
-
-    def summarize(path, res):
-        c = res.counts
-        fields = dict(frames=res.n_frames, frames_ok=c.get("ok", 0), frames_no_face=c.get("no_face", 0), frames_error=c.get("error", 0), segments=len(res.segments), seconds=round(res.seconds, 2))
-        fps_txt = f", {res.n_frames / res.seconds:.1f} frames/s" if res.seconds > 0 else ""
-        message = (f"{path}: {res.n_frames} frames ({c.get('ok', 0)} with a face, {c.get('no_face', 0)} without, {c.get('error', 0)} errors), "
-                   f"{len(res.segments)} segments{fps_txt}")
-        return fields, message
-
-    def annotate_one(path, name):
-        return annotate_media(rec, path, out, formats=formats, overlay=overlay, options=options, name=name, progress=progress)
-
-    settings = dict(model=rec.describe(), model_file=file_fingerprint(rec.source), options=options.to_dict(), formats=sorted(formats),
-                    overlay=overlay, detect_scale=detect_scale, min_face_score=min_face_score)
-    return annotate_each(paths, out, annotate_one, summarize, defaults, log, done=DoneMarkers(out, settings))
 
 
 def annotate_each(paths: list[Path], out: Path, annotate_one: Callable, summarize: Callable, defaults: dict, log: Callable[[str], None] = print,

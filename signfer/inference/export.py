@@ -1,13 +1,17 @@
 """Writers for annotation results: CSV and JSON (streamed frame by frame), ELAN .eaf, overlay video.
 
 Each writer writes into a temporary file that :mod:`signfer.io` renames over the target only
-when the whole input was annotated, so a crash never leaves a half-written file. The CSV has
-one row per analysed frame (:func:`frame_columns`); the JSON one record per frame plus the
-segments; the EAF (written with ``pympi-ling``) links the video and holds an ``expression``
-tier of segments, a ``confidence`` tier (mean top-class probability of each segment), a
-``p_<class>`` tier per class (mean probability over each segment, or per frame) and, for a
-model with extra outputs (HSEmotion's ``*_va_mtl``: ``valence``, ``arousal``), one numeric tier
-each with its per-frame values; the CSV and JSON carry them as columns / fields too.
+when the whole input was annotated, so a crash never leaves a half-written file.
+
+:class:`RowSchema` turns one analysed frame of the pipeline (:class:`~signfer.inference.pipeline.FrameData`)
+into table rows: one per frame in the plain mode, one per frame and signer with ``--signer``;
+the CSV has those rows (:func:`frame_columns`), the JSON one record per row plus the segments.
+The EAF (written with ``pympi-ling``, EAF 3.0) links the video and holds, per signer (tier names
+prefixed ``<ID>_``; none in the plain mode): an ``expression`` tier of segments, ``confidence``
+(mean top-class probability of each segment), ``p_<class>`` per class (mean probability over each
+segment, or per frame), ``occlusion`` and ``model_used`` runs (with hands / signers), and one numeric
+tier per extra model output (``valence``, ``arousal``...: per-frame values, equal neighbours merged).
+:func:`write_tiers` is signfer's one ELAN writer.
 """
 
 from __future__ import annotations
@@ -17,33 +21,179 @@ import json
 import math
 import mimetypes
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Sequence
 
 import numpy as np
 
 from signfer.inference.segments import Segment
+from signfer.io import atomic_write
 
 EXPRESSION_TIER = "expression"
 CONFIDENCE_TIER = "confidence"
 EAF_PROBABILITY_MODES = ("segments", "frames", "none")
+EAF_VERSION = "3.0"
+EAF_SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
+#: EAF properties recording the media an annotation was made on (checked by ``train --from-elan``)
+MEDIA_PROPERTIES = ("signfer_media", "signfer_media_duration_ms", "signfer_media_frames")
 
 FACE_COLUMNS = [
     "face_x1", "face_y1", "face_x2", "face_y2", "face_score",
     "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y", "tracked",
 ]  # fmt: skip
+HAND_COLUMNS = ["hands", "occlusion", "occluded_upper", "occluded_lower"]
 
 
-def frame_columns(class_names: Iterable[str], smoothed: bool = False, source: bool = False, extra_names: Iterable[str] = ()) -> list[str]:
-    """Columns of the per-frame table: ``frame, time_ms, [source,] status, error``, face box and eyes,
-    ``label, confidence, p_<class>...``, the model's extra outputs (e.g. ``valence, arousal``) and, when
-    smoothing is on, ``smooth_label, smooth_confidence, smooth_p_<class>..., smooth_<extra>...``."""
-    names, extras = list(class_names), list(extra_names)
-    cols = ["frame", "time_ms"] + (["source"] if source else []) + ["status", "error"] + FACE_COLUMNS
-    cols += ["label", "confidence"] + [f"p_{c}" for c in names] + extras
+def _probability_columns(prefix: str, names: list[str], extras: Sequence[str] = ()) -> list[str]:
+    return [f"{prefix}label", f"{prefix}confidence"] + [f"{prefix}p_{c}" for c in names] + [f"{prefix}{e}" for e in extras]
+
+
+def frame_columns(class_names: Iterable[str], smoothed: bool = False, source: bool = False, *, signers: bool = False, hands: bool = False,
+                  calibrated: bool = False, extras: Sequence[str] = ()) -> list[str]:  # fmt: skip
+    """Columns of the per-frame table: ``frame, time_ms, [source,] [signer_id,] status, error``, face box and eyes,
+    ``tracked``, [``face_source``], [``hands, occlusion, occluded_upper, occluded_lower``], [``model_used``],
+    ``label, confidence, p_<class>...``, the extra outputs, then ``calibrated_*`` (calibration on) and
+    ``smooth_*`` (smoothing on; extras smoothed too)."""
+    names = list(class_names)
+    cols = ["frame", "time_ms"] + (["source"] if source else []) + (["signer_id"] if signers else []) + ["status", "error"] + FACE_COLUMNS
+    if signers or hands:
+        cols += ["face_source"]
+    if hands:
+        cols += HAND_COLUMNS
+    if signers or hands:
+        cols += ["model_used"]
+    cols += _probability_columns("", names, extras)
+    if calibrated:
+        cols += _probability_columns("calibrated_", names)
     if smoothed:
-        cols += ["smooth_label", "smooth_confidence"] + [f"smooth_p_{c}" for c in names] + [f"smooth_{e}" for e in extras]
+        cols += _probability_columns("smooth_", names, extras)
     return cols
+
+
+def _r(v, nd):
+    return None if v is None else round(float(v), nd)
+
+
+@dataclass
+class RowSchema:
+    """What a row holds for one annotation run (see :func:`frame_columns`)."""
+
+    class_names: list[str]
+    smoothed: bool = False
+    source: bool = False
+    signers: bool = False
+    hands: bool = False
+    calibrated: bool = False
+    extras: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return frame_columns(self.class_names, self.smoothed, self.source, signers=self.signers, hands=self.hands,
+                             calibrated=self.calibrated, extras=self.extras)  # fmt: skip
+
+    def _probs(self, row: dict, prefix: str, probs, extras=None) -> None:
+        if probs is None:
+            return
+        probs = np.asarray(probs)
+        n = len(self.class_names)
+        p = probs[:n]
+        k = int(np.argmax(p))
+        row[f"{prefix}label"], row[f"{prefix}confidence"] = self.class_names[k], round(float(p[k]), 6)
+        row.update({f"{prefix}p_{c}": round(float(v), 6) for c, v in zip(self.class_names, p)})
+        extra = probs[n:] if extras is None else extras
+        if extra is not None and len(extra):
+            row.update({f"{prefix}{e}": round(float(v), 6) for e, v in zip(self.extras, extra)})
+
+    def rows(self, frame) -> list[dict]:
+        """The rows of one analysed frame (:class:`~signfer.inference.pipeline.FrameData`)."""
+        base = {"frame": frame.index, "time_ms": round(frame.time_ms, 3)}
+        if self.source:
+            base["source"] = frame.source
+        if frame.status == "error" or not frame.faces:
+            row = {**base, "status": "error" if frame.status == "error" else "no_face", "error": frame.error or None}
+            if self.signers:
+                row["signer_id"] = ""
+            if self.hands and frame.hands is not None:
+                row["hands"] = len(frame.hands)
+            return [row]
+        out = []
+        for obs in frame.faces:
+            row = dict(base)
+            if self.signers:
+                row["signer_id"] = obs.signer_id
+            row["status"], row["error"] = obs.status, obs.error or None
+            face = obs.face
+            row.update(zip(("face_x1", "face_y1", "face_x2", "face_y2"), (round(float(v), 2) for v in obs.shown_box)))
+            row["face_score"] = _r(face.score, 4)
+            if face.left_eye is not None:
+                row["left_eye_x"], row["left_eye_y"] = _r(face.left_eye[0], 2), _r(face.left_eye[1], 2)
+            if face.right_eye is not None:
+                row["right_eye_x"], row["right_eye_y"] = _r(face.right_eye[0], 2), _r(face.right_eye[1], 2)
+            row["tracked"] = obs.tracked
+            if self.signers or self.hands:
+                row["face_source"] = obs.source
+                row["model_used"] = obs.region if obs.status == "ok" else "none"
+            if self.hands:
+                occ = obs.occlusion
+                row["hands"] = len(frame.hands or [])
+                if occ is not None:
+                    row.update(occlusion=occ.state, occluded_upper=round(occ.upper, 4), occluded_lower=round(occ.lower, 4))
+            self._probs(row, "", obs.probs, obs.extras)
+            if self.calibrated:
+                self._probs(row, "calibrated_", obs.calibrated, ())
+            if self.smoothed:
+                self._probs(row, "smooth_", obs.smoothed)
+            out.append(row)
+        return out
+
+    def record(self, row: dict) -> dict:
+        """A row as a nested JSON record."""
+        names = self.class_names
+        rec = {"frame": row["frame"], "time_ms": row["time_ms"]}
+        if "source" in row:
+            rec["source"] = row["source"]
+        if self.signers:
+            rec["signer_id"] = row.get("signer_id")
+        rec["status"] = row["status"]
+        if row.get("error"):
+            rec["error"] = row["error"]
+        if row.get("face_x1") is not None:
+            eye = lambda side: None if row.get(f"{side}_eye_x") is None else [row[f"{side}_eye_x"], row[f"{side}_eye_y"]]  # noqa: E731
+            rec["face"] = {
+                "box": [row["face_x1"], row["face_y1"], row["face_x2"], row["face_y2"]],
+                "score": row.get("face_score"),
+                "left_eye": eye("left"),
+                "right_eye": eye("right"),
+                "tracked": bool(row.get("tracked")),
+            }
+            if "face_source" in row:
+                rec["face"]["source"] = row["face_source"]
+        else:
+            rec["face"] = None
+        if self.hands:
+            rec["hands"] = row.get("hands")
+            rec["occlusion"] = None if row.get("occlusion") is None else {"state": row["occlusion"], "upper": row["occluded_upper"], "lower": row["occluded_lower"]}
+        if "model_used" in row:
+            rec["model_used"] = row["model_used"]
+
+        def block(prefix: str, extras: Sequence[str]) -> dict | None:
+            if row.get(f"{prefix}label") is None:
+                return None
+            out = {"label": row[f"{prefix}label"], "confidence": row[f"{prefix}confidence"], "probabilities": {c: row[f"{prefix}p_{c}"] for c in names}}
+            out.update({e: row.get(f"{prefix}{e}") for e in extras})
+            return out
+
+        rec["label"] = row.get("label")
+        rec["confidence"] = row.get("confidence")
+        rec["probabilities"] = None if row.get("label") is None else {c: row[f"p_{c}"] for c in names}
+        for e in self.extras:
+            rec[e] = row.get(e)
+        if self.calibrated:
+            rec["calibrated"] = block("calibrated_", ())
+        if self.smoothed:
+            rec["smoothed"] = block("smooth_", self.extras)
+        return rec
 
 
 def _fmt(value) -> str:
@@ -75,6 +225,8 @@ def _json_value(v):
         return int(v)
     if isinstance(v, (np.bool_,)):
         return bool(v)
+    if isinstance(v, Path):
+        return str(v)
     if isinstance(v, dict):
         return {k: _json_value(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, np.ndarray)):
@@ -83,7 +235,7 @@ def _json_value(v):
 
 
 class JsonWriter:
-    """``{"media", "model", "options", "class_names", "frames": [...], "segments": [...], "summary"}``, streamed."""
+    """``{"media", "model", "options", "class_names", ..., "frames": [...], "segments": [...], "summary", ...}``, streamed."""
 
     def __init__(self, fh: IO[str], header: dict):
         self._fh = fh
@@ -95,83 +247,133 @@ class JsonWriter:
         self._fh.write(("" if self._n == 0 else ",\n") + json.dumps(_json_value(record), ensure_ascii=False))
         self._n += 1
 
-    def close(self, segments: list[Segment], summary: dict) -> None:
+    def close(self, segments: list[Segment] | dict[str, list[Segment]], summary: dict, **more) -> None:
+        """``segments``: a list (plain mode) or signer -> list; ``more``: further top-level entries (e.g. baselines)."""
+        if isinstance(segments, dict):
+            segs = {k: [s.to_dict() for s in v] for k, v in segments.items()}
+        else:
+            segs = [s.to_dict() for s in segments]
         self._fh.write("\n],\n")
-        self._fh.write('"segments": ' + json.dumps(_json_value([s.to_dict() for s in segments]), ensure_ascii=False) + ",\n")
+        self._fh.write('"segments": ' + json.dumps(_json_value(segs), ensure_ascii=False) + ",\n")
+        for key, value in more.items():
+            self._fh.write(json.dumps(key) + ": " + json.dumps(_json_value(value), ensure_ascii=False) + ",\n")
         self._fh.write('"summary": ' + json.dumps(_json_value(summary), ensure_ascii=False) + "}\n")
 
 
-def frame_record(row: dict, class_names: list[str], smoothed: bool, extra_names: Iterable[str] = ()) -> dict:
-    """A CSV row as a nested JSON record (extra outputs such as ``valence`` as top-level numbers, and in ``smoothed``)."""
-    extras = list(extra_names)
-    rec = {"frame": row["frame"], "time_ms": row["time_ms"]}
-    if "source" in row:
-        rec["source"] = row["source"]
-    rec["status"] = row["status"]
-    if row.get("error"):
-        rec["error"] = row["error"]
-    if row.get("face_x1") is not None:
-        eye = lambda side: None if row.get(f"{side}_eye_x") is None else [row[f"{side}_eye_x"], row[f"{side}_eye_y"]]  # noqa: E731
-        rec["face"] = {
-            "box": [row["face_x1"], row["face_y1"], row["face_x2"], row["face_y2"]],
-            "score": row.get("face_score"),
-            "left_eye": eye("left"),
-            "right_eye": eye("right"),
-            "tracked": bool(row.get("tracked")),
-        }
-    else:
-        rec["face"] = None
-    rec["label"] = row.get("label")
-    rec["confidence"] = row.get("confidence")
-    rec["probabilities"] = None if row.get("label") is None else {c: row[f"p_{c}"] for c in class_names}
-    rec.update({e: row.get(e) for e in extras})
-    if smoothed:
-        rec["smoothed"] = (
-            None
-            if row.get("smooth_label") is None
-            else {
-                "label": row["smooth_label"],
-                "confidence": row["smooth_confidence"],
-                "probabilities": {c: row[f"smooth_p_{c}"] for c in class_names},
-                **{e: row.get(f"smooth_{e}") for e in extras},
-            }
-        )
-    return rec
+# --------------------------------------------------------------------------- ELAN
+class RunTier:
+    """One tier of values over time, streamed: each pushed value lasts until the next push; equal consecutive
+    values are merged; ``None`` (nothing to say, e.g. no face) ends the run."""
 
+    def __init__(self):
+        self.intervals: list[tuple[float, float, object]] = []
+        self._open: list | None = None
 
-class ProbabilityTiers:
-    """Per-frame values as EAF intervals, one tier per name, equal consecutive values (rounded) merged: the
-    per-class probabilities in ``frames`` mode, and a model's extra outputs (valence, arousal) always."""
-
-    def __init__(self, class_names: list[str], decimals: int = 2):
-        self.class_names = class_names
-        self.decimals = decimals
-        self.intervals: dict[str, list[list]] = {c: [] for c in class_names}
-        self._open: dict[str, list | None] = dict.fromkeys(class_names)
-
-    def push(self, time_ms: float, probs: np.ndarray | None) -> None:
-        for k, c in enumerate(self.class_names):
-            cur = self._open[c]
-            if cur is not None:
-                cur[1] = time_ms  # the previous interval lasts until this frame
-            if probs is None:
-                if cur is not None:
-                    self.intervals[c].append(cur)
-                self._open[c] = None
-                continue
-            value = round(float(probs[k]), self.decimals)
-            if cur is not None and cur[2] == value:
-                continue
-            if cur is not None:
-                self.intervals[c].append(cur)
-            self._open[c] = [time_ms, time_ms, value]
+    def push(self, time_ms: float, value) -> None:
+        cur = self._open
+        if cur is not None:
+            cur[1] = time_ms  # the previous interval lasts until this frame
+            if value is not None and cur[2] == value:
+                return
+            self.intervals.append(tuple(cur))
+        self._open = None if value is None else [time_ms, time_ms, value]
 
     def finish(self, end_ms: float) -> None:
-        for c in self.class_names:
-            if self._open[c] is not None:
-                self._open[c][1] = end_ms
-                self.intervals[c].append(self._open[c])
-                self._open[c] = None
+        if self._open is not None:
+            self._open[1] = end_ms
+            self.intervals.append(tuple(self._open))
+            self._open = None
+
+
+def signer_tier(signer: str | None, kind: str) -> str:
+    """Tier name of ``kind`` for ``signer`` (``S1_expression``); plain ``kind`` without a signer."""
+    return kind if not signer else f"{signer}_{kind}"
+
+
+class EafTiers:
+    """The tiers of one annotation, collected frame by frame (bounded: intervals, not frames) and at the end.
+
+    Per signer (``""`` in the plain mode): ``occlusion`` / ``model_used`` runs when ``runs``, per-frame
+    ``p_<class>`` when ``probabilities == "frames"``, one numeric tier per extra output; expression,
+    confidence and per-segment probabilities come from the segments in :meth:`tiers`."""
+
+    def __init__(self, class_names: Sequence[str], probabilities: str = "segments", *, occlusion: bool = False, model_used: bool = False,
+                 extras: Sequence[str] = (), decimals: int = 2):  # fmt: skip
+        if probabilities not in EAF_PROBABILITY_MODES:
+            raise ValueError(f"probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}, got {probabilities!r}")
+        self.class_names = list(class_names)
+        self.probabilities = probabilities
+        self.kinds = (["occlusion"] if occlusion else []) + (["model_used"] if model_used else [])
+        self.extras = list(extras)
+        self.decimals = decimals
+        self._tiers: dict[str, dict[str, RunTier]] = {}  # signer -> kind -> tier
+
+    def _of(self, signer: str) -> dict[str, RunTier]:
+        if signer not in self._tiers:
+            kinds = self.kinds + ([f"p_{c}" for c in self.class_names] if self.probabilities == "frames" else []) + self.extras
+            self._tiers[signer] = {k: RunTier() for k in kinds}
+        return self._tiers[signer]
+
+    def push(self, time_ms: float, rows: list[dict], smoothed: bool) -> None:
+        """One frame's rows (one per signer present)."""
+        seen = set()
+        prefix = "smooth_" if smoothed else ""
+        for row in rows:
+            sid = row.get("signer_id") or ""
+            if sid == "" and row.get("face_x1") is None:
+                continue  # a frame without any face
+            seen.add(sid)
+            tiers = self._of(sid)
+            for kind in self.kinds:
+                tiers[kind].push(time_ms, row.get(kind))
+            for c in self.class_names if self.probabilities == "frames" else ():
+                v = row.get(f"{prefix}p_{c}")
+                tiers[f"p_{c}"].push(time_ms, None if v is None else round(float(v), self.decimals))
+            for e in self.extras:
+                v = row.get(f"{prefix}{e}")
+                tiers[e].push(time_ms, None if v is None or not math.isfinite(v) else round(float(v), self.decimals))
+        for sid, tiers in self._tiers.items():
+            if sid not in seen:
+                for t in tiers.values():
+                    t.push(time_ms, None)
+
+    def tiers(self, segments: dict[str, list[Segment]], end_ms: float, order: Sequence[str] | None = None) -> tuple[dict, dict]:
+        """(tier name -> [(start_ms, end_ms, value)], tier name -> participant) for :func:`write_tiers`."""
+        d = self.decimals
+        out, parts = {}, {}
+        for sid in order if order is not None else sorted(set(segments) | set(self._tiers)):
+            segs = segments.get(sid, [])
+            runs = self._of(sid)
+            for t in runs.values():
+                t.finish(end_ms)
+            named = {
+                EXPRESSION_TIER: [(s.start_ms, s.end_ms, s.label) for s in segs],
+                CONFIDENCE_TIER: [(s.start_ms, s.end_ms, f"{s.mean_confidence:.{d}f}") for s in segs],
+            }
+            for kind in self.kinds:
+                named[kind] = runs[kind].intervals
+            for k, c in enumerate(self.class_names):
+                if self.probabilities == "segments":
+                    named[f"p_{c}"] = [(s.start_ms, s.end_ms, f"{s.mean_probabilities[k]:.{d}f}") for s in segs if s.mean_probabilities is not None]
+                elif self.probabilities == "frames":
+                    named[f"p_{c}"] = [(a, b, f"{v:.{d}f}") for a, b, v in runs[f"p_{c}"].intervals]
+            for e in self.extras:
+                named[e] = [(a, b, f"{v:.{d}f}") for a, b, v in runs[e].intervals]
+            for kind, anns in named.items():
+                name = signer_tier(sid, kind)
+                out[name] = anns
+                if sid:
+                    parts[name] = sid
+        return out, parts
+
+
+def set_current_schema(eaf):
+    """Mark a ``pympi.Elan.Eaf`` as EAF 3.0 (pympi writes 2.8 by default and drops the schema on reading)."""
+    eaf.adocument["VERSION"] = EAF_VERSION
+    eaf.adocument["FORMAT"] = EAF_VERSION
+    eaf.adocument["xmlns:xsi"] = "http://www.w3.org/2001/XMLSchema-instance"
+    eaf.adocument["xsi:noNamespaceSchemaLocation"] = EAF_SCHEMA
+    return eaf
 
 
 def _mime(path: str) -> str:
@@ -179,85 +381,73 @@ def _mime(path: str) -> str:
     return mime or "video/*"
 
 
-def write_eaf(
-    path: str | os.PathLike,
-    segments: list[Segment],
-    class_names: list[str],
-    *,
-    media: str | os.PathLike | None = None,
-    probabilities: str = "segments",
-    frame_tiers: ProbabilityTiers | None = None,
-    properties: dict | None = None,
-    decimals: int = 2,
-    value_tiers: ProbabilityTiers | None = None,
-) -> Path:
-    """Write an ELAN file (directly to ``path``; callers pass a temporary path from ``atomic_path``).
-
-    Tiers: ``expression`` (one annotation per segment, its label), ``confidence`` (the
-    segment's mean confidence) and ``p_<class>`` per class: ``probabilities="segments"`` gives
-    each segment's mean probability, ``"frames"`` the per-frame values of ``frame_tiers``,
-    ``"none"`` leaves them out. ``value_tiers``: one more numeric tier per name it holds (a model's
-    extra outputs, e.g. ``valence`` and ``arousal``), its per-frame intervals.
-    ``media`` is linked (absolute URL plus a path relative to the EAF).
-    """
+def new_eaf(media: str | os.PathLike | None = None, eaf_path: str | os.PathLike | None = None, properties: dict | None = None):
+    """An empty ``pympi.Elan.Eaf`` (no ``default`` tier) linked to ``media`` (absolute URL + path relative to ``eaf_path``)."""
     from pympi import Elan
 
-    if probabilities not in EAF_PROBABILITY_MODES:
-        raise ValueError(f"probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}, got {probabilities!r}")
-    path = Path(path)
     eaf = Elan.Eaf(author="signfer")
     for key, value in (properties or {}).items():
         eaf.add_property(str(key), str(value))
     if media is not None:
         media = Path(media).resolve()
-        rel = os.path.relpath(media, path.resolve().parent)
+        rel = os.path.relpath(media, Path(eaf_path).resolve().parent) if eaf_path else media.name
         eaf.add_linked_file(media.as_uri(), relpath=Path(rel).as_posix(), mimetype=_mime(str(media)))
-    eaf.add_tier(EXPRESSION_TIER)
-    eaf.add_tier(CONFIDENCE_TIER)
-    prob_tiers = [f"p_{c}" for c in class_names] if probabilities != "none" else []
-    for tier in prob_tiers:
-        eaf.add_tier(tier)
-    value_names = list(value_tiers.class_names) if value_tiers is not None else []
-    for tier in value_names:  # [extra outputs]
-        eaf.add_tier(tier)
     if "default" in eaf.tiers:
         eaf.remove_tier("default")
-    for seg in segments:
-        start, end = int(round(seg.start_ms)), int(round(seg.end_ms))
-        if end <= start:
-            continue
-        eaf.add_annotation(EXPRESSION_TIER, start, end, seg.label)
-        eaf.add_annotation(CONFIDENCE_TIER, start, end, f"{seg.mean_confidence:.{decimals}f}")
-        if probabilities == "segments" and seg.mean_probabilities is not None:
-            for tier, p in zip(prob_tiers, seg.mean_probabilities):
-                eaf.add_annotation(tier, start, end, f"{p:.{decimals}f}")
-    if probabilities == "frames" and frame_tiers is not None:
-        for c, tier in zip(class_names, prob_tiers):
-            for start, end, value in frame_tiers.intervals[c]:
-                s, e = int(round(start)), int(round(end))
-                if e > s:
-                    eaf.add_annotation(tier, s, e, f"{value:.{frame_tiers.decimals}f}")
-    for tier in value_names:  # [extra outputs]
-        for start, end, value in value_tiers.intervals[tier]:
+    return eaf
+
+
+def save_eaf(eaf, path: str | os.PathLike) -> Path:
+    """Write ``eaf`` (EAF 3.0) to ``path`` (atomically)."""
+    from pympi import Elan
+
+    set_current_schema(eaf)
+    text = Elan.to_string(eaf)
+    with atomic_write(path) as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + text)
+    return Path(path)
+
+
+def write_tiers(
+    path: str | os.PathLike,
+    tiers: dict[str, Sequence[tuple[float, float, str]]],
+    *,
+    media: str | os.PathLike | None = None,
+    participants: dict[str, str] | None = None,
+    properties: dict | None = None,
+) -> Path:
+    """Write an EAF 3.0 file with ``tiers`` (name -> ``(start_ms, end_ms, value)``, in the order given): signfer's ELAN writer.
+
+    Times are rounded to whole milliseconds; empty or inverted intervals are skipped. ``participants``:
+    tier name -> participant (signer ID). ``media`` is linked (absolute URL plus a path relative to the EAF).
+    """
+    eaf = new_eaf(media, path, properties)
+    for name, anns in tiers.items():
+        eaf.add_tier(name, part=(participants or {}).get(name))
+        for start, end, value in anns:
             s, e = int(round(start)), int(round(end))
             if e > s:
-                eaf.add_annotation(tier, s, e, f"{value:.{value_tiers.decimals}f}")
-    from signfer.signers.elan import set_current_schema
-
-    set_current_schema(eaf)  # EAF 3.0, the current ELAN schema
-    eaf.to_file(str(path))
-    return path
+                eaf.add_annotation(name, s, e, str(value))
+    return save_eaf(eaf, path)
 
 
 # --------------------------------------------------------------------------- overlay video
 _GREEN, _WHITE, _BLACK, _BAR = (60, 200, 60), (255, 255, 255), (0, 0, 0), (230, 160, 40)
 
 
-def draw_overlay(rgb: np.ndarray, row: dict, class_names: list[str], smoothed: bool = False) -> np.ndarray:
-    """A copy of the frame (RGB) with the face box, eyes, label and one probability bar per class."""
+def draw_overlay(rgb: np.ndarray, rows: dict | list[dict], class_names: list[str], smoothed: bool = False) -> np.ndarray:
+    """A copy of the frame (RGB) with each row's face box, eyes and label (with its signer ID) and one probability bar
+    per class (of the first row's face)."""
+    rows = [rows] if isinstance(rows, dict) else list(rows)
+    img = np.ascontiguousarray(rgb).copy()
+    for row in rows[1:]:
+        _draw_face(img, row, smoothed)
+    return _draw_face(img, rows[0], smoothed, class_names) if rows else img
+
+
+def _draw_face(img: np.ndarray, row: dict, smoothed: bool, class_names: list[str] | None = None) -> np.ndarray:
     import cv2
 
-    img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
     scale = max(0.4, min(w, h) / 720)
     thick = max(1, int(round(2 * scale)))
@@ -269,12 +459,14 @@ def draw_overlay(rgb: np.ndarray, row: dict, class_names: list[str], smoothed: b
         for side in ("left", "right"):
             if row.get(f"{side}_eye_x") is not None:
                 cv2.circle(img, (int(round(row[f"{side}_eye_x"])), int(round(row[f"{side}_eye_y"]))), thick + 1, _GREEN, -1)
-        if label is not None:
-            text = f"{label} {conf:.2f}"
+        if label is not None or row.get("signer_id"):
+            text = " ".join(t for t in (row.get("signer_id") or "", "" if label is None else f"{label} {conf:.2f}") if t)
             cv2.putText(img, text, (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, _BLACK, thick + 2, cv2.LINE_AA)
             cv2.putText(img, text, (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, _WHITE, thick, cv2.LINE_AA)
     else:
         cv2.putText(img, row.get("status", ""), (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, _WHITE, thick, cv2.LINE_AA)
+    if class_names is None:
+        return img
     line = int(16 * scale) + 2
     bar_w = int(100 * scale)
     for k, c in enumerate(class_names):
@@ -299,10 +491,10 @@ class OverlayWriter:
         self._writer = None
         self._size = None
 
-    def write(self, rgb: np.ndarray, row: dict) -> None:
+    def write(self, rgb: np.ndarray, rows: dict | list[dict]) -> None:
         import cv2
 
-        frame = draw_overlay(rgb, row, self.class_names, self.smoothed)
+        frame = draw_overlay(rgb, rows, self.class_names, self.smoothed)
         if self._writer is None:
             self._size = (frame.shape[1], frame.shape[0])
             self._writer = cv2.VideoWriter(str(self._open_path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)

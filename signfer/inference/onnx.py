@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from signfer.inference.classifier import softmax
 from signfer.io import InputError, atomic_path, refuse_overwrite
 from signfer.models.spec import ModelSpec
 from signfer.runtime import cpu_session_options
@@ -41,18 +42,12 @@ class OnnxExport:
 
 def model_input_hw(spec: ModelSpec) -> tuple[int, int]:
     """Height and width of the crops the model's preprocessing produces (half faces may be half height)."""
-    from signfer.inference.recognizer import preset_for_spec
+    from signfer.inference.classifier import preset_for_spec
 
     try:
         return tuple(int(v) for v in preset_for_spec(spec).output_shape(spec.region))
     except (KeyError, ValueError):  # a preset unknown here: the spec's square size
         return spec.input_size, spec.input_size
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def export_onnx(
@@ -118,7 +113,7 @@ def export_onnx(
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         out = sess.run(None, {INPUT_NAME: x})[0]
         d_logits = float(np.abs(out - ref).max())
-        d_probs = float(np.abs(_softmax(out) - _softmax(ref)).max())
+        d_probs = float(np.abs(softmax(out) - softmax(ref)).max())
         if not (d_logits <= atol and d_probs <= atol):
             raise RuntimeError(
                 f"ONNX export of {source or spec.arch} differs from PyTorch by {d_logits:.2e} (logits) / "
@@ -220,7 +215,7 @@ def export_model(
     The file gets a dynamic batch axis, the opset and the model's spec in its metadata, and is
     written only after its outputs matched PyTorch's to ``atol``.
     """
-    from signfer.inference.recognizer import load_torch_model, resolve_model
+    from signfer.inference.classifier import load_torch_model, resolve_model
 
     if format.lower() not in EXPORT_FORMATS:
         raise ValueError(f"unsupported export format {format!r}; supported: {', '.join(EXPORT_FORMATS)}")

@@ -16,7 +16,6 @@ once and cached); ``backend="torch"`` runs it eagerly in PyTorch.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 import warnings
@@ -30,6 +29,16 @@ from signfer.faces.types import Face, FaceCrop
 from signfer.io import InvalidImage, read_image, to_uint8_rgb
 from signfer.models.spec import ModelSpec
 from signfer.models.weights import WeightsUnavailable
+from signfer.inference.classifier import (  # noqa: F401 - re-exported: the names users import from here
+    LookupNormalizer,
+    ModelSource,
+    TorchClassifier,
+    load_torch_model,
+    preset_for_spec,
+    resolve_model,
+    resolve_run_dir,
+    softmax,
+)
 
 DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
@@ -38,86 +47,6 @@ CHANNEL_ORDERS = ("rgb", "bgr")
 DEFAULT_MIN_FACE_SCORE = {"mtcnn": 0.9}
 #: frames handed to the detector at once (detection memory grows with it; speed barely does on CPU)
 DETECT_CHUNK = 4
-
-
-# --------------------------------------------------------------------------- model sources
-@dataclass
-class ModelSource:
-    """Where a model comes from: ``kind`` is ``name`` (load_pretrained), ``checkpoint`` or ``onnx``."""
-
-    kind: str
-    location: str
-    description: str
-
-
-def _fold_metric(fold_dir: Path, metric: str) -> float | None:
-    path = fold_dir / "metrics.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get(metric)
-        return float(value) if value is not None else None
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def resolve_run_dir(run_dir: Path, fold: int | None = None, metric: str = "accuracy") -> tuple[Path, str]:
-    """(checkpoint, description) of a ``signfer train`` run dir: ``fold_<fold>/best.pt`` or the best fold's by ``metric``."""
-    if fold is not None:
-        ckpt = run_dir / f"fold_{fold}" / "best.pt"
-        if not ckpt.exists():
-            have = sorted(p.parent.name for p in run_dir.glob("fold_*/best.pt"))
-            raise WeightsUnavailable(
-                f"{ckpt} is needed but does not exist; train that fold with `signfer train ... --fold {fold}` "
-                f"into {run_dir}" + (f" (this run has {', '.join(have)})" if have else "")
-            )
-        return ckpt, f"{run_dir} fold {fold}"
-    if (run_dir / "best.pt").exists():  # a fold dir itself
-        return run_dir / "best.pt", str(run_dir)
-    folds = sorted(run_dir.glob("fold_*/best.pt"), key=lambda p: p.parent.name)
-    if not folds:
-        raise WeightsUnavailable(
-            f"{run_dir} is a folder but holds no fold_<k>/best.pt: a model needs RUN_DIR/fold_<k>/best.pt "
-            "(written by `signfer train` / `signfer cv`), a .pt checkpoint or a .onnx file from `signfer export`"
-        )
-    if len(folds) == 1:
-        return folds[0], f"{run_dir} {folds[0].parent.name.replace('_', ' ')}"
-    scored = [(_fold_metric(p.parent, metric), p) for p in folds]
-    if any(s is None for s, _ in scored):
-        missing = [p.parent.name for s, p in scored if s is None]
-        raise WeightsUnavailable(
-            f"{run_dir}: cannot pick the best fold, {', '.join(missing)} lack metrics.json with {metric!r}; "
-            "choose one with fold=K (--fold K)"
-        )
-    best_score, best = max(scored, key=lambda sp: (sp[0], -int(sp[1].parent.name.split("_")[-1]) if sp[1].parent.name.split("_")[-1].isdigit() else 0))
-    return best, f"{run_dir} {best.parent.name.replace('_', ' ')} (best {metric} {best_score:.3f} of {len(folds)} folds)"
-
-
-def resolve_model(name_or_path: str | os.PathLike, fold: int | None = None) -> ModelSource:
-    """Tell a model name from a checkpoint, run dir or ONNX file (no weights are loaded)."""
-    text = str(name_or_path)
-    path = Path(text).expanduser()
-    if path.is_dir():
-        ckpt, desc = resolve_run_dir(path, fold)
-        return ModelSource("checkpoint", str(ckpt), desc)
-    if path.is_file():
-        kind = "onnx" if path.suffix.lower() == ".onnx" else "checkpoint"
-        return ModelSource(kind, str(path), str(path))
-    if path.suffix.lower() in (".pt", ".pth", ".onnx", ".ckpt") or os.sep in text or text.startswith("."):
-        raise WeightsUnavailable(f"model file {path} does not exist (a .pt checkpoint, a run dir or a .onnx file is needed there)")
-    return ModelSource("name", text, text)
-
-
-def load_torch_model(source: ModelSource):
-    """(torch model in eval mode, ModelSpec) for a ``name`` or ``checkpoint`` source.
-
-    Both go through :func:`signfer.models.load_pretrained`, which knows the names, signfer
-    checkpoints and HSEmotion / FER2013 files, and says which file is needed when one is missing.
-    """
-    if source.kind == "onnx":
-        raise ValueError(f"{source.location}: an ONNX file has no PyTorch model; use backend='onnx'")
-    from signfer.models import load_pretrained
-
-    model, spec = load_pretrained(source.location)
-    return model.eval(), spec
 
 
 #: bump when the export or a named model's spec changes (a named model's key holds only its name and the signfer
@@ -168,80 +97,6 @@ def cached_onnx(source: ModelSource, opset: int | None = None) -> Path:
         finally:
             private.unlink(missing_ok=True)
     return path
-
-
-def preset_for_spec(spec: ModelSpec):
-    """The face preprocessing :class:`~signfer.faces.presets.Preset` a model was trained with."""
-    from signfer.faces.presets import get_preset
-
-    overrides = dict(spec.preset_overrides or {})
-    overrides["size"] = int(spec.input_size)
-    return get_preset(spec.preset, **overrides)
-
-
-# --------------------------------------------------------------------------- classifiers
-class TorchClassifier:
-    """Eager PyTorch model: ``clf(x)`` maps normalised (N, C, H, W) float32 to logits."""
-
-    backend = "torch"
-
-    def __init__(self, model, device: str = "cpu"):
-        import torch
-
-        self.device = torch.device(device)
-        self.model = model.eval().to(self.device)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
-
-
-class LookupNormalizer:
-    """``spec.normalize`` of RGB uint8 crops through a per-channel table of its 256 outputs: bit-identical
-    results, several times faster (one table look-up per value instead of float arithmetic on the batch).
-
-    Built from ``spec.normalize`` itself and checked against it on every value of every channel; call
-    :meth:`for_spec`, which returns ``None`` when the normalisation mixes channels (grayscale).
-    """
-
-    def __init__(self, tables: np.ndarray, sources: tuple[int, ...]):
-        self.tables = tables  # (C, 256) float32: output channel c of input value v
-        self.sources = sources  # input channel feeding each output channel
-
-    @classmethod
-    def for_spec(cls, spec: ModelSpec) -> "LookupNormalizer | None":
-        if spec.grayscale:
-            return None
-        ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None, None], 3, axis=3)  # (1, 256, 1, 3)
-        try:
-            tables = np.ascontiguousarray(spec.normalize(ramp)[0, :, :, 0], dtype=np.float32)
-        except Exception:  # noqa: BLE001 - an unusual spec: keep its own normalize
-            return None
-        sources = (2, 1, 0) if spec.normalization == "caffe" else (0, 1, 2)
-        norm = cls(tables, sources)
-        rng = np.random.default_rng(0)
-        probe = np.stack([rng.permutation(256).astype(np.uint8).reshape(16, 16) for _ in range(3)], axis=2)[None]
-        return norm if np.array_equal(norm(probe), spec.normalize(probe)) else None
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, C, H, W) float32, exactly as ``spec.normalize``."""
-        import cv2
-
-        n, h, w = batch.shape[:3]
-        out = np.empty((n, len(self.tables), h, w), np.float32)
-        for i in range(n):
-            planes = cv2.split(np.ascontiguousarray(batch[i]))
-            for c, src in enumerate(self.sources):
-                cv2.LUT(planes[src], self.tables[c], dst=out[i, c])
-        return out
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 # --------------------------------------------------------------------------- predictions
@@ -450,7 +305,14 @@ class Recognizer:
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Face | None]:
-        from signfer.inference.tracking import scale_face
+        """The face the preset picks (``face_choice``) in each image, ``None`` where there is none."""
+        from signfer.faces.detect import pick_face
+
+        return [pick_face(f, self.preset.face_choice) for f in self.detect_all_batch(images)]
+
+    def detect_all_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Every face the detector finds (scoring at least :attr:`min_face_score`) in each RGB image, in frame pixels."""
+        from signfer.faces.tracking import scale_face
 
         if not images:
             return []
@@ -466,8 +328,10 @@ class Recognizer:
         for i in range(0, len(small), DETECT_CHUNK):  # bounded: a 16-frame MTCNN pyramid alone needs ~400 MB
             chunk = small[i : i + DETECT_CHUNK]
             found += detector.detect_batch(chunk) if len(chunk) > 1 else [detector.detect(chunk[0])]
-        faces = [self._pick(f) for f in found]
-        return [None if f is None else scale_face(f, 1.0 / s) for f in faces]
+        low = self.min_face_score
+        if low is not None:
+            found = [[f for f in faces if f.score >= low] for faces in found]
+        return [[scale_face(f, 1.0 / s) for f in faces] for faces in found]
 
     def _pick(self, faces: list[Face]) -> Face | None:
         """The preset's choice among the faces scoring at least :attr:`min_face_score`."""
@@ -496,14 +360,10 @@ class Recognizer:
 
         return preprocess(image, face, self.preset, region=self.spec.region)
 
-    def classify(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities (N, n_classes) of preprocessed face crops (RGB uint8, the model's crop shape)."""
-        return self.classify_full(crops)[0]
-
     @property
     def extra_names(self) -> list[str]:
-        """The model's extra per-image outputs besides the classes (``spec.extra_outputs``), e.g. valence, arousal."""
-        return self.spec.extra_names
+        """The model's extra per-image outputs besides the classes, e.g. valence, arousal (:attr:`extra_outputs`)."""
+        return list(self.extra_outputs)
 
     def classify_full(self, crops: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(probabilities (N, n_classes), {extra output: (N,) float32 values}) of preprocessed face crops.
@@ -511,26 +371,51 @@ class Recognizer:
         The extras are the model's own numbers as it outputs them (no softmax), e.g. HSEmotion's
         valence and arousal; ``{}`` for a model without any.
         """
+        logits, extras = self.infer(crops)
+        return softmax(logits).astype(np.float32), {k: extras[:, i] for i, k in enumerate(self.extra_outputs)}
+
+    @property
+    def extra_outputs(self) -> tuple[str, ...]:
+        """Names of the model's numeric per-frame outputs beside the class logits (e.g. ``valence``, ``arousal``),
+        from the spec's ``extra_outputs`` or the classifier's; empty for a plain classifier. The annotation
+        pipeline carries each as a column, smooths it and writes it as a numeric ELAN tier."""
+        names = getattr(self.spec, "extra_outputs", None) or getattr(self.classifier, "extra_outputs", None) or ()
+        return tuple(str(n) for n in names)
+
+    def infer(self, crops: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (N, n_classes) and extra outputs (N, len(:attr:`extra_outputs`)) of preprocessed face crops
+        (RGB uint8, the model's crop shape), both float32.
+
+        The classifier may return the logits alone, a tuple ``(logits, extra...)`` or a dict with ``logits``
+        and one entry per extra output name."""
         crops = np.asarray(crops) if not isinstance(crops, np.ndarray) else crops
         if crops.ndim == 3:
             crops = crops[None]
-        names = self.extra_names
+        names = self.extra_outputs
         if len(crops) == 0:
-            return np.zeros((0, self.spec.num_classes), np.float32), {k: np.zeros(0, np.float32) for k in names}
+            return np.zeros((0, self.spec.num_classes), np.float32), np.zeros((0, len(names)), np.float32)
         normalize = self.spec.normalize
         if crops.dtype == np.uint8 and crops.ndim == 4 and crops.shape[3] == 3:
             if self._lookup is None:
                 self._lookup = LookupNormalizer.for_spec(self.spec) or False
             normalize = self._lookup or normalize
-        run = getattr(self.classifier, "run", None)
-        out, extras = [], {k: [] for k in names}
+        run = getattr(self.classifier, "run", None) if names else None
+        logits, extras = [], []
         for i in range(0, len(crops), self.batch_size):
             x = normalize(crops[i : i + self.batch_size])
-            logits, more = run(x) if run is not None else (self.classifier(x), {})
-            out.append(softmax(np.asarray(logits).astype(np.float64)))
-            for k in names:
-                extras[k].append(np.asarray(more[k], np.float32))
-        return np.concatenate(out).astype(np.float32), {k: np.concatenate(v) for k, v in extras.items()}
+            if run is not None:  # ONNX Runtime: (logits, {extra name: values})
+                z, more = run(x)
+                out = {"logits": z, **more}
+            else:
+                out = self.classifier(x)
+            z, e = _split_outputs(out, names)
+            logits.append(z)
+            extras.append(e)
+        return np.concatenate(logits).astype(np.float32, copy=False), np.concatenate(extras).astype(np.float32, copy=False)
+
+    def classify(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (N, n_classes) of preprocessed face crops (RGB uint8, the model's crop shape)."""
+        return softmax(self.infer(crops)[0]).astype(np.float32)
 
     def _check_crop(self, crop: FaceCrop) -> None:
         if crop.preset and crop.preset != self.preset.name:
@@ -638,6 +523,23 @@ def _has_torch_weights(source: ModelSource) -> bool:
     from signfer.models.hsemotion import MODELS, model_key
 
     return model_key(source.location) in MODELS
+
+
+def _split_outputs(out, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, extras (N, len(names))) of a classifier's output: an array, a tuple or a dict."""
+    if isinstance(out, dict):
+        z = np.asarray(out["logits"])
+        extra = [np.asarray(out[n]).reshape(len(z), -1)[:, 0] for n in names]
+    elif isinstance(out, (tuple, list)):
+        z = np.asarray(out[0])
+        extra = [np.asarray(o).reshape(len(z), -1) for o in out[1:]]
+        extra = list(np.concatenate(extra, axis=1).T) if extra else []
+    else:
+        z, extra = np.asarray(out), []
+    if len(extra) != len(names):
+        raise ValueError(f"the model gives {len(extra)} extra outputs, its spec names {len(names)} ({', '.join(names) or 'none'})")
+    e = np.stack(extra, axis=1) if extra else np.zeros((len(z), 0), np.float32)
+    return z, e
 
 
 def _ort_providers(device: str) -> list[str]:

@@ -1,2 +1,3 @@
-"""Signer-aware annotation: hands over faces (MediaPipe hand models), occlusion-aware half-face models,
-stable signer IDs, per-signer calibration, and the ELAN annotate -> correct -> retrain loop (docs/signers.md)."""
+"""Signer components used by the one annotation pipeline (signfer.inference.pipeline): hands (MediaPipe's hand models,
+video mode), occlusion of each face half, stable signer IDs with re-identification, per-signer calibration, and
+test media built from real photos (docs/signers.md). Nothing here imports signfer.inference."""

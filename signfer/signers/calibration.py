@@ -1,35 +1,34 @@
-"""Per-signer calibration: subtract each signer's neutral baseline from the logits before deciding.
+"""Per-signer calibration: remove a signer's resting-face bias from the logits, from evidence of neutrality only.
 
-A signer whose resting face looks "sad" or "angry" to the model shifts every logit by a roughly
-constant offset. The baseline is the per-class median of that signer's logits over the video
-(``method="median"``), or over a stretch the user marked as neutral (``--neutral``); it is
-taken separately for each model used (full / upper / lower face), as their logits differ.
-Calibrated probabilities are ``softmax(logits - baseline)``; both raw and calibrated outputs are kept.
+Some people's resting face reads as sad or angry to any model: every logit is shifted by a roughly
+constant, personal offset. If a signer's neutral face gives logits ``b`` (the *baseline*), the
+calibrated logits of a frame are ``z - b + r``: the personal offset is removed and the neutral face is
+mapped onto a fixed reference ``r`` (the logits of a distribution that reads ``neutral`` with
+``reference_confidence``, default 0.9, the rest shared equally), so a calibrated neutral face reads
+neutral and an expression reads as its difference from that person's neutral face.
+
+The baseline must come from frames that *are* neutral, never from the whole video (the median of a
+video in which a signer smiles throughout is a smile; subtracting it turns the smile into noise):
+
+- ``interval``: the frames inside the ``--neutral`` stretches (known to be neutral);
+- ``median``: the frames the model itself rates ``neutral`` with probability >= ``min_confidence``
+  (default 0.6), the per-class median of their logits;
+
+taken separately for each signer and model used (full / upper / lower face: their logits differ), and
+only when at least ``min_frames`` such frames exist. Without that evidence a signer's outputs stay raw,
+and the result says so (``source: none``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
 METHODS = ("none", "median", "interval")
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def neutral_baseline(logits: np.ndarray) -> np.ndarray:
-    """Per-class median of (N, C) logits."""
-    logits = np.asarray(logits, np.float64)
-    if logits.ndim != 2 or len(logits) == 0:
-        raise ValueError("a baseline needs at least one frame of logits (N, C)")
-    return np.median(logits, axis=0)
+NEUTRAL = "neutral"
 
 
 @dataclass(frozen=True)
@@ -58,27 +57,83 @@ def parse_neutral(text: str) -> NeutralInterval:
     return NeutralInterval(start * 1000.0, end * 1000.0, m["signer"].strip() if m["signer"] else None)
 
 
-def fit_baselines(keys: list, logits: np.ndarray, times_ms: np.ndarray | None = None, signers: list[str] | None = None,
-                  intervals: list[NeutralInterval] | None = None) -> dict:
-    """Baselines per key (e.g. ``(signer, model_used)``) from the frames' logits (N, C).
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """How to calibrate: ``method`` (``none`` | ``median`` | ``interval``), the ``neutral`` stretches, and the
+    evidence needed (``min_confidence`` for the model's own neutral frames, ``min_frames`` per signer and model)."""
 
-    With ``intervals``, only frames inside an interval of their signer count; a key with no frame
-    inside one falls back to the median over all its frames (said in ``info[key]["source"]``).
-    Returns ``{key: {"baseline": (C,) array, "frames": n, "source": "median" | "interval"}}``.
+    method: str = "none"
+    neutral: Sequence[NeutralInterval] = field(default_factory=tuple)
+    min_confidence: float = 0.6
+    min_frames: int = 5
+    reference_confidence: float = 0.9
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"calibration must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method == "interval" and not self.neutral:
+            raise ValueError("calibration 'interval' needs at least one neutral interval ([SIGNER:]START-END in seconds)")
+        if not 0 < self.reference_confidence < 1 or not 0 <= self.min_confidence <= 1 or self.min_frames < 1:
+            raise ValueError("reference_confidence must be in (0, 1), min_confidence in [0, 1], min_frames >= 1")
+
+    @property
+    def enabled(self) -> bool:
+        return self.method != "none"
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "neutral": [vars(n) for n in self.neutral], "min_confidence": self.min_confidence,
+                "min_frames": self.min_frames, "reference_confidence": self.reference_confidence}  # fmt: skip
+
+
+def neutral_baseline(logits: np.ndarray) -> np.ndarray:
+    """Per-class median of (N, C) logits."""
+    logits = np.asarray(logits, np.float64)
+    if logits.ndim != 2 or len(logits) == 0:
+        raise ValueError("a baseline needs at least one frame of logits (N, C)")
+    return np.median(logits, axis=0)
+
+
+def evidence(options: CalibrationOptions, probs: np.ndarray, times_ms: np.ndarray, signers: Sequence[str], class_names: Sequence[str]) -> np.ndarray:
+    """Which frames (rows of ``probs``, raw probabilities) count as neutral for ``options.method``."""
+    n = len(probs)
+    if options.method == "interval":
+        return np.array([any(iv.contains(float(t), s) for iv in options.neutral) for t, s in zip(times_ms, signers)], bool).reshape(n)
+    if options.method == "median":
+        if NEUTRAL not in class_names:
+            return np.zeros(n, bool)
+        return np.asarray(probs, np.float64)[:, list(class_names).index(NEUTRAL)] >= options.min_confidence
+    return np.zeros(n, bool)
+
+
+def fit_baselines(keys: list, logits: np.ndarray, neutral: np.ndarray, min_frames: int = 1) -> dict:
+    """Baselines per key (e.g. ``(signer, model_used)``) from the logits (N, C) of the frames marked ``neutral``.
+
+    Returns ``{key: {"baseline": (C,) array | None, "frames": neutral frames, "of": all frames}}``; the
+    baseline is ``None`` where fewer than ``min_frames`` neutral frames exist (no evidence: stay raw).
     """
     logits = np.asarray(logits, np.float64)
+    neutral = np.asarray(neutral, bool)
     out = {}
     for key in dict.fromkeys(keys):
-        idx = np.flatnonzero([k == key for k in keys])
-        source = "median"
-        if intervals:
-            inside = [i for i in idx if any(iv.contains(float(times_ms[i]), signers[i]) for iv in intervals)]
-            if inside:
-                idx, source = np.asarray(inside), "interval"
-        out[key] = {"baseline": neutral_baseline(logits[idx]), "frames": int(len(idx)), "source": source}
+        mine = np.array([k == key for k in keys], bool)
+        idx = np.flatnonzero(mine & neutral)
+        base = neutral_baseline(logits[idx]) if len(idx) >= min_frames else None
+        out[key] = {"baseline": base, "frames": int(len(idx)), "of": int(mine.sum())}
     return out
 
 
-def calibrate(logits: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """``logits - baseline`` (broadcast over frames)."""
-    return np.asarray(logits, np.float64) - np.asarray(baseline, np.float64)
+def reference_logits(class_names: Sequence[str], confidence: float = 0.9) -> np.ndarray:
+    """Logits of the distribution a calibrated neutral face maps onto: ``neutral`` at ``confidence``, the rest equal
+    (zeros without a neutral class: then only the personal offset is removed)."""
+    names = list(class_names)
+    if NEUTRAL not in names or len(names) < 2:
+        return np.zeros(len(names))
+    p = np.full(len(names), (1 - confidence) / (len(names) - 1))
+    p[names.index(NEUTRAL)] = confidence
+    return np.log(p)
+
+
+def calibrate(logits: np.ndarray, baseline: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """``logits - baseline + reference`` (broadcast over frames)."""
+    out = np.asarray(logits, np.float64) - np.asarray(baseline, np.float64)
+    return out if reference is None else out + np.asarray(reference, np.float64)

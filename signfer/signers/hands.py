@@ -53,10 +53,42 @@ LANDMARK_INPUT = 224
 
 def model_file(kind: str) -> Path:
     """The local ``.tflite`` file of ``kind`` (``palm_lite``, ``palm_full``, ``landmark_lite``, ``landmark_full``),
-    extracted from the mediapipe wheel into the signfer cache on first use and checked by SHA-256."""
+    extracted from the mediapipe wheel into the signfer cache on first use and checked by SHA-256.
+    The one-time wheel download says so (one line) and shows pip's progress bar."""
     member, sha = _MODELS[kind]
     src = WeightSource("wheel", MEDIAPIPE_WHEEL, member=member, sha256=sha)
+    if not src.target(None).exists():
+        fetch_wheel_announced()
     return fetch_any([src], what=Path(member).name)
+
+
+def fetch_wheel_announced(log=None) -> Path | None:
+    """Download the mediapipe wheel into ``$SIGNFER_CACHE/wheels`` unless it is there, announcing it on stderr (one
+    line) with pip's progress bar; returns its path (None when the download failed: :func:`model_file` then
+    raises :class:`WeightsUnavailable` with what to do)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from signfer.config import cache_dir
+
+    name, version = MEDIAPIPE_WHEEL.split("==")
+    dest = cache_dir() / "wheels"
+    dest.mkdir(parents=True, exist_ok=True)
+    have = [p for p in dest.glob(f"{name}-{version}-*.whl")]
+    if have:
+        return have[0]
+    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    say(f"signfer: fetching MediaPipe's hand models once: pip download --no-deps {MEDIAPIPE_WHEEL} (about 35 MB) into {dest}")
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "on", "-d", tmp, MEDIAPIPE_WHEEL]
+        proc = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            return None
+        final = dest / wheels[0].name
+        wheels[0].replace(final)
+    return final
 
 
 def _interpreter(path: Path, threads: int | None):
@@ -302,10 +334,11 @@ class MediaPipeHands:
             hands.append(Hand(tuple(float(v) for v in px.ravel()), float(sc), pk.astype(np.float32)))
         return hands[: max(self.max_hands, 0) or None]
 
-    def landmarks_for(self, rgb: np.ndarray, palm: Hand) -> Hand | None:
+    def landmarks_for(self, rgb: np.ndarray, palm: Hand, roi=None) -> Hand | None:
         """``palm`` with its 21 landmarks (image pixels) and presence score, or ``None`` when the landmark
-        model says there is no hand."""
-        roi = hand_roi(palm.palm_box, palm.palm_keypoints)
+        model says there is no hand. ``roi``: the hand region to look in (default: derived from the palm;
+        :func:`landmark_roi` of the last frame's landmarks when tracking)."""
+        roi = hand_roi(palm.palm_box, palm.palm_keypoints) if roi is None else roi
         m = roi_to_image(roi)
         crop = cv2.warpAffine(np.ascontiguousarray(rgb), m, (LANDMARK_INPUT, LANDMARK_INPUT), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         with self._lock:
@@ -336,6 +369,94 @@ class MediaPipeHands:
 
     def detect_batch(self, images) -> list[list[Hand]]:
         return [self.detect(img) for img in images]
+
+
+# hand_landmark_landmarks_to_roi.pbtxt: the landmarks that bound the next frame's hand region, and its transformation
+ROI_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
+TRACK_SCALE = 2.0
+TRACK_SHIFT_Y = -0.1
+
+
+def landmark_roi(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """The hand region of the next frame from this frame's 21 landmarks, as MediaPipe's video mode derives it
+    (``HandLandmarksToRectCalculator``: rotation from the wrist towards the middle of the index, middle and
+    ring finger bases; the box of the palm and finger-base landmarks in that rotated frame; then
+    ``RectTransformationCalculator`` with scale 2.0, shift -0.1, square on the long side)."""
+    lm = np.asarray(landmarks, np.float64)
+    x0, y0 = lm[0]
+    x1, y1 = ((lm[5] + lm[13]) / 2 + lm[9]) / 2
+    rotation = math.pi / 2 - math.atan2(-(y1 - y0), x1 - x0)
+    rotation = rotation - 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
+    pts = lm[list(ROI_LANDMARKS)]
+    centre = (pts.min(0) + pts.max(0)) / 2
+    c, s = math.cos(-rotation), math.sin(-rotation)
+    d = pts - centre
+    proj = np.stack([d[:, 0] * c - d[:, 1] * s, d[:, 0] * s + d[:, 1] * c], axis=1)
+    lo, hi = proj.min(0), proj.max(0)
+    mid = (lo + hi) / 2
+    c, s = math.cos(rotation), math.sin(rotation)
+    cx = mid[0] * c - mid[1] * s + centre[0]
+    cy = mid[0] * s + mid[1] * c + centre[1]
+    w, h = hi - lo
+    cx += -h * TRACK_SHIFT_Y * math.sin(rotation)
+    cy += h * TRACK_SHIFT_Y * math.cos(rotation)
+    return float(cx), float(cy), float(max(w, h) * TRACK_SCALE), float(rotation)
+
+
+class HandTracker:
+    """MediaPipe's video mode around a :class:`MediaPipeHands`: a hand found once is followed frame to frame by
+    the landmark model alone, in the region its last landmarks give (:func:`landmark_roi`); the palm
+    detector runs only when a tracked hand was lost, and otherwise every ``palm_every``-th frame while
+    fewer than ``max_hands`` are tracked (to find new hands). So a hand found beside the face is still
+    known while it passes over the face, where the palm detector alone would not find it.
+    Call :meth:`detect` once per analysed frame, in order."""
+
+    name = "mediapipe-video"
+
+    def __init__(self, hands: "MediaPipeHands", palm_every: int = 10, max_hands: int | None = None, same_iou: float = 0.4):
+        self.hands = hands
+        self.palm_every = int(palm_every)
+        self.max_hands = int(max_hands or hands.max_hands)
+        self.same_iou = same_iou
+        self.tracked: list[Hand] = []
+        self._since_palms = None  # frames since the palm detector last ran (None: never)
+        self.palm_runs = 0  # how often the palm detector ran (for the benchmark)
+
+    def reset(self) -> None:
+        self.tracked, self._since_palms = [], None
+
+    def detect(self, rgb: np.ndarray) -> list[Hand]:
+        kept = []
+        for hand in self.tracked:
+            moved = self.hands.landmarks_for(rgb, hand, roi=landmark_roi(hand.landmarks))
+            if moved is not None and not any(box_iou(moved.box, k.box)[0] > self.same_iou for k in kept):
+                kept.append(moved)
+        lost = len(kept) < len(self.tracked)
+        due = self._since_palms is None or self._since_palms + 1 >= self.palm_every
+        if lost or (len(kept) < self.max_hands and due):
+            self.palm_runs += 1
+            self._since_palms = 0
+            for palm in self.hands.detect_palms(rgb):
+                if len(kept) >= self.max_hands:
+                    break
+                if any(box_iou(palm.palm_box, k.box)[0] > 0.0 and _inside(palm.palm_box, k.box) for k in kept):
+                    continue  # a hand already tracked
+                hand = self.hands.landmarks_for(rgb, palm)
+                if hand is not None and not any(box_iou(hand.box, k.box)[0] > self.same_iou for k in kept):
+                    kept.append(hand)
+        else:
+            self._since_palms += 1
+        self.tracked = kept
+        return list(kept)
+
+    def detect_batch(self, images) -> list[list[Hand]]:
+        return [self.detect(img) for img in images]
+
+
+def _inside(box, outer) -> bool:
+    """Whether the centre of ``box`` lies in ``outer``."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
 
 
 def get_hand_detector(name: str = "mediapipe", **kw):

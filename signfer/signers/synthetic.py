@@ -169,3 +169,93 @@ def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int =
         frames.append(img)
         truth.append({"boxes": boxes, "hands": hands, "covered": covered})
     return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_absence_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 50, away: range = range(20, 30), fps: float = 10.0,
+                       width: int = 480, height: int = 200, step: int = 40) -> SyntheticVideo:
+    """Two face portraits side by side; the second walks out of the frame to the right, stays out for the frames
+    ``away`` (10 frames = 1 s at 10 fps) and walks back in. Both sway a little, so nothing is static.
+    ``truth[i]["boxes"]``: name -> portrait box for the faces at least half inside the frame."""
+    (a, pa), (b, pb) = list(faces.items())
+    size = pa.shape[0]
+    home_b = width - size - 20
+    frames, truth = [], []
+    first, last = min(away), max(away)
+    for i in range(n_frames):
+        img = np.full((height, width, 3), 128, np.uint8)
+        sway = int(round(6 * np.sin(i / 3)))
+        xa, ya = 20 + sway, (height - size) // 2
+        if i < first:
+            xb = home_b + max(0, i - (first - 5)) * step  # the last 5 frames before: walking out
+        elif i <= last:
+            xb = width + 10  # out of the frame
+        else:
+            xb = max(home_b, width - (i - last) * step)  # walking back in
+        yb = (height - size) // 2 - sway
+        img = paste(img, np.dstack([pa, np.full(pa.shape[:2], 255, np.uint8)]), xa, ya)
+        img = paste(img, np.dstack([pb, np.full(pb.shape[:2], 255, np.uint8)]), xb, yb)
+        boxes = {a: (xa, ya, xa + size, ya + size)}
+        visible_b = max(0, min(xb + size, width) - xb) / size
+        if visible_b >= 0.5:
+            boxes[b] = (xb, yb, xb + size, yb + size)
+        frames.append(img)
+        truth.append({"boxes": boxes})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def cut_hand(photo: np.ndarray, box, background_hue: tuple[int, int] = (90, 140)) -> np.ndarray:
+    """RGBA cut-out of a real hand photographed on a plain, non-skin background (``box`` x1, y1, x2, y2 around one
+    hand with its wrist): pixels whose hue lies in ``background_hue`` (OpenCV's 0..180) become transparent; the
+    largest skin blob is kept, holes filled, edges softened."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    crop = np.ascontiguousarray(photo[y1:y2, x1:x2])
+    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
+    lo, hi = background_hue
+    skin = ~((hsv[..., 0] >= lo) & (hsv[..., 0] <= hi)) & (hsv[..., 2] > 60)
+    mask = cv2.morphologyEx(skin.astype(np.uint8) * 255, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+    if n > 1:
+        mask = np.where(labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), 255, 0).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    mask = cv2.drawContours(np.zeros_like(mask), contours, -1, 255, -1)  # fill holes
+    mask = cv2.GaussianBlur(mask, (5, 5), 0)
+    return np.dstack([crop, mask])
+
+
+def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarray, *, n_frames: int = 50, over: range = range(15, 35),
+                               fps: float = 10.0, width: int = 480, height: int = 320, hand_scale: float = 0.3) -> SyntheticVideo:
+    """A still shot of ``photo`` around ``face_box`` (the face in the left half) with a real hand (RGBA, fingers up,
+    wrist at the bottom, e.g. :func:`cut_hand`) turned so its fingers point at the face: it slides in from the
+    right edge (wrist and forearm outside the frame) over 5 frames, lies across the mouth for the frames ``over``
+    (2 s at 10 fps), and slides out again. ``truth[i]``: ``{"face": face box, "hand": the hand's outline or None,
+    "over_mouth": bool}``."""
+    x1, y1, x2, y2 = face_box
+    fw, fh = x2 - x1, y2 - y1
+    xa, ya = int(max((x1 + x2) / 2 - width * 0.3, 0)), int(max((y1 + y2) / 2 - height * 0.45, 0))
+    base = np.ascontiguousarray(photo[ya : ya + height, xa : xa + width])
+    base = cv2.copyMakeBorder(base, 0, height - base.shape[0], 0, width - base.shape[1], cv2.BORDER_REPLICATE)
+    fx1, fy1, fx2, fy2 = x1 - xa, y1 - ya, x2 - xa, y2 - ya
+    rgba = cv2.resize(hand, None, fx=hand_scale, fy=hand_scale, interpolation=cv2.INTER_AREA)
+    rgba = cv2.rotate(rgba, cv2.ROTATE_90_CLOCKWISE)  # fingers point left, wrist to the right
+    ys, xs = np.nonzero(rgba[..., 3] > 127)
+    hy = int(round(fy1 + fh * 0.95 - (ys.min() + ys.max()) / 2))  # the hand's middle below the mouth, on the chin
+    x_over = int(round(fx1 + fw * 0.15 - xs.min()))  # the fingertips past the face's far side
+    x_out = width + 5
+    first, last = min(over), max(over)
+    frames, truth = [], []
+    for i in range(n_frames):
+        if first - 5 <= i < first:
+            hx = int(round(x_out + (x_over - x_out) * (i - first + 6) / 6))
+        elif first <= i <= last:
+            hx = x_over + int(round(4 * np.sin(i / 2)))  # a hand is never quite still
+        elif last < i <= last + 5:
+            hx = int(round(x_over + (x_out - x_over) * (i - last) / 6))
+        else:
+            hx = None
+        if hx is None:
+            frames.append(base.copy())
+            truth.append({"face": (fx1, fy1, fx2, fy2), "hand": None, "over_mouth": False})
+            continue
+        frames.append(paste(base, rgba, hx, hy))
+        truth.append({"face": (fx1, fy1, fx2, fy2), "hand": mask_outline(rgba, hx, hy), "over_mouth": first <= i <= last})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)

@@ -1,28 +1,35 @@
-"""Stable signer identities: faces followed over time by box overlap and appearance.
+"""Stable signer identities: faces followed over time by box overlap and appearance, re-identified after absences.
 
 Each detected face is matched to a track by ``motion_weight`` x IoU with the track's last box
 (worth less the longer the track has been unseen: x ``0.5 ** missed frames``) plus
 ``appearance_weight`` x the similarity of hue-saturation histograms of the inner face
-(1 - Bhattacharyya distance; the track's histogram is a running mean over its clear detections).
-Matching is one-to-one (Hungarian, :func:`scipy.optimize.linear_sum_assignment`); pairs below
-``min_similarity`` stay apart. An unmatched face starts a new track ``S<n>``. A track that finds
-no face is followed by template matching (:class:`signfer.inference.tracking.FaceTracker`),
-else kept at its last box for up to ``max_missing`` frames (``coasting``), then ended; its ID
-is never reused, but a face that comes back looking like it (within ``max_missing``) gets it again.
+(1 - Bhattacharyya distance; the track's histogram is a running mean over its clear, unoccluded
+detections). Matching is one-to-one (Hungarian, :func:`scipy.optimize.linear_sum_assignment`);
+pairs below ``min_similarity`` stay apart.
+
+A track that finds no face is followed by template matching (:class:`signfer.faces.tracking.FaceTracker`),
+else kept moving at its last velocity (``coasting``) for up to ``coast`` frames, its box clipped to the
+frame; once it has left the frame or coasted that long it is *absent*: not reported, but remembered
+for ``max_missing`` frames. A face that then appears and looks like it (appearance similarity at least
+``reid_similarity``, wherever it appears: after leaving the frame, turning away, a hand over the face
+or a scene cut) gets the old ID back. Only after ``max_missing`` frames unseen is a track forgotten;
+an unmatched face starts a new track ``S<n>`` (IDs are never reused).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from signfer.faces.tracking import FaceTracker, shift_face
 from signfer.faces.types import Face, box_iou
-from signfer.inference.tracking import FaceTracker, shift_face
 
 STATUSES = ("detected", "tracked", "coasting")
+#: a box is reported only while at least this share of it lies inside the frame
+MIN_INSIDE = 0.5
 
 
 def face_histogram(rgb: np.ndarray, box, bins: tuple[int, int] = (16, 8), inner: float = 0.6) -> np.ndarray | None:
@@ -46,6 +53,18 @@ def histogram_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(1.0 - cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
+def clip_face(face: Face, shape) -> tuple[Face, float]:
+    """``face`` with its box clipped to a frame of ``shape`` (h, w, ...), and the share of the box that was inside."""
+    h, w = shape[:2]
+    x1, y1, x2, y2 = face.box
+    cx1, cy1, cx2, cy2 = min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w), min(max(y2, 0.0), h)
+    area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+    inside = max(cx2 - cx1, 0.0) * max(cy2 - cy1, 0.0) / area if area > 0 else 0.0
+    if (cx1, cy1, cx2, cy2) == tuple(face.box):
+        return face, inside
+    return replace(face, box=(float(cx1), float(cy1), float(cx2), float(cy2))), inside
+
+
 @dataclass
 class TrackedFace:
     """A face with its signer ID in one frame; ``status`` is ``detected``, ``tracked`` (template) or ``coasting``."""
@@ -54,6 +73,7 @@ class TrackedFace:
     face: Face
     status: str
     similarity: float = float("nan")
+    reidentified: bool = False  # the ID came back after an absence
 
 
 @dataclass
@@ -66,17 +86,25 @@ class _Track:
     template: FaceTracker | None = field(default=None, repr=False)
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, pixels per analysed frame
     observed: Face | None = None  # the last detected face
+    absent: bool = False  # out of frame or lost for longer than `coast`: not reported, kept for re-identification
 
 
 class SignerTracker:
-    """Give every face a stable ``signer_id`` over a video. Call :meth:`update` once per analysed frame."""
+    """Give every face a stable ``signer_id`` over a video. Call :meth:`update` once per analysed frame.
+
+    ``max_missing``: frames a signer may be unseen and still come back under the same ID (the CLI's
+    ``--max-missing SECONDS`` times the analysed frame rate); ``coast``: frames a lost face is still
+    reported (followed by its template or moving as it last moved) before it counts as absent.
+    """
 
     def __init__(
         self,
         motion_weight: float = 0.5,
         appearance_weight: float = 0.5,
         min_similarity: float = 0.25,
-        max_missing: int = 15,
+        max_missing: int = 75,
+        coast: int = 15,
+        reid_similarity: float = 0.6,
         momentum: float = 0.9,
         template: bool = True,
         prefix: str = "S",
@@ -84,7 +112,9 @@ class SignerTracker:
         self.motion_weight = motion_weight
         self.appearance_weight = appearance_weight
         self.min_similarity = min_similarity
-        self.max_missing = max_missing
+        self.max_missing = int(max_missing)
+        self.coast = int(min(coast, max_missing))
+        self.reid_similarity = reid_similarity
         self.momentum = momentum
         self.template = template
         self.prefix = prefix
@@ -92,12 +122,25 @@ class SignerTracker:
         self._next = 1
 
     def similarity(self, track: _Track, face: Face, hist: np.ndarray | None) -> float:
+        looks = histogram_similarity(track.hist, hist)
+        if track.absent:  # gone for a while: only appearance can bring it back
+            return self.appearance_weight * looks if looks >= self.reid_similarity else -1.0
         motion = float(box_iou(track.face.box, face.box)[0]) * 0.5 ** track.missed
-        return self.motion_weight * motion + self.appearance_weight * histogram_similarity(track.hist, hist)
+        return self.motion_weight * motion + self.appearance_weight * looks
 
-    def update(self, rgb: np.ndarray, faces: list[Face], occluded: list[bool] | None = None) -> list[TrackedFace]:
-        """Match ``faces`` (one frame's detections) to tracks; returns one :class:`TrackedFace` per live track,
-        in signer-ID order. ``occluded[i]``: face ``i`` is partly hidden (its appearance is not learnt)."""
+    @property
+    def live(self) -> list[_Track]:
+        """Tracks reported in the last frame (not absent)."""
+        return [t for t in self.tracks if not t.absent]
+
+    def update(self, rgb: np.ndarray, faces: list[Face] | None, occluded: list[bool] | None = None, detect=None) -> list[TrackedFace]:
+        """Match ``faces`` (one frame's detections; ``None``: the detector did not run on this frame, the tracks
+        follow their templates) to tracks; returns one :class:`TrackedFace` per reported track, in signer-ID
+        order. ``occluded[i]``: face ``i`` is partly hidden (its appearance is not learnt). ``detect``: with
+        ``faces=None``, called as ``detect(rgb) -> (faces, occluded)`` when a template is lost, so the frame
+        is matched to fresh detections instead."""
+        if faces is None:
+            return self._follow(rgb, detect)
         occluded = occluded or [False] * len(faces)
         hists = [face_histogram(rgb, f.box) for f in faces]
         sim = np.array([[self.similarity(t, f, h) for f, h in zip(faces, hists)] for t in self.tracks], np.float64).reshape(len(self.tracks), len(faces))
@@ -109,8 +152,9 @@ class SignerTracker:
         out: list[TrackedFace] = []
         for r, c in pairs:
             t = self.tracks[r]
+            back = t.absent
             self._observe(t, rgb, faces[c], hists[c], occluded[c])
-            out.append(TrackedFace(t.signer_id, faces[c], "detected", float(sim[r, c])))
+            out.append(TrackedFace(t.signer_id, faces[c], "detected", float(sim[r, c]), back))
         for c, face in enumerate(faces):
             if c not in matched_f:
                 t = _Track(f"{self.prefix}{self._next}", face, None, seen=0)
@@ -126,30 +170,80 @@ class SignerTracker:
                 continue
             t.missed += 1
             if t.missed > self.max_missing:
-                continue
+                continue  # forgotten
             keep.append(t)
-            moved = t.template.track(rgb) if t.template is not None and t.template.active else None
-            if moved is not None:
-                t.face = moved
-                out.append(TrackedFace(t.signer_id, moved, "tracked", t.template.last_score))
-            else:
-                t.face = shift_face(t.face, *t.velocity)  # keeps moving as it last moved
-                out.append(TrackedFace(t.signer_id, t.face, "coasting"))
+            if not t.absent:
+                tf = self._lost(t, rgb)
+                if tf is not None:
+                    out.append(tf)
         self.tracks = keep
         return sorted(out, key=lambda tf: _id_key(tf.signer_id))
 
+    def _follow(self, rgb: np.ndarray, detect=None) -> list[TrackedFace]:
+        """A frame without detection: live tracks follow their templates; a track whose template is lost coasts
+        (or, with ``detect``, the frame is detected at once and matched as usual)."""
+        moves = {}
+        for i, t in enumerate(self.tracks):
+            if t.absent:
+                continue
+            moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+            if moved is not None and clip_face(moved, rgb.shape)[1] < MIN_INSIDE:
+                moved = None
+            moves[i] = moved
+            if moved is None and detect is not None:
+                faces, occluded = detect(rgb)
+                return self.update(rgb, faces, occluded)
+        out = []
+        for i, t in enumerate(self.tracks):
+            if t.absent:
+                t.missed += 1
+                continue
+            moved = moves[i]
+            if moved is not None:
+                t.face = moved
+                out.append(TrackedFace(t.signer_id, clip_face(moved, rgb.shape)[0], "tracked", t.template.last_score))
+                continue
+            t.missed += 1
+            tf = self._coast(t, rgb)
+            if tf is not None:
+                out.append(tf)
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_missing]
+        return sorted(out, key=lambda tf: _id_key(tf.signer_id))
+
+    def _lost(self, t: _Track, rgb: np.ndarray) -> TrackedFace | None:
+        moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+        if moved is not None:
+            face, inside = clip_face(moved, rgb.shape)
+            if inside >= MIN_INSIDE:
+                t.face = moved
+                return TrackedFace(t.signer_id, face, "tracked", t.template.last_score)
+        return self._coast(t, rgb)
+
+    def _coast(self, t: _Track, rgb: np.ndarray) -> TrackedFace | None:
+        if t.missed > self.coast:
+            t.absent = True
+            return None
+        t.face = shift_face(t.face, *t.velocity)  # keeps moving as it last moved
+        face, inside = clip_face(t.face, rgb.shape)
+        if inside < MIN_INSIDE:  # it left the frame
+            t.absent = True
+            return None
+        return TrackedFace(t.signer_id, face, "coasting")
+
     def _observe(self, t: _Track, rgb: np.ndarray, face: Face, hist: np.ndarray | None, occluded: bool) -> None:
-        if t.seen > 0:  # velocity from the last observed face (t.face may have coasted since)
+        if t.seen > 0 and not t.absent:  # velocity from the last observed face (t.face may have coasted since)
             (ox, oy), (nx, ny) = _centre(t.observed.box), _centre(face.box)
             v = ((nx - ox) / (t.missed + 1), (ny - oy) / (t.missed + 1))
             t.velocity = v if t.seen == 1 else (0.5 * (t.velocity[0] + v[0]), 0.5 * (t.velocity[1] + v[1]))
+        elif t.absent:
+            t.velocity = (0.0, 0.0)
         t.observed = face
-        t.face, t.missed, t.seen = face, 0, t.seen + 1
+        t.face, t.missed, t.seen, t.absent = face, 0, t.seen + 1, False
         if hist is not None and not occluded:
             t.hist = hist if t.hist is None else self.momentum * t.hist + (1 - self.momentum) * hist
         if self.template and not occluded:
             t.template = t.template or FaceTracker()
-            t.template.reset(rgb, face)
+            t.template.reset(rgb, face)  # a covered face keeps the template of its last clear view
 
 
 def _centre(box) -> tuple[float, float]:

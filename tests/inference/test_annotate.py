@@ -125,7 +125,7 @@ def test_detect_every_with_tracking_keeps_boxes_close(tiny_recognizer, moving_fa
 
 def test_crash_leaves_no_half_written_files(tiny_recognizer, moving_face_clip, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = tiny_recognizer.classify
+    real = tiny_recognizer.infer
 
     def failing(crops):
         calls["n"] += 1
@@ -133,7 +133,7 @@ def test_crash_leaves_no_half_written_files(tiny_recognizer, moving_face_clip, t
             raise RuntimeError("simulated crash")
         return real(crops)
 
-    monkeypatch.setattr(tiny_recognizer, "classify", failing)
+    monkeypatch.setattr(tiny_recognizer, "infer", failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         annotate_media(tiny_recognizer, moving_face_clip.path, tmp_path, overlay=True, options=AnnotationOptions(batch_size=4))
     assert os.listdir(tmp_path) == []  # neither outputs nor temporary files
@@ -277,3 +277,70 @@ def test_offline_fer2013_model_sees_the_astronaut_smile(astronaut):
     assert rec.backend == "onnxruntime" and rec.source == "fer2013"
     assert "detector mtcnn" in rec.describe()  # faces found by MTCNN, not the slower Haar cascade
     assert rec.predict(astronaut).label == "happy"
+
+
+class _WithValenceArousal:
+    """The tiny model's classifier plus two numeric outputs (as a valence / arousal head would give): valence = the
+    happy logit's tanh, arousal = the mean |logit|; returned as a dict, one of the shapes Recognizer.infer accepts."""
+
+    extra_outputs = ("valence", "arousal")
+
+    def __init__(self, inner):
+        self.inner, self.backend = inner, inner.backend
+
+    def __call__(self, x):
+        z = self.inner(x)
+        return {"logits": z, "valence": np.tanh(z[:, 3]), "arousal": np.abs(z).mean(axis=1)}
+
+
+def test_extra_model_outputs_become_columns_smoothed_values_and_numeric_tiers(tiny_checkpoint, moving_face_clip, tmp_path):
+    from pympi import Elan
+
+    from signfer.faces.types import Face
+    from signfer.inference.pipeline import SignerOptions
+    from signfer.inference.recognizer import Recognizer
+    from signfer.inference.video import open_media
+
+    base = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
+    rec = Recognizer(_WithValenceArousal(base.classifier), base.spec, detector="none", threads=1)
+    assert rec.extra_outputs == ("valence", "arousal")
+    opts = AnnotationOptions(smoothing=Smoothing("moving", 3), signers=SignerOptions())
+    res = annotate_media(rec, moving_face_clip.path, tmp_path, options=opts, collect=True)
+    df = pd.read_csv(tmp_path / "astronaut_moving.csv")
+    frames = [f.image for f in open_media(moving_face_clip.path).frames()]
+    crops = np.stack([rec.crop(im, Face((0, 0, im.shape[1], im.shape[0]))).pixels for im in frames])  # detector "none": the whole frame
+    z = base.infer(crops)[0]
+    np.testing.assert_allclose(df["valence"], np.tanh(z[:, 3]), atol=1e-5)
+    np.testing.assert_allclose(df["arousal"], np.abs(z).mean(axis=1), atol=1e-5)
+    expected = pd.Series(df["valence"]).rolling(3, center=True, min_periods=1).mean()  # the same smoothing as the probabilities
+    np.testing.assert_allclose(df["smooth_valence"], expected, atol=1e-5)
+    eaf = Elan.Eaf(str(tmp_path / "astronaut_moving.eaf"))
+    assert {"S1_valence", "S1_arousal"} <= set(eaf.get_tier_names())
+    for s, e, v in eaf.get_annotation_data_for_tier("S1_valence"):
+        rows = df[(df.time_ms >= s) & (df.time_ms < e)]
+        assert np.allclose(rows["smooth_valence"], float(v), atol=0.005 + 1e-9)
+    doc = json.loads((tmp_path / "astronaut_moving.json").read_text())
+    assert doc["extra_outputs"] == ["valence", "arousal"] and doc["frames"][0]["valence"] == pytest.approx(df["valence"][0], abs=1e-6)
+    assert res.counts["ok"] == 16
+
+
+def test_memory_stays_flat_with_whole_video_calibration(tiny_checkpoint, tmp_path):
+    """Calibration needs the whole video first: the first pass keeps faces and logits (spilled to a file), not frames."""
+    from signfer.inference.recognizer import Recognizer
+    from signfer.signers.calibration import CalibrationOptions
+
+    rec = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
+    frame = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    peaks = {}
+    for n in (40, 320):
+        path = tmp_path / f"long{n}.avi"
+        w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (128, 96))
+        for i in range(n):
+            w.write(np.roll(frame, i, axis=1))
+        w.release()
+        tracemalloc.start()
+        res = annotate_media(rec, path, tmp_path / "out", formats=("csv",), options=AnnotationOptions(calibration=CalibrationOptions("median", min_confidence=0.0)))
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert res.counts["ok"] == n and res.baselines["full"]["source"] == "median"
+    assert peaks[320] < peaks[40] * 1.3 + 200_000, peaks

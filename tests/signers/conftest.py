@@ -71,3 +71,40 @@ def two_signer_video(tmp_path_factory, astronaut, grace_hopper):
 
     faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
     return make_two_signer_video(tmp_path_factory.mktemp("two_signers") / "two_signers.avi", faces, hand_over={"astronaut": range(3, 7)})
+
+
+#: a photo of two real open hands with their wrists on a dark blue cloth (640x320): ``hands.jpg`` of the public GitHub
+#: repository ericrodri/detection_hands. No package on PyPI ships a real hand photo (checked: the mediapipe 0.10.21
+#: wheel holds none), and tests fetch only from package registries, so it is looked for in the test cache and the
+#: tests that need it skip when it is absent. Put it there by hand: $SIGNFER_CACHE/media/real_hands.jpg.
+REAL_HANDS = "media/real_hands.jpg"
+REAL_HAND_BOX = (0, 0, 330, 320)  # the left hand with its wrist
+
+
+@pytest.fixture(scope="session")
+def real_hand():
+    """RGBA cut-out of a real hand (see :data:`REAL_HANDS`), or skip."""
+    from signfer.config import cache_dir
+    from signfer.io import read_image
+    from signfer.signers.synthetic import cut_hand
+
+    path = cache_dir() / REAL_HANDS
+    if not path.is_file():
+        pytest.skip(f"no real hand photo at {path} (hands.jpg of github.com/ericrodri/detection_hands; no PyPI package ships one)")
+    return cut_hand(read_image(path), REAL_HAND_BOX)
+
+
+@pytest.fixture(scope="session")
+def hand_over_mouth_video(tmp_path_factory, astronaut, real_hand):
+    """The astronaut with a real hand sliding in from the right and lying across her mouth for 2 s (frames 15-34 at 10 fps)."""
+    from signfer.signers.synthetic import make_hand_over_mouth_video
+
+    return make_hand_over_mouth_video(tmp_path_factory.mktemp("hand_mouth") / "hand_mouth.avi", astronaut, ASTRONAUT_FACE, real_hand)
+
+
+@pytest.fixture(scope="session")
+def moving_face_clip_signers(astronaut, tmp_path_factory):
+    """The astronaut's (smiling) face moving over 16 frames; frames 4, 5 and 11 blank (signfer.inference.democlip)."""
+    from signfer.inference.democlip import make_moving_face_clip
+
+    return make_moving_face_clip(tmp_path_factory.mktemp("clip") / "astronaut_moving.avi", astronaut)

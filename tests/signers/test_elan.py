@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from signfer.signers.elan import (
+from signfer.inference.elan import (
     build_elan_dataset,
     frame_labels,
     linked_media,
@@ -106,3 +106,32 @@ def test_train_from_elan_closes_the_loop(tmp_path, two_signer_video):
     assert s1.loc[[4, 5, 6], "status"].tolist() == ["no_face"] * 3
     preds = pd.read_csv(out / "fold_0" / "predictions.csv")
     assert set(preds["y_true"]) <= {"happy", "sad"} and len(preds) > 0
+
+
+def test_from_elan_refuses_an_eaf_made_on_another_video(tmp_path, two_signer_video, moving_face_clip_signers, capsys):
+    """An EAF linked to one video, paired with another (different name and length), is refused naming both; --force
+    trains anyway with a warning. signfer's own EAFs carry the media's duration, so a renamed copy of another
+    video is caught as well."""
+    import shutil
+    from pathlib import Path
+
+    from signfer.cli import main
+    from signfer.inference.elan import check_media
+
+    eaf = write_tiers(tmp_path / "two.eaf", {"S1_expression": [(0, 1900, "happy")]}, media=two_signer_video.path,
+                      properties={"signfer_media_duration_ms": "2000"})  # fmt: skip
+    other = moving_face_clip_signers.path  # 16 frames at 10 fps: 1.6 s
+    assert check_media(eaf, two_signer_video.path) == []
+    with pytest.raises(Exception, match=r"does not belong to the video .*links two_signers.avi, not astronaut_moving.avi.*2.00 s.*1.60 s"):
+        check_media(eaf, other)
+    renamed = tmp_path / "two_signers.avi"
+    shutil.copy(other, renamed)  # the right name, the wrong video
+    with pytest.raises(Exception, match="made on a video of 2.00 s, this one lasts 1.60 s"):
+        check_media(eaf, renamed)
+    recipe = Path(__file__).parents[1] / "training" / "tiny.yaml"
+    args = ["train", "--from-elan", str(eaf), str(other), "--recipe", str(recipe), "--out", str(tmp_path / "run"), "--folds", "2",
+            "--set", "stages.0.epochs=1", "--cache", "none", "--no-progress", "--device", "cpu"]  # fmt: skip
+    assert main(args) == 2  # a user error, one line
+    assert "does not belong to the video" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "fold_0").exists()
+    assert check_media(eaf, other, force=True, log=lambda m: None)  # the problems, no exception

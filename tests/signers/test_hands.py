@@ -88,3 +88,46 @@ def test_detected_hand_outline_flags_the_covered_face_half(hands_detector):
     assert face_occlusion(face_below, [h]).state == "upper"
     assert face_occlusion(face_above, [h]).state == "lower"
     assert face_occlusion(far, [h]).state == "none"
+
+
+@pytest.mark.registry
+def test_real_hand_over_the_mouth_keeps_the_id_and_flags_the_lower_half(hands_detector, hand_over_mouth_video, recognizers):
+    """A real hand photo (with its wrist) slides over the astronaut's mouth for 2 s: MediaPipe finds it beside the face,
+    the video-mode tracker keeps it while it lies over the face, the lower half is flagged exactly then, the upper-face
+    model predicts, and the signer keeps one ID throughout."""
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.pipeline import HandOptions, SignerOptions
+    from signfer.signers.hands import HandTracker, MediaPipeHands
+
+    video = hand_over_mouth_video
+    tracker = HandTracker(MediaPipeHands(complexity="full"), palm_every=5)
+    opts = AnnotationOptions(signers=SignerOptions(), hands=HandOptions(occlusion="switch"))
+    res = annotate_media(recognizers, video.path, None, options=opts, hand_detector=tracker, collect=True)
+    f = res.frames.set_index("frame")
+    over = [i for i, t in enumerate(video.truth) if t["over_mouth"]]
+    assert len(over) == 20
+    assert res.signers == ["S1"] and set(f["signer_id"]) == {"S1"} and list(f.index) == list(range(50))
+    assert (f.loc[over, "occlusion"] == "lower").all(), f.loc[over, ["occlusion", "occluded_upper", "occluded_lower"]]
+    assert (f.loc[over, "model_used"] == "upper").all() and (f.loc[over, "status"] == "ok").all()
+    free = [i for i, t in enumerate(video.truth) if t["hand"] is None]
+    assert (f.loc[free, "occlusion"] == "none").all() and (f.loc[free, "model_used"] == "full").all() and (f.loc[free, "hands"] == 0).all()
+    assert (f.loc[over, "hands"] == 1).all()
+    # the palm detector ran on far fewer frames than there are: the tracked hand follows its landmarks
+    assert tracker.palm_runs < 25, tracker.palm_runs
+
+
+@pytest.mark.registry
+def test_tracked_landmarks_stay_on_a_moving_real_hand(hands_detector, real_hand):
+    """landmark_roi + the landmark model follow a real hand moving 12 px a frame as well as detecting it afresh does."""
+    from signfer.signers.hands import HandTracker, MediaPipeHands
+
+    rgba = cv2.resize(real_hand, None, fx=0.5, fy=0.5)
+    tracker = HandTracker(MediaPipeHands(complexity="full"), palm_every=100)
+    errors = []
+    for i in range(10):
+        img = paste(np.full((320, 480, 3), 60, np.uint8), rgba, 40 + 12 * i, 80)
+        (fresh,) = hands_detector.detect(img)
+        (followed,) = tracker.detect(img)
+        errors.append(float(np.abs(followed.landmarks - fresh.landmarks).mean()))
+    assert tracker.palm_runs == 1  # found once, then tracked
+    assert max(errors) < 6.0, errors  # pixels, for a hand ~ 160 px tall

@@ -65,3 +65,63 @@ def test_pick_signers():
     assert pick_signers(stats, "S1") == ["S1"]
     with pytest.raises(ValueError, match="signers found: S1, S2"):
         pick_signers(stats, "S9")
+
+
+@pytest.fixture(scope="module")
+def absence_video(tmp_path_factory, astronaut, grace_hopper):
+    """Astronaut and Grace Hopper side by side; Hopper walks out of the frame, stays out 1 s (10 frames) and comes back."""
+    from signfer.signers.synthetic import face_portrait, make_absence_video
+
+    faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
+    return make_absence_video(tmp_path_factory.mktemp("absence") / "absence.avi", faces, away=range(20, 30))
+
+
+def _id_shares(frames, video) -> dict[str, dict[str, int]]:
+    """true face -> {signer ID: frames}, and how many frames each face is visible."""
+    ids, visible = {}, {}
+    for i, truth in enumerate(video.truth):
+        for name in truth["boxes"]:
+            visible[name] = visible.get(name, 0) + 1
+        for r in frames[(frames["frame"] == i) & frames["face_x1"].notna()].itertuples():
+            cx, cy = (r.face_x1 + r.face_x2) / 2, (r.face_y1 + r.face_y2) / 2
+            hits = [n for n, (x1, y1, x2, y2) in truth["boxes"].items() if x1 <= cx <= x2 and y1 <= cy <= y2]
+            if len(hits) == 1:
+                ids.setdefault(hits[0], {}).setdefault(r.signer_id, 0)
+                ids[hits[0]][r.signer_id] += 1
+    return ids, visible
+
+
+def test_a_signer_out_of_frame_for_a_second_comes_back_under_her_id(absence_video, recognizers):
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.pipeline import SignerOptions
+
+    res = annotate_media(recognizers["full"], absence_video.path, None, options=AnnotationOptions(signers=SignerOptions()), collect=True)
+    f = res.frames
+    ids, visible = _id_shares(f, absence_video)
+    assert visible == {"astronaut": 50, "hopper": 37}
+    for name, got in ids.items():
+        assert max(got.values()) / visible[name] >= 0.98, (name, got)  # one ID for >= 98 % of the frames she is visible
+    assert ids["astronaut"] == {"S1": 50} and set(ids["hopper"]) == {"S2"}
+    assert res.signers == ["S1", "S2"]  # nobody new
+    assert f["face_x1"].min() >= 0 and f["face_x2"].max() <= 480 and f["face_y2"].max() <= 200  # no box outside the frame
+    # while she is out, no row claims to see her
+    away = f[f["frame"].between(21, 29) & (f["signer_id"] == "S2")]
+    assert away.empty, away[["frame", "face_source", "face_x1", "face_x2"]]
+    # a shorter --max-missing than her absence: she comes back as someone new
+    short = annotate_media(recognizers["full"], absence_video.path, None, options=AnnotationOptions(signers=SignerOptions(max_missing_s=0.5)), collect=True)
+    assert short.signers == ["S1", "S2", "S3"]
+
+
+def test_a_hand_over_a_face_for_two_seconds_keeps_the_id(tmp_path, astronaut, grace_hopper, recognizers):
+    """A drawn hand lies across the astronaut's mouth for 18 frames (1.8 s; the old tracker ended a track after 15
+    missed frames), then the shot cuts: both keep one ID on every frame."""
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.pipeline import SignerOptions
+    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+
+    faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
+    video = make_two_signer_video(tmp_path / "long_hand.avi", faces, n_frames=30, cut=22, hand_over={"astronaut": range(2, 20)})
+    res = annotate_media(recognizers["full"], video.path, None, options=AnnotationOptions(signers=SignerOptions()), collect=True)
+    ids, visible = _id_shares(res.frames, video)
+    assert res.signers == ["S1", "S2"]
+    assert ids == {"astronaut": {"S1": 30}, "hopper": {"S2": 30}}, ids

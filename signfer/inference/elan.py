@@ -1,6 +1,6 @@
 """ELAN files for several signers, and the annotate -> correct -> retrain loop.
 
-Writing: one tier group per signer, ``<ID>_expression`` (segments), ``<ID>_confidence``,
+Writing (:func:`signfer.inference.export.write_tiers`, the one ELAN writer): one tier group per signer, ``<ID>_expression`` (segments), ``<ID>_confidence``,
 ``<ID>_occlusion`` (none / upper / lower / both runs) and ``<ID>_model_used`` (full / upper /
 lower / none runs), each tier with the signer as ``PARTICIPANT``; files are EAF 3.0 (the current
 ELAN schema, ``EAFv3.0.xsd``), written atomically.
@@ -15,7 +15,6 @@ data set (one group per annotation, so grouped folds never split one), and
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import re
 from pathlib import Path
@@ -24,79 +23,21 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from signfer.inference.export import (  # noqa: F401 - the writing side, re-exported for the ELAN loop
+    EAF_SCHEMA,
+    EAF_VERSION,
+    new_eaf,
+    save_eaf,
+    set_current_schema,
+    signer_tier,
+    write_tiers,
+)
 from signfer.io import InputError, atomic_write, write_image, xml_error_reason
 
-EAF_VERSION = "3.0"
-EAF_SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
 EXPRESSION = "expression"
 TIER_KINDS = ("expression", "confidence", "occlusion", "model_used")
 GROUPS_FILE = "groups.csv"
 MANIFEST_FILE = "elan_frames.csv"
-
-
-def signer_tier(signer: str | None, kind: str) -> str:
-    """Tier name of ``kind`` for ``signer`` (``S1_expression``); plain ``kind`` without a signer."""
-    return kind if not signer else f"{signer}_{kind}"
-
-
-def set_current_schema(eaf):
-    """Mark a ``pympi.Elan.Eaf`` as EAF 3.0 (pympi writes 2.8 by default and drops the schema on reading)."""
-    eaf.adocument["VERSION"] = EAF_VERSION
-    eaf.adocument["FORMAT"] = EAF_VERSION
-    eaf.adocument["xmlns:xsi"] = "http://www.w3.org/2001/XMLSchema-instance"
-    eaf.adocument["xsi:noNamespaceSchemaLocation"] = EAF_SCHEMA
-    return eaf
-
-
-def save_eaf(eaf, path: str | os.PathLike) -> Path:
-    """Write ``eaf`` (EAF 3.0) atomically to ``path``."""
-    from pympi import Elan
-
-    set_current_schema(eaf)
-    text = Elan.to_string(eaf)
-    with atomic_write(path) as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + text)
-    return Path(path)
-
-
-def new_eaf(media: str | os.PathLike | None = None, eaf_path: str | os.PathLike | None = None, properties: dict | None = None):
-    """An empty ``pympi.Elan.Eaf`` (no ``default`` tier) linked to ``media`` (absolute URL + path relative to ``eaf_path``)."""
-    from pympi import Elan
-
-    eaf = Elan.Eaf(author="signfer")
-    for key, value in (properties or {}).items():
-        eaf.add_property(str(key), str(value))
-    if media is not None:
-        media = Path(media).resolve()
-        rel = os.path.relpath(media, Path(eaf_path).resolve().parent) if eaf_path else media.name
-        mime = mimetypes.guess_type(str(media))[0] or "video/*"
-        eaf.add_linked_file(media.as_uri(), relpath=Path(rel).as_posix(), mimetype=mime)
-    if "default" in eaf.tiers:
-        eaf.remove_tier("default")
-    return eaf
-
-
-def write_tiers(
-    path: str | os.PathLike,
-    tiers: dict[str, Sequence[tuple[float, float, str]]],
-    *,
-    media: str | os.PathLike | None = None,
-    participants: dict[str, str] | None = None,
-    properties: dict | None = None,
-) -> Path:
-    """Write an EAF 3.0 file with ``tiers`` (name -> ``(start_ms, end_ms, value)``, in the order given).
-
-    Times are rounded to whole milliseconds; empty or inverted intervals are skipped.
-    ``participants``: tier name -> participant (signer ID).
-    """
-    eaf = new_eaf(media, path, properties)
-    for name, annotations in tiers.items():
-        eaf.add_tier(name, part=(participants or {}).get(name))
-        for start, end, value in annotations:
-            s, e = int(round(start)), int(round(end))
-            if e > s:
-                eaf.add_annotation(name, s, e, str(value))
-    return save_eaf(eaf, path)
 
 
 def read_eaf(path: str | os.PathLike):
@@ -148,6 +89,59 @@ def linked_media(path: str | os.PathLike) -> Path | None:
             if cand.is_file():
                 return cand
     return None
+
+
+def linked_names(path: str | os.PathLike) -> list[str]:
+    """File names of the media an EAF links (from its relative and absolute URLs)."""
+    from urllib.parse import unquote, urlparse
+
+    names = []
+    for desc in read_eaf(path).media_descriptors:
+        for key in ("RELATIVE_MEDIA_URL", "MEDIA_URL"):
+            url = desc.get(key) or ""
+            if url:
+                names.append(Path(unquote(urlparse(url).path if url.startswith("file:") else url)).name)
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def check_media(eaf_path: str | os.PathLike, video: str | os.PathLike, *, force: bool = False, log=print) -> list[str]:
+    """Refuse to pair an EAF with a video it was not made on: the linked media's file name must be the video's, and
+    the annotated duration must fit the video (``signfer_media_duration_ms`` of signfer's EAFs within 2 frames or 2 %;
+    for any EAF, no annotation may end more than a frame after the video does).
+
+    Returns the problems found (empty when none); raises :class:`InputError` naming both files unless ``force``
+    (then each problem is logged as a warning)."""
+    from signfer.inference.video import open_media
+
+    eaf_path, video = Path(eaf_path), Path(video)
+    problems = []
+    names = linked_names(eaf_path)
+    if names and video.name not in names:
+        problems.append(f"it links {' / '.join(names)}, not {video.name}")
+    with open_media(video) as media:
+        info = media.info
+    if info.kind == "video" and info.frame_count:
+        frame_ms = info.frame_ms
+        duration = info.frame_count * frame_ms
+        eaf = read_eaf(eaf_path)
+        props = dict(eaf.properties)  # pympi: a list of (name, value)
+        stated = props.get("signfer_media_duration_ms")
+        if stated is not None:
+            try:
+                stated = float(stated)
+            except ValueError:
+                stated = None
+        if stated is not None and abs(stated - duration) > max(2 * frame_ms, 0.02 * duration):
+            problems.append(f"it was made on a video of {stated / 1000:.2f} s, this one lasts {duration / 1000:.2f} s")
+        ends = [end for anns in read_tiers(eaf_path).values() for _, end, _ in anns]
+        if ends and max(ends) > duration + frame_ms + 1:
+            problems.append(f"its annotations run until {max(ends) / 1000:.2f} s, this video lasts {duration / 1000:.2f} s")
+    if problems and not force:
+        raise InputError(eaf_path, f"does not belong to the video {video}: " + "; ".join(problems)
+                         + " (pass the video the EAF was made on, or --force to use it anyway)")  # fmt: skip
+    for problem in problems:
+        log(f"warning: {eaf_path} and {video}: {problem} (--force: used anyway)")
+    return problems
 
 
 def expression_tiers(tiers: Iterable[str], tier: str | None = None) -> dict[str | None, str]:
@@ -318,6 +312,7 @@ def train_from_elan(
     data_dir: str | os.PathLike | None = None,
     tier: str | None = None,
     every: int = 1,
+    force: bool = False,
     log=print,
     **train_kwargs,
 ) -> dict:
@@ -326,7 +321,8 @@ def train_from_elan(
     The data set goes to ``data_dir`` (default ``OUT/elan_data``); the model is trained by
     :func:`signfer.training.loop.train` with the ``folder`` layout, so any recipe, ``--init-from``
     / ``--pretrained`` (fine-tuning the model that made the first annotation) and ``--set`` work.
-    Returns the test metrics of the trained fold.
+    Each EAF is first checked against its video (:func:`check_media`: linked file name, duration); a
+    mismatch is refused unless ``force``. Returns the test metrics of the trained fold.
     """
     from signfer.training.loop import train
     from signfer.training.prepare import resolve_recipe
@@ -342,6 +338,9 @@ def train_from_elan(
             n += 1
             name = f"{base}-{n}"
         names.add(name)
+        linked = video if video is not None else linked_media(eaf)
+        if linked is not None:
+            check_media(eaf, linked, force=force, log=log)
         table = build_elan_dataset(eaf, video, data_dir, tier=tier, classes=rec.class_names(), every=every, name=name)
         ok = int((table["status"] == "ok").sum())
         total += ok
