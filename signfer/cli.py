@@ -402,7 +402,7 @@ def _annotation_options(args):
 
     occlusion = args.occlusion or ("switch" if args.upper_model and args.lower_model else "off")
     if occlusion == "switch" and not (args.upper_model and args.lower_model):
-        raise ValueError("--occlusion switch needs --upper-model and --lower-model (models trained on the upper and lower face half)")
+        raise OptionError("--occlusion switch needs --upper-model and --lower-model (models trained on the upper and lower face half)")
     neutral = tuple(parse_neutral(n) for n in args.neutral)
     method = args.calibrate if args.calibrate != "none" or not neutral else "interval"
     return AnnotationOptions(

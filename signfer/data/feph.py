@@ -24,6 +24,7 @@ import pandas as pd
 
 from signfer.data.labels import EMOTIONS7, FEPH8, FEPH_CODES, FEPH_NONE, FEPH_NONE_CODE
 from signfer.data.report import DropReport
+from signfer.errors import UnknownName
 from signfer.io import IMAGE_SUFFIXES, InputError, read_image
 
 LABELS_FILE = "FePh_labels.csv"
@@ -89,7 +90,7 @@ def get_policy(policy: str | FePhPolicy) -> FePhPolicy:
     try:
         return POLICIES[str(policy).lower()]
     except KeyError:
-        raise KeyError(f"unknown FePh policy {policy!r}; known: {', '.join(POLICIES)}") from None
+        raise UnknownName(f"unknown FePh policy {policy!r}; known: {', '.join(POLICIES)}") from None
 
 
 def sequence_of(file_name: str) -> str | None:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from signfer.errors import OptionError
 from signfer.io import InputError, atomic_write
 
 FOLD_COLUMNS = ["source_id", "group", "label", "fold"]
@@ -33,16 +34,16 @@ TRAIN_ONLY = -1
 def _check_columns(df: pd.DataFrame, cols, what: str = "data") -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
+        raise OptionError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
 
 
 def _grouped_kfold(df: pd.DataFrame, k: int, seed: int, group_col: str, label_col: str):
     _check_columns(df, [group_col, label_col])
     if k < 2:
-        raise ValueError(f"k must be at least 2, got {k}")
+        raise OptionError(f"k must be at least 2, got {k}")
     n_groups = df[group_col].nunique()
     if n_groups < k:
-        raise ValueError(f"cannot make {k} grouped folds from {n_groups} group(s) in column {group_col!r}")
+        raise OptionError(f"cannot make {k} grouped folds from {n_groups} group(s) in column {group_col!r}")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     y = df[label_col].astype(str).to_numpy()
     groups = df[group_col].astype(str).to_numpy()
@@ -69,7 +70,7 @@ def check_grouped(df: pd.DataFrame, group_col: str = "group", fold_col: str = "f
     spread = df.groupby(group_col)[fold_col].nunique()
     bad = spread[spread > 1]
     if len(bad):
-        raise ValueError(f"{len(bad)} group(s) appear in more than one fold, e.g. {list(bad.index[:5])}")
+        raise OptionError(f"{len(bad)} group(s) appear in more than one fold, e.g. {list(bad.index[:5])}")
 
 
 def save_folds(df: pd.DataFrame, path: str | os.PathLike, grouped: bool = True) -> Path:
@@ -78,7 +79,7 @@ def save_folds(df: pd.DataFrame, path: str | os.PathLike, grouped: bool = True) 
     ``grouped=False`` for a split that may put frames of one group on both sides (:func:`easier2025_split`)."""
     _check_columns(df, FOLD_COLUMNS, "folds table")
     if df["source_id"].duplicated().any():
-        raise ValueError(f"source_id is not unique: {list(df['source_id'][df['source_id'].duplicated()].unique()[:5])}")
+        raise OptionError(f"source_id is not unique: {list(df['source_id'][df['source_id'].duplicated()].unique()[:5])}")
     if grouped:
         check_grouped(df)
     with atomic_write(path) as fh:
@@ -141,7 +142,7 @@ def fold_split(df: pd.DataFrame, fold: int, fold_col: str = "fold") -> tuple[pd.
     """(training part, test part) of ``df`` for ``fold``."""
     _check_columns(df, [fold_col])
     if fold not in set(df[fold_col]):
-        raise ValueError(f"fold {fold} not in the folds {sorted(set(df[fold_col]))}")
+        raise OptionError(f"fold {fold} not in the folds {sorted(set(df[fold_col]))}")
     test = df[fold_col] == fold
     return df[~test].reset_index(drop=True), df[test].reset_index(drop=True)
 
@@ -159,7 +160,7 @@ def split_train_val(
     (about ``val_fraction`` of the images), so no group is on both sides.
     """
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        raise OptionError(f"val_fraction must be between 0 and 1, got {val_fraction}")
     k = max(2, int(round(1 / val_fraction)))
     _, val = next(iter(_grouped_kfold(df, k, seed, group_col, label_col)))
     mask = np.zeros(len(df), bool)
@@ -202,7 +203,7 @@ def easier2025_split(df: pd.DataFrame, labels_csv: str | os.PathLike, test_fract
     out = df.copy()
     out["fold"] = np.where(df["external_id"].astype(str).str.strip().isin(test), 0, TRAIN_ONLY).astype(np.int64)
     if not (out["fold"] == 0).any():
-        raise ValueError(f"none of the {len(df)} images is on the test side of the 2025 split of {labels_csv}")
+        raise OptionError(f"none of the {len(df)} images is on the test side of the 2025 split of {labels_csv}")
     out.attrs = dict(df.attrs, folds_k=1, split="easier2025")
     return out
 
@@ -214,7 +215,7 @@ def easier2025_validation_split(train: pd.DataFrame, val_fraction: float) -> tup
     ``train`` must be in the labels file's row order (as the readers keep it).
     """
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        raise OptionError(f"val_fraction must be between 0 and 1, got {val_fraction}")
     idx = np.arange(len(train))
     np.random.RandomState(0).shuffle(idx)  # the stream of np.random.seed(0); np.random.shuffle(idx)
     n_val = int(len(train) * val_fraction)

@@ -21,29 +21,31 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import sklearn.metrics as skm
 
+from signfer.errors import OptionError
+
 
 def _check_labels(y_true, y_pred, class_names) -> tuple[np.ndarray, np.ndarray, list[str]]:
     y_true = np.asarray(list(y_true), dtype=object)
     y_pred = np.asarray(list(y_pred), dtype=object)
     names = [str(c) for c in class_names]
     if len(set(names)) != len(names):
-        raise ValueError(f"class_names has duplicates: {names}")
+        raise OptionError(f"class_names has duplicates: {names}")
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+        raise OptionError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
     if len(y_true) == 0:
-        raise ValueError("no predictions to evaluate (y_true is empty)")
+        raise OptionError("no predictions to evaluate (y_true is empty)")
     known = set(names)
     for what, labels in (("y_true", y_true), ("y_pred", y_pred)):
         unknown = sorted({str(v) for v in labels} - known)
         if unknown:
-            raise ValueError(f"{what} has labels not in class_names {names}: {unknown}")
+            raise OptionError(f"{what} has labels not in class_names {names}: {unknown}")
     return y_true.astype(str), y_pred.astype(str), names
 
 
 def accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """Fraction of predictions equal to the true label (``sklearn.metrics.accuracy_score``)."""
     if len(y_true) == 0:
-        raise ValueError("no predictions to evaluate (y_true is empty)")
+        raise OptionError("no predictions to evaluate (y_true is empty)")
     return float(skm.accuracy_score(np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str)))
 
 
@@ -133,7 +135,7 @@ def metrics_from_predictions(predictions, class_names: Sequence[str] | None = No
     df = predictions if isinstance(predictions, pd.DataFrame) else pd.read_csv(predictions, dtype={"y_true": str, "y_pred": str})
     missing = {"y_true", "y_pred"} - set(df.columns)
     if missing:
-        raise ValueError(f"predictions table lacks columns {sorted(missing)}")
+        raise OptionError(f"predictions table lacks columns {sorted(missing)}")
     if class_names is None:
         class_names = [c[2:] for c in df.columns if c.startswith("p_")] or sorted(set(df["y_true"]) | set(df["y_pred"]))
     return classification_metrics(df["y_true"].astype(str), df["y_pred"].astype(str), class_names)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signfer.errors import OptionError
 from signfer.evaluation import plots, summary
 from signfer.io import atomic_write
 
@@ -54,12 +55,12 @@ def report_runs(
     """
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
-        raise ValueError("give at least one run directory")
+        raise OptionError("give at least one run directory")
     names = list(names) if names is not None else summary.run_names(run_dirs)
     if len(names) != len(run_dirs):
-        raise ValueError(f"{len(names)} names for {len(run_dirs)} run directories")
+        raise OptionError(f"{len(names)} names for {len(run_dirs)} run directories")
     if len(set(names)) != len(names):
-        raise ValueError(f"run names must differ: {names}")
+        raise OptionError(f"run names must differ: {names}")
     summaries = {name: summary.summarize_run(d, write=False) for name, d in zip(names, run_dirs)}
     table = summary.kfold_table(summaries, reference=reference, avg_sens_std=avg_sens_std)
     avg_sens_std = table.attrs.get("avg_sens_std", avg_sens_std)

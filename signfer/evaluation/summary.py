@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signfer.errors import OptionError, UnknownName
 from signfer.io import atomic_write
 
 #: figures of one fold, besides one column per class
@@ -266,7 +267,7 @@ def kfold_table(
     if avg_sens_std == "reference":
         avg_sens_std = reference_avg_sens_std(reference)
     if avg_sens_std not in ("folds", "classes"):
-        raise ValueError(f"avg_sens_std must be 'folds', 'classes' or 'reference', got {avg_sens_std!r}")
+        raise OptionError(f"avg_sens_std must be 'folds', 'classes' or 'reference', got {avg_sens_std!r}")
     if not isinstance(runs, Mapping):
         runs = dict(zip(run_names(runs), runs))
     rows, classes = {}, []
@@ -378,7 +379,7 @@ def load_reference(name: str) -> dict:
     try:
         return load_yaml_config("reference", name)
     except KeyError:
-        raise KeyError(f"unknown reference {name!r}; known: {', '.join(list_references())}, or a YAML file") from None
+        raise UnknownName(f"unknown reference {name!r}; known: {', '.join(list_references())}, or a YAML file") from None
 
 
 def _pair(value) -> tuple[float, float]:
@@ -403,7 +404,7 @@ def reference_table(spec: str) -> pd.DataFrame:
     tables = ref.get("tables", {})
     table_name = table_name or ref.get("default_table") or next(iter(tables), "")
     if table_name not in tables:
-        raise KeyError(f"reference {name!r} has no table {table_name!r}; tables: {', '.join(tables)}")
+        raise UnknownName(f"reference {name!r} has no table {table_name!r}; tables: {', '.join(tables)}")
     tab = tables[table_name]
     classes = list(ref.get("class_names", []))
     prefix = " ".join(s for s in (ref.get("short", ref.get("name", name)), tab.get("short", "")) if s)

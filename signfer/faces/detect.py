@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from signfer.errors import OptionError, UnknownName
 from signfer.faces.types import Face
 
 
@@ -85,7 +86,7 @@ def get_detector(name: str | Detector = "mtcnn", **kw) -> Detector:
         raise TypeError(f"expected a detector name or object, got {type(name).__name__}")
     key = name.strip().lower()
     if key not in _DETECTORS:
-        raise KeyError(f"unknown face detector {name!r}; known: {', '.join(list_detectors())}")
+        raise UnknownName(f"unknown face detector {name!r}; known: {', '.join(list_detectors())}")
     return _DETECTORS[key](**kw)
 
 
@@ -96,7 +97,7 @@ def pick_face(faces: list[Face], strategy: str = "largest") -> Face | None:
     """The face to keep when several are found: ``"largest"`` box area or most ``"confident"``
     (highest score); ties go to the other criterion. ``None`` for no face."""
     if strategy not in PICK_STRATEGIES:
-        raise ValueError(f"unknown pick strategy {strategy!r}; use one of {', '.join(PICK_STRATEGIES)}")
+        raise OptionError(f"unknown pick strategy {strategy!r}; use one of {', '.join(PICK_STRATEGIES)}")
     if not faces:
         return None
     if strategy == "largest":

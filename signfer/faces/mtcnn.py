@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.types import Face
 
 #: bump when the exported graphs change, so stale cached ONNX files are not reused
@@ -106,9 +107,8 @@ class _OnnxNets:
     def __init__(self, threads: int | None = None):
         import onnxruntime as ort
 
-        from signfer.runtime import cpu_session_options
-
         from signfer.assets import mtcnn_onnx_paths
+        from signfer.runtime import cpu_session_options
 
         opts = cpu_session_options(threads)
         paths = mtcnn_onnx_paths()  # shipped in the wheel (signfer/assets/PROVENANCE.yaml); export_onnx() rebuilds them
@@ -290,14 +290,14 @@ class MTCNNDetector:
         max_batch: int = 16,
     ):
         if min_face_size <= 0:
-            raise ValueError(f"min_face_size must be positive, got {min_face_size}")
+            raise OptionError(f"min_face_size must be positive, got {min_face_size}")
         if not 0 < factor < 1:
-            raise ValueError(f"factor must be in (0, 1), got {factor}")
+            raise OptionError(f"factor must be in (0, 1), got {factor}")
         if not 0 < scale <= 4:
-            raise ValueError(f"scale must be in (0, 4], got {scale}")
+            raise OptionError(f"scale must be in (0, 4], got {scale}")
         backend = backend or default_backend()
         if backend not in ("torch", "onnx"):
-            raise ValueError(f"unknown MTCNN backend {backend!r}; use 'onnx' or 'torch'")
+            raise OptionError(f"unknown MTCNN backend {backend!r}; use 'onnx' or 'torch'")
         self.min_face_size = float(min_face_size)
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from signfer.errors import OptionError
 from signfer.faces.mtcnn import load_keras_weights
 
 
@@ -58,7 +59,7 @@ class PNet(nn.Module):
 
     def load_keras(self, arrays: list[np.ndarray]) -> "PNet":
         if len(arrays) != 13:
-            raise ValueError(f"P-Net expects 13 weight arrays, got {len(arrays)}")
+            raise OptionError(f"P-Net expects 13 weight arrays, got {len(arrays)}")
         i = _conv(arrays, 0, self.conv1, self.prelu1)
         i = _conv(arrays, i, self.conv2, self.prelu2)
         i = _conv(arrays, i, self.conv3, self.prelu3)
@@ -92,7 +93,7 @@ class RNet(nn.Module):
 
     def load_keras(self, arrays: list[np.ndarray]) -> "RNet":
         if len(arrays) != 16:
-            raise ValueError(f"R-Net expects 16 weight arrays, got {len(arrays)}")
+            raise OptionError(f"R-Net expects 16 weight arrays, got {len(arrays)}")
         i = _conv(arrays, 0, self.conv1, self.prelu1)
         i = _conv(arrays, i, self.conv2, self.prelu2)
         i = _conv(arrays, i, self.conv3, self.prelu3)
@@ -131,7 +132,7 @@ class ONet(nn.Module):
 
     def load_keras(self, arrays: list[np.ndarray]) -> "ONet":
         if len(arrays) != 21:
-            raise ValueError(f"O-Net expects 21 weight arrays, got {len(arrays)}")
+            raise OptionError(f"O-Net expects 21 weight arrays, got {len(arrays)}")
         i = _conv(arrays, 0, self.conv1, self.prelu1)
         i = _conv(arrays, i, self.conv2, self.prelu2)
         i = _conv(arrays, i, self.conv3, self.prelu3)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from signfer.errors import UserError
+from signfer.errors import OptionError, UserError
 from signfer.faces import transforms as T
 from signfer.faces.presets import Preset, get_preset
 from signfer.faces.types import Face, FaceCrop
@@ -85,7 +85,7 @@ def preprocess(img: np.ndarray, face: Face, preset: str | Preset = "easier2025",
     """Crop, normalise, align and resize ``face`` of the RGB image ``img`` as ``preset`` says."""
     preset = _as_preset(preset)
     if region not in T.REGIONS:
-        raise ValueError(f"region must be one of {T.REGIONS}, got {region!r}")
+        raise OptionError(f"region must be one of {T.REGIONS}, got {region!r}")
     box = crop_box_for(face, preset)
     pixels = T.crop_box(img, box, preset.padding)
     to_crop = T.translation(-box[0], -box[1])  # source -> crop coordinates

@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from signfer.errors import OptionError
 from signfer.inference.classifier import softmax
 from signfer.inference.export import (
     EAF_PROBABILITY_MODES,
@@ -58,7 +59,16 @@ from signfer.inference.pipeline import (
 from signfer.inference.segments import Segment
 from signfer.inference.smoothing import Smoothing
 from signfer.inference.video import MediaInfo, MediaReader, open_media
-from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, DoneMarkers, InputError, atomic_path, atomic_write, find_media, refuse_overwrite
+from signfer.io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    DoneMarkers,
+    InputError,
+    atomic_path,
+    atomic_write,
+    find_media,
+    refuse_overwrite,
+)
 from signfer.signers import calibration as cal
 from signfer.signers.tracking import SignerTracker, pick_signers
 
@@ -94,9 +104,9 @@ class AnnotationOptions:
 
     def __post_init__(self):
         if self.every < 1 or self.detect_every < 1 or self.batch_size < 1:
-            raise ValueError("every, detect_every and batch_size must be >= 1")
+            raise OptionError("every, detect_every and batch_size must be >= 1")
         if self.eaf_probabilities not in EAF_PROBABILITY_MODES:
-            raise ValueError(f"eaf_probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}")
+            raise OptionError(f"eaf_probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}")
 
     @classmethod
     def from_kwargs(cls, smooth: int = 1, smooth_method: str = "moving", **kw) -> "AnnotationOptions":
@@ -170,11 +180,11 @@ def as_models(recognizer_or_models) -> dict:
         if rec is None:
             continue
         if rec.spec.region != region:
-            raise ValueError(f"the {region}-face model was trained on region {rec.spec.region!r}, not {region!r} ({rec.describe()})")
+            raise OptionError(f"the {region}-face model was trained on region {rec.spec.region!r}, not {region!r} ({rec.describe()})")
         if list(rec.class_names) != list(full.class_names):
-            raise ValueError(f"the {region}-face model's classes {list(rec.class_names)} differ from the full model's {list(full.class_names)}")
+            raise OptionError(f"the {region}-face model's classes {list(rec.class_names)} differ from the full model's {list(full.class_names)}")
         if tuple(rec.extra_outputs) != tuple(full.extra_outputs):
-            raise ValueError(f"the {region}-face model's extra outputs {rec.extra_outputs} differ from the full model's {full.extra_outputs}")
+            raise OptionError(f"the {region}-face model's extra outputs {rec.extra_outputs} differ from the full model's {full.extra_outputs}")
     return models
 
 
@@ -214,7 +224,7 @@ def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep
         assign = Signers(faces, tracker, threshold)
     policy = options.hands.occlusion if options.hands is not None else "flag"
     if policy == "switch" and (models["upper"] is None or models["lower"] is None):
-        raise ValueError("occlusion policy 'switch' needs an upper-face and a lower-face model (--upper-model, --lower-model); "
+        raise OptionError("occlusion policy 'switch' needs an upper-face and a lower-face model (--upper-model, --lower-model); "
                          "use --occlusion flag to only record occlusion")  # fmt: skip
     crop = CropStage(models, policy, keep_images)
     classify_stage = ClassifyStage(models)
@@ -352,7 +362,7 @@ def annotate_media(
     formats = [f.lower() for f in formats]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
-        raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+        raise OptionError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     started = time.perf_counter()
     models = as_models(recognizer)
     full = models["full"]

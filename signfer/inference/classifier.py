@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.models.spec import ModelSpec
 from signfer.models.weights import WeightsUnavailable
+
 
 # --------------------------------------------------------------------------- model sources
 @dataclass
@@ -90,7 +92,7 @@ def load_torch_model(source: ModelSource):
     checkpoints and HSEmotion / FER2013 files, and says which file is needed when one is missing.
     """
     if source.kind == "onnx":
-        raise ValueError(f"{source.location}: an ONNX file has no PyTorch model; use backend='onnx'")
+        raise OptionError(f"{source.location}: an ONNX file has no PyTorch model; use backend='onnx'")
     from signfer.models import load_pretrained
 
     model, spec = load_pretrained(source.location)

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from signfer.errors import OptionError
 from signfer.inference.export import (  # noqa: F401 - the writing side, re-exported for the ELAN loop
     EAF_SCHEMA,
     EAF_VERSION,
@@ -149,7 +150,7 @@ def expression_tiers(tiers: Iterable[str], tier: str | None = None) -> dict[str 
     names = list(tiers)
     if tier is not None:
         if tier not in names:
-            raise ValueError(f"no tier {tier!r}; tiers: {', '.join(names) or 'none'}")
+            raise OptionError(f"no tier {tier!r}; tiers: {', '.join(names) or 'none'}")
         m = re.fullmatch(r"(.+)_expression", tier)
         return {m.group(1) if m else None: tier}
     out = {}

@@ -27,6 +27,7 @@ from typing import IO, Iterable, Sequence
 
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.inference.segments import Segment
 from signfer.io import atomic_write
 
@@ -300,7 +301,7 @@ class EafTiers:
     def __init__(self, class_names: Sequence[str], probabilities: str = "segments", *, occlusion: bool = False, model_used: bool = False,
                  extras: Sequence[str] = (), decimals: int = 2):  # fmt: skip
         if probabilities not in EAF_PROBABILITY_MODES:
-            raise ValueError(f"probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}, got {probabilities!r}")
+            raise OptionError(f"probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}, got {probabilities!r}")
         self.class_names = list(class_names)
         self.probabilities = probabilities
         self.kinds = (["occlusion"] if occlusion else []) + (["model_used"] if model_used else [])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.inference.classifier import softmax
 from signfer.io import InputError, atomic_path, refuse_overwrite
 from signfer.models.spec import ModelSpec
@@ -80,7 +81,7 @@ def export_onnx(
     with torch.inference_mode():
         ref = model(torch.from_numpy(x)).float().numpy()
     if ref.ndim != 2 or ref.shape[1] != spec.num_classes:
-        raise ValueError(f"model output shape {ref.shape} does not match the spec's {spec.num_classes} classes")
+        raise OptionError(f"model output shape {ref.shape} does not match the spec's {spec.num_classes} classes")
     path = Path(path)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: stable for these CNNs
@@ -218,10 +219,10 @@ def export_model(
     from signfer.inference.classifier import load_torch_model, resolve_model
 
     if format.lower() not in EXPORT_FORMATS:
-        raise ValueError(f"unsupported export format {format!r}; supported: {', '.join(EXPORT_FORMATS)}")
+        raise OptionError(f"unsupported export format {format!r}; supported: {', '.join(EXPORT_FORMATS)}")
     source = resolve_model(run_or_checkpoint, fold)
     if source.kind == "onnx":
-        raise ValueError(f"{source.location} is an ONNX file already")
+        raise OptionError(f"{source.location} is an ONNX file already")
     target = Path(out) if out else default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None)
     if target.suffix.lower() != ".onnx" and (target.is_dir() or not target.suffix):
         target = target / default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None).name

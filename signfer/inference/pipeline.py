@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.detect import pick_face
 from signfer.faces.tracking import FaceTracker
 from signfer.faces.types import Face
@@ -36,7 +37,13 @@ from signfer.inference.classifier import softmax
 from signfer.inference.segments import Segment, SegmentBuilder
 from signfer.inference.smoothing import Smoothing, StreamingSmoother
 from signfer.signers.calibration import calibrate
-from signfer.signers.occlusion import DEFAULT_THRESHOLD, NO_OCCLUSION, Occlusion, face_occlusion, overlaps_box
+from signfer.signers.occlusion import (
+    DEFAULT_THRESHOLD,
+    NO_OCCLUSION,
+    Occlusion,
+    face_occlusion,
+    overlaps_box,
+)
 from signfer.signers.tracking import SignerTracker, clip_face
 
 POLICIES = ("switch", "flag", "off")
@@ -145,7 +152,7 @@ class FaceOptions:
 
     def __post_init__(self):
         if self.detect_every < 1:
-            raise ValueError("detect_every must be >= 1")
+            raise OptionError("detect_every must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -161,7 +168,7 @@ class SignerOptions:
 
     def __post_init__(self):
         if self.max_missing_s < 0 or self.coast_s < 0:
-            raise ValueError("max_missing and coast must be >= 0 seconds")
+            raise OptionError("max_missing and coast must be >= 0 seconds")
 
     def frames(self, seconds: float, frame_ms: float) -> int:
         return max(1, int(round(seconds * 1000.0 / frame_ms))) if frame_ms > 0 else max(1, int(round(seconds * 25)))
@@ -184,9 +191,9 @@ class HandOptions:
 
     def __post_init__(self):
         if self.occlusion not in ("switch", "flag"):
-            raise ValueError(f"occlusion policy must be one of switch, flag, off; got {self.occlusion!r}")
+            raise OptionError(f"occlusion policy must be one of switch, flag, off; got {self.occlusion!r}")
         if self.palm_every < 1:
-            raise ValueError("palm_every must be >= 1")
+            raise OptionError("palm_every must be >= 1")
 
     def to_dict(self) -> dict:
         det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__

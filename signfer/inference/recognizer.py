@@ -25,10 +25,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.types import Face, FaceCrop
-from signfer.io import InvalidImage, read_image, to_uint8_rgb
-from signfer.models.spec import ModelSpec
-from signfer.models.weights import WeightsUnavailable
 from signfer.inference.classifier import (  # noqa: F401 - re-exported: the names users import from here
     LookupNormalizer,
     ModelSource,
@@ -39,6 +37,9 @@ from signfer.inference.classifier import (  # noqa: F401 - re-exported: the name
     resolve_run_dir,
     softmax,
 )
+from signfer.io import InvalidImage, read_image, to_uint8_rgb
+from signfer.models.spec import ModelSpec
+from signfer.models.weights import WeightsUnavailable
 
 DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
@@ -127,7 +128,7 @@ def as_rgb(image, channels: str = "rgb") -> np.ndarray:
                            "cv2.imread returns None for a file it cannot read: pass the path instead to be told why")
     channels = str(channels).lower()
     if channels not in CHANNEL_ORDERS:
-        raise ValueError(f"channels must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture give BGR), got {channels!r}")
+        raise OptionError(f"channels must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture give BGR), got {channels!r}")
     arr = np.asarray(image)
     return to_uint8_rgb(arr, bgr=channels == "bgr" and arr.ndim == 3)
 
@@ -156,7 +157,7 @@ class Recognizer:
         min_face_score: float | None = None,
     ):
         if not 0 < detect_scale <= 1:
-            raise ValueError(f"detect_scale must be in (0, 1], got {detect_scale}")
+            raise OptionError(f"detect_scale must be in (0, 1], got {detect_scale}")
         self.classifier = classifier
         self.spec = spec
         self.preset = preset_for_spec(spec)
@@ -198,7 +199,7 @@ class Recognizer:
         if backend in ("onnxruntime", "ort"):
             backend = "onnx"
         if backend not in ("onnx", "torch"):
-            raise ValueError(f"backend must be 'onnx' or 'torch', got {backend!r}")
+            raise OptionError(f"backend must be 'onnx' or 'torch', got {backend!r}")
         if published_onnx and backend == "onnx":
             # a published ONNX export (HSEmotion's): downloaded once, run as it is, its spec from signfer's table
             from signfer.inference.onnx import OnnxClassifier
@@ -215,7 +216,7 @@ class Recognizer:
             raise UserError(f"{source.location} is published as ONNX only; run it with backend 'onnx' (--backend onnx)")
         if source.kind == "onnx":
             if backend == "torch":
-                raise ValueError(f"{source.location} is an ONNX file: use backend='onnx'")
+                raise OptionError(f"{source.location} is an ONNX file: use backend='onnx'")
             from signfer.inference.onnx import SPEC_KEY, OnnxClassifier, read_metadata
             from signfer.models import hsemotion
 
@@ -419,12 +420,12 @@ class Recognizer:
 
     def _check_crop(self, crop: FaceCrop) -> None:
         if crop.preset and crop.preset != self.preset.name:
-            raise ValueError(
+            raise OptionError(
                 f"this face crop was made with preset {crop.preset!r}, but the model expects preset {self.preset.name!r}; "
                 "pass the image instead and the model's own preprocessing is used"
             )
         if crop.region != self.spec.region:
-            raise ValueError(f"this face crop is region {crop.region!r}, but the model was trained on {self.spec.region!r}")
+            raise OptionError(f"this face crop is region {crop.region!r}, but the model was trained on {self.spec.region!r}")
 
     def _prediction(self, probs: np.ndarray, face: Face | None, crop: FaceCrop | None, extras: dict | None = None) -> Prediction:
         k = int(np.argmax(probs))
@@ -446,7 +447,7 @@ class Recognizer:
         """:meth:`predict` for many images, detecting and classifying in batches."""
         items = list(images)
         if faces is not None and len(faces) != len(items):
-            raise ValueError(f"got {len(items)} images but {len(faces)} faces")
+            raise OptionError(f"got {len(items)} images but {len(faces)} faces")
         crops: list[FaceCrop | None] = [None] * len(items)
         found: list[Face | None] = [None] * len(items)
         todo_idx, todo_img = [], []
@@ -537,7 +538,7 @@ def _split_outputs(out, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     else:
         z, extra = np.asarray(out), []
     if len(extra) != len(names):
-        raise ValueError(f"the model gives {len(extra)} extra outputs, its spec names {len(names)} ({', '.join(names) or 'none'})")
+        raise OptionError(f"the model gives {len(extra)} extra outputs, its spec names {len(names)} ({', '.join(names) or 'none'})")
     e = np.stack(extra, axis=1) if extra else np.zeros((len(z), 0), np.float32)
     return z, e
 

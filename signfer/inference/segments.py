@@ -20,6 +20,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from signfer.errors import OptionError
+
 
 @dataclass
 class Segment:
@@ -47,7 +49,7 @@ class SegmentBuilder:
 
     def __init__(self, min_duration_ms: float = 0.0):
         if min_duration_ms < 0:
-            raise ValueError(f"minimum segment duration must be >= 0 ms, got {min_duration_ms}")
+            raise OptionError(f"minimum segment duration must be >= 0 ms, got {min_duration_ms}")
         self.min_duration_ms = float(min_duration_ms)
         self._run: dict | None = None  # the run being extended
         self._kept: Segment | None = None  # last kept segment, may still absorb a later run of its label

@@ -20,6 +20,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from signfer.errors import OptionError
+
 METHODS = ("moving", "exponential")
 
 
@@ -32,9 +34,9 @@ class Smoothing:
 
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ValueError(f"unknown smoothing method {self.method!r}; choose one of {', '.join(METHODS)}")
+            raise OptionError(f"unknown smoothing method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.window < 1:
-            raise ValueError(f"smoothing window must be >= 1 frame, got {self.window}")
+            raise OptionError(f"smoothing window must be >= 1 frame, got {self.window}")
 
     @property
     def enabled(self) -> bool:

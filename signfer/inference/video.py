@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from signfer.errors import UserError
+from signfer.errors import OptionError, UserError
 from signfer.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -88,7 +88,7 @@ class MediaReader:
     def frames(self, every: int = 1) -> Iterator[Frame]:
         """Yield every ``every``-th frame (index 0, every, 2*every, ...)."""
         if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
+            raise OptionError(f"every must be >= 1, got {every}")
         if self.info.kind == "video":
             gen = self._pyav_frames(every) if self.info.backend == "pyav" else self._opencv_frames(every)
         else:

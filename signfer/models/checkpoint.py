@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from signfer.errors import OptionError
 from signfer.io import InputError, atomic_path, atomic_write
 from signfer.models.spec import ModelSpec
 
@@ -61,7 +62,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, spec: Model
         spec_dict["arch"] = built_as
     classifier_out = _classifier_outputs(model)
     if classifier_out is not None and classifier_out != len(spec.class_names):
-        raise ValueError(f"the model has {classifier_out} outputs but the spec names {len(spec.class_names)} classes: {spec.class_names}")
+        raise OptionError(f"the model has {classifier_out} outputs but the spec names {len(spec.class_names)} classes: {spec.class_names}")
     payload = {
         "format": FORMAT,
         "version": VERSION,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from signfer.errors import OptionError
 from signfer.models.weights import WeightSource, fetch_any
 
 MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
@@ -40,11 +41,11 @@ def copy_in_order(source: dict[str, torch.Tensor], target: dict[str, torch.Tenso
     src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
     dst = [k for k in target if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
-        raise ValueError(f"{what}: {len(src)} tensors in the file, {len(dst)} in the model")
+        raise OptionError(f"{what}: {len(src)} tensors in the file, {len(dst)} in the model")
     out = {}
     for (sk, sv), dk in zip(src, dst):
         if tuple(sv.shape) != tuple(target[dk].shape):
-            raise ValueError(f"{what}: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(target[dk].shape)}")
+            raise OptionError(f"{what}: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(target[dk].shape)}")
         out[dk] = sv
     for k, v in target.items():
         if k.endswith("num_batches_tracked"):
@@ -68,7 +69,7 @@ def timm_hub_source(arch: str) -> WeightSource:
 
     cfg = get_pretrained_cfg(arch)
     if cfg is None or not cfg.hf_hub_id:
-        raise ValueError(f"timm has no hub weights for {arch!r}")
+        raise OptionError(f"timm has no hub weights for {arch!r}")
     hub_id = cfg.hf_hub_id
     return WeightSource(kind="url", location=f"https://huggingface.co/{hub_id}/resolve/main/model.safetensors",
                         filename=f"timm--{hub_id.replace('/', '--')}.safetensors")

@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from signfer.errors import OptionError, UnknownName
 from signfer.io import InputError
 from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from signfer.models.weights import WeightsUnavailable
@@ -94,7 +95,7 @@ def get_arch(arch: str) -> Arch:
         cfg = get_pretrained_cfg(arch)
         size = int(cfg.input_size[-1]) if cfg is not None and cfg.input_size else 224
         return Arch(arch, arch, size, f"timm {arch}", arch)
-    raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)} (or any timm model name)")
+    raise UnknownName(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)} (or any timm model name)")
 
 
 def build_arch(arch: str, num_classes: int) -> nn.Module:
@@ -136,7 +137,7 @@ def _resolve(arch: str, pretrained, trust_pickle: bool = False, cache: Path | No
     key = name.strip().lower()
     if key == "imagenet" or key == "timm":
         if arch in ("mobilenetv1_100_hsemotion", "fer_mini_xception"):
-            raise ValueError(f"there are no {key} weights for {arch}; use {'hsemotion:mobilenet_7' if arch.startswith('mobilenet') else 'fer2013'} or a file")
+            raise OptionError(f"there are no {key} weights for {arch}; use {'hsemotion:mobilenet_7' if arch.startswith('mobilenet') else 'fer2013'} or a file")
         from signfer.models import imagenet
 
         size = get_arch(arch).input_size
@@ -162,7 +163,7 @@ def _resolve(arch: str, pretrained, trust_pickle: bool = False, cache: Path | No
     if not path.exists():
         if path.suffix or os.sep in name:
             raise InputError(path, "pretrained weights file does not exist")
-        raise KeyError(f"unknown pretrained weights {name!r}; use one of {', '.join(list_pretrained())} or a file path")
+        raise UnknownName(f"unknown pretrained weights {name!r}; use one of {', '.join(list_pretrained())} or a file path")
     return _resolve_file(arch, path, trust_pickle, cache)
 
 
@@ -175,7 +176,10 @@ def _resolve_file(arch: str, path: Path, trust_pickle: bool, cache: Path | None)
 
         layers = read_keras_h5(path)
         if "conv_dw_1" in layers:
-            from signfer.models.keras_mobilenet import classifier_layer, load_keras_mobilenet
+            from signfer.models.keras_mobilenet import (
+                classifier_layer,
+                load_keras_mobilenet,
+            )
 
             info = hsemotion.MODELS["mobilenet_7"]
             n = layers[classifier_layer(layers, str(path))]["kernel"].shape[1]
@@ -223,7 +227,7 @@ def _resolve_file(arch: str, path: Path, trust_pickle: bool, cache: Path | None)
 
 def _check_family(arch: str, exact: str, pretrained) -> None:
     if get_arch(exact).family != get_arch(arch).family:
-        raise ValueError(f"the weights {pretrained!s} are for {exact} ({get_arch(exact).description}), not for {arch}; "
+        raise OptionError(f"the weights {pretrained!s} are for {exact} ({get_arch(exact).description}), not for {arch}; "
                          f"use arch {get_arch(exact).family}")
 
 
@@ -249,11 +253,11 @@ def create_model(arch: str, num_classes: int, pretrained=None, *, new_head: bool
     try:
         model.load_state_dict(sd)
     except RuntimeError as exc:
-        raise ValueError(f"the weights {pretrained!s} do not fit {w.arch}: {str(exc)[:500]}") from None
+        raise OptionError(f"the weights {pretrained!s} do not fit {w.arch}: {str(exc)[:500]}") from None
     if new_head:
         model.reset_classifier(num_classes)
     elif n0 != num_classes:
-        raise ValueError(f"new_head=False keeps the pretrained classifier of {n0} classes, but {num_classes} were asked for")
+        raise OptionError(f"new_head=False keeps the pretrained classifier of {n0} classes, but {num_classes} were asked for")
     model.signfer_arch = w.arch
     return model.train()
 
@@ -288,7 +292,7 @@ def default_spec(arch: str, class_names, pretrained=None) -> ModelSpec:
         _check_family(arch, w.arch, pretrained)
     names = list(class_names) if class_names is not None else (list(w.class_names) if w and w.class_names else None)
     if names is None:
-        raise ValueError("class_names is needed: these weights carry no class names")
+        raise OptionError("class_names is needed: these weights carry no class names")
     exact = w.arch if w else info.name
     if w is not None and w.spec is not None:
         d = w.spec.to_dict()
@@ -326,7 +330,7 @@ def load_pretrained(name_or_path, trust_pickle: bool = False, cache: Path | None
     if key.startswith("hsemotion:"):
         return hsemotion.load_hsemotion(name, trust_pickle=trust_pickle, cache=cache)
     if key in NAMED_WEIGHTS:
-        raise ValueError(f"{name!r} weights are a starting point for training, not an expression classifier; "
+        raise OptionError(f"{name!r} weights are a starting point for training, not an expression classifier; "
                          f"use create_model(arch, n, pretrained={name!r})")
     path = Path(name).expanduser()
     if not path.exists():
@@ -379,7 +383,7 @@ def prepare_weights(names=None, trust_pickle: bool = False, cache: Path | None =
         if key.startswith("hsemotion:") and (key.endswith(".onnx") or hsemotion.model_key(key) not in hsemotion.MODELS):
             onnx = hsemotion.onnx_model_info(name)  # an ONNX export: hsemotion:NAME.onnx, or a name published as ONNX only
             if onnx is None:
-                raise KeyError(f"unknown weights {name!r}; HSEmotion ONNX models: {', '.join(hsemotion.ONNX_MODELS)}")
+                raise UnknownName(f"unknown weights {name!r}; HSEmotion ONNX models: {', '.join(hsemotion.ONNX_MODELS)}")
             src = onnx.source()
             return src.target(cache), src.describe(), lambda: hsemotion.onnx_model_file(onnx.name, cache)
         if key.startswith("hsemotion:"):
@@ -391,7 +395,7 @@ def prepare_weights(names=None, trust_pickle: bool = False, cache: Path | None =
                 return converted
 
             return converted if converted.exists() else info.source().target(cache), info.url, get
-        raise KeyError(f"unknown weights {name!r}; known: fer2013, imagenet, {', '.join('hsemotion:' + n for n in hsemotion.MODELS)}")
+        raise UnknownName(f"unknown weights {name!r}; known: fer2013, imagenet, {', '.join('hsemotion:' + n for n in hsemotion.MODELS)}")
 
     fetch = names is not None
     rows = []

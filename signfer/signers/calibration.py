@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from signfer.errors import OptionError
+
 METHODS = ("none", "median", "interval")
 NEUTRAL = "neutral"
 
@@ -50,10 +52,10 @@ def parse_neutral(text: str) -> NeutralInterval:
     """``"[SIGNER:]START-END"`` in seconds (``"S2:1.5-4"``) -> :class:`NeutralInterval`."""
     m = _INTERVAL.match(text)
     if not m:
-        raise ValueError(f"neutral interval {text!r}: expected [SIGNER:]START-END in seconds, e.g. 0-2.5 or S2:10-12")
+        raise OptionError(f"neutral interval {text!r}: expected [SIGNER:]START-END in seconds, e.g. 0-2.5 or S2:10-12")
     start, end = float(m["start"]), float(m["end"])
     if end <= start:
-        raise ValueError(f"neutral interval {text!r}: the end must come after the start")
+        raise OptionError(f"neutral interval {text!r}: the end must come after the start")
     return NeutralInterval(start * 1000.0, end * 1000.0, m["signer"].strip() if m["signer"] else None)
 
 
@@ -70,11 +72,11 @@ class CalibrationOptions:
 
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ValueError(f"calibration must be one of {', '.join(METHODS)}, got {self.method!r}")
+            raise OptionError(f"calibration must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.method == "interval" and not self.neutral:
-            raise ValueError("calibration 'interval' needs at least one neutral interval ([SIGNER:]START-END in seconds)")
+            raise OptionError("calibration 'interval' needs at least one neutral interval ([SIGNER:]START-END in seconds)")
         if not 0 < self.reference_confidence < 1 or not 0 <= self.min_confidence <= 1 or self.min_frames < 1:
-            raise ValueError("reference_confidence must be in (0, 1), min_confidence in [0, 1], min_frames >= 1")
+            raise OptionError("reference_confidence must be in (0, 1), min_confidence in [0, 1], min_frames >= 1")
 
     @property
     def enabled(self) -> bool:
@@ -89,7 +91,7 @@ def neutral_baseline(logits: np.ndarray) -> np.ndarray:
     """Per-class median of (N, C) logits."""
     logits = np.asarray(logits, np.float64)
     if logits.ndim != 2 or len(logits) == 0:
-        raise ValueError("a baseline needs at least one frame of logits (N, C)")
+        raise OptionError("a baseline needs at least one frame of logits (N, C)")
     return np.median(logits, axis=0)
 
 

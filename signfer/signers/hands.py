@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from signfer.errors import OptionError
 from signfer.faces.types import Box, box_iou
 from signfer.models.weights import WeightSource, WeightsUnavailable, fetch_any
 
@@ -269,7 +270,7 @@ class MediaPipeHands:
         landmark_model: str | Path | None = None,
     ):
         if complexity not in COMPLEXITIES:
-            raise ValueError(f"complexity must be one of {', '.join(COMPLEXITIES)}, got {complexity!r}")
+            raise OptionError(f"complexity must be one of {', '.join(COMPLEXITIES)}, got {complexity!r}")
         self.complexity = complexity
         self.min_score = float(min_score)
         self.min_presence = float(min_presence)
@@ -467,4 +468,4 @@ def get_hand_detector(name: str = "mediapipe", **kw):
         return MediaPipeHands(**{"complexity": "lite", **kw})
     if name == "none":
         return None
-    raise ValueError(f"unknown hand detector {name!r}; use mediapipe, mediapipe-lite or none")
+    raise OptionError(f"unknown hand detector {name!r}; use mediapipe, mediapipe-lite or none")

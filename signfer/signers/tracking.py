@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from signfer.errors import OptionError
 from signfer.faces.tracking import FaceTracker, shift_face
 from signfer.faces.types import Face, box_iou
 
@@ -276,4 +277,4 @@ def pick_signers(stats: dict[str, dict], selection: str) -> list[str]:
         return [max(ids, key=lambda s: stats[s]["x"])]
     if sel in stats:
         return [sel]
-    raise ValueError(f"no signer {sel!r} in this video; signers found: {', '.join(ids)} (or use largest, left, right, all)")
+    raise OptionError(f"no signer {sel!r} in this video; signers found: {', '.join(ids)} (or use largest, left, right, all)")

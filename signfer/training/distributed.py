@@ -45,6 +45,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
+from signfer.errors import OptionError
+
 #: environment variables every torchrun / accelerate worker has
 LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -171,7 +173,7 @@ class GlobalBatchSampler(Sampler[list[int]]):
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator | None, world: int, shuffle: bool = True):
         if batch_size < world:
-            raise ValueError(f"batch_size {batch_size} is smaller than the number of processes {world}: "
+            raise OptionError(f"batch_size {batch_size} is smaller than the number of processes {world}: "
                              "the recipe's batch_size is the global batch, shared out over the processes")
         self.n, self.batch_size, self.generator, self.world, self.shuffle = n, batch_size, generator, world, shuffle
 
@@ -304,7 +306,7 @@ def wrap_model(model: nn.Module, device: torch.device | str = "cpu", sync_batchn
 
         converted = convert_sync_batchnorm(model)
         if converted is not model:
-            raise ValueError("the model itself is a BatchNorm layer; cannot convert it in place")
+            raise OptionError("the model itself is a BatchNorm layer; cannot convert it in place")
         model._signfer_sync_bn = True
     elif device.type != "cuda" and not getattr(model, "_signfer_warned_bn", False) and world_size() > 1:
         model._signfer_warned_bn = True

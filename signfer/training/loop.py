@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from signfer.errors import OptionError
 from signfer.io import atomic_write
 from signfer.training import distributed
 from signfer.training.recipes import Recipe, Stage
@@ -48,7 +49,7 @@ def class_weights(labels, class_names) -> torch.Tensor:
     counts = pd.Series(list(labels)).value_counts()
     n = np.array([counts.get(c, 0) for c in class_names], dtype=np.float64)
     if n.max() <= 0:
-        raise ValueError("no training labels to compute class weights from")
+        raise OptionError("no training labels to compute class weights from")
     w = np.where(n > 0, n.max() / np.maximum(n, 1), 1.0)
     return torch.tensor(w, dtype=torch.float32)
 
@@ -153,7 +154,7 @@ def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, dev
     bar.close()
     total_loss, correct, seen = distributed.all_reduce_sums(total_loss, correct, seen)  # over processes (torchrun)
     if seen == 0:
-        raise ValueError("the training part of this fold is empty")
+        raise OptionError("the training part of this fold is empty")
     return total_loss / seen, correct / seen
 
 
@@ -489,7 +490,7 @@ def train_fold(
     metrics_path = fold_dir / "metrics.json"
     last_path = fold_dir / "last.pt"
     if not resume and any(fold_dir.glob("*.pt")):
-        raise ValueError(f"{fold_dir} already holds a run; pass --resume to continue it or choose another --out")
+        raise OptionError(f"{fold_dir} already holds a run; pass --resume to continue it or choose another --out")
     if resume and metrics_path.exists():
         return json.loads(metrics_path.read_text(encoding="utf-8"))
     distributed.barrier()  # every process has checked the folder before rank 0 writes into it
@@ -509,7 +510,7 @@ def train_fold(
         try:
             train_df, val_df = split_train_val(train_part, recipe.val_fraction, seed=recipe.seed)
         except ValueError as exc:
-            raise ValueError(f"validation split of fold {fold}: {exc}; lower val_fraction (--set val_fraction=0.2) "
+            raise OptionError(f"validation split of fold {fold}: {exc}; lower val_fraction (--set val_fraction=0.2) "
                              "or use val_fraction=0 to keep the last epoch") from None
     else:
         train_df, val_df = train_part, train_part.iloc[:0]
@@ -609,6 +610,6 @@ def train(
                                      device=device, threads=threads, progress=progress)
     k = int(df["fold"].max()) + 1
     if not 0 <= fold < k:
-        raise ValueError(f"fold must be between 0 and {k - 1}, got {fold}")
+        raise OptionError(f"fold must be between 0 and {k - 1}, got {fold}")
     return train_fold(recipe, df, fold, Path(out) / f"fold_{fold}", resume=resume, device=device, progress=progress,
                       workers=workers, cache_dir=cache_dir, on_epoch_end=on_epoch_end)

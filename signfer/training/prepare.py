@@ -11,6 +11,7 @@ import torch
 import yaml
 from torch import nn
 
+from signfer.errors import OptionError
 from signfer.io import InputError, atomic_write
 from signfer.training.recipes import Recipe, apply_overrides, load_recipe
 
@@ -49,7 +50,7 @@ def load_data(data: str | os.PathLike, data_format: str, recipe: Recipe) -> pd.D
         groups = Path(data) / "groups.csv"  # e.g. one group per ELAN annotation (signfer train --from-elan)
         df, report = load_folder(data, classes=classes, groups=groups if groups.is_file() else None)
     else:
-        raise ValueError(f"data format must be one of {DATA_FORMATS}, got {data_format!r}")
+        raise OptionError(f"data format must be one of {DATA_FORMATS}, got {data_format!r}")
     if len(df) == 0:
         raise InputError(data, f"no usable {data_format} images (dropped: {dict(report.dropped)})")
     outside = sorted(set(df["label"]) - set(classes))
@@ -108,7 +109,7 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
         old_recipe = saved.get("recipe") or {}
         differ += [f"recipe.{key}" for key in info["recipe"] if old_recipe.get(key) != info["recipe"][key]]
         if differ:
-            raise ValueError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}); "
+            raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}); "
                              "choose a new --out")
     df = load_data(data, data_format, recipe)
     if folds_csv.exists():
@@ -182,7 +183,7 @@ def resolve_checkpoint(init_from: str | os.PathLike) -> Path:
 def reset_head(model: nn.Module, num_classes: int) -> None:
     """Replace the classifier by a freshly initialised one with ``num_classes`` outputs (timm ``reset_classifier``)."""
     if not hasattr(model, "reset_classifier"):
-        raise ValueError(f"{type(model).__name__} has no reset_classifier(): cannot give it a new head")
+        raise OptionError(f"{type(model).__name__} has no reset_classifier(): cannot give it a new head")
     model.reset_classifier(num_classes)
 
 
@@ -214,13 +215,13 @@ def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  
         head = None
     if recipe.is_baseline:
         if head is None and recipe.pretrained and not recipe.init_from:
-            raise ValueError(f"recipe {recipe.name} has no training stage, so its weights need an expression head; "
+            raise OptionError(f"recipe {recipe.name} has no training stage, so its weights need an expression head; "
                              f"{recipe.pretrained!r} has none")
         head = head or (get_classes(recipe.pretrained_classes) if recipe.pretrained_classes else class_names)
         keep = True
     else:
         if recipe.new_head is False and head is not None and head != class_names:
-            raise ValueError(f"recipe {recipe.name}: new_head is false but the starting head's classes {list(head)} "
+            raise OptionError(f"recipe {recipe.name}: new_head is false but the starting head's classes {list(head)} "
                              f"differ from the recipe's {list(class_names)}")
         reuse = recipe.new_head == "reuse" and head is not None and len(head) == len(class_names)
         keep = head is not None and (recipe.new_head is False or reuse or (recipe.new_head in ("auto", "reuse") and head == class_names))

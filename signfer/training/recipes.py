@@ -25,7 +25,10 @@ from typing import Any
 import yaml
 
 from signfer.config import list_configs, load_yaml_config
-from signfer.models.spec import NORMALIZATIONS  # re-exported: the recipe choices are the spec's
+from signfer.errors import OptionError
+from signfer.models.spec import (
+    NORMALIZATIONS,  # re-exported: the recipe choices are the spec's
+)
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine")
@@ -89,20 +92,20 @@ class Stage:
         self.optimizer = str(self.optimizer).strip().lower()
         self.scheduler = str(self.scheduler or "none").strip().lower()
         if not _TRAINABLE.match(self.trainable):
-            raise ValueError(f"stage trainable must be head, all or last:K (K blocks), got {self.trainable!r}")
+            raise OptionError(f"stage trainable must be head, all or last:K (K blocks), got {self.trainable!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"stage optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+            raise OptionError(f"stage optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"stage scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+            raise OptionError(f"stage scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
         self.epochs, self.lr, self.rho = int(self.epochs), float(self.lr), float(self.rho)
         self.momentum, self.weight_decay, self.sam = float(self.momentum), float(self.weight_decay), bool(self.sam)
         self.decay, self.patience, self.frozen_bn = float(self.decay), int(self.patience), bool(self.frozen_bn)
         if self.decay < 0 or self.patience < 0:
-            raise ValueError(f"stage needs decay >= 0 and patience >= 0, got decay={self.decay}, patience={self.patience}")
+            raise OptionError(f"stage needs decay >= 0 and patience >= 0, got decay={self.decay}, patience={self.patience}")
         if self.decay and self.scheduler != "none":
-            raise ValueError("a stage takes either decay (Keras lr decay) or a scheduler, not both")
+            raise OptionError("a stage takes either decay (Keras lr decay) or a scheduler, not both")
         if self.epochs < 0 or self.lr <= 0 or self.rho < 0:
-            raise ValueError(f"stage needs epochs >= 0, lr > 0 and rho >= 0, got epochs={self.epochs}, lr={self.lr}, rho={self.rho}")
+            raise OptionError(f"stage needs epochs >= 0, lr > 0 and rho >= 0, got epochs={self.epochs}, lr={self.lr}, rho={self.rho}")
         if not self.name:
             opt = f"SAM({self.optimizer})" if self.sam else self.optimizer
             self.name = f"{self.trainable}-{opt}"
@@ -181,34 +184,34 @@ class Recipe:
         if isinstance(self.new_head, str):
             value = self.new_head.strip().lower()
             if value not in ("auto", "true", "false", "reuse"):
-                raise ValueError(f"new_head must be true, false, auto or reuse, got {self.new_head!r}")
+                raise OptionError(f"new_head must be true, false, auto or reuse, got {self.new_head!r}")
             self.new_head = value if value in ("auto", "reuse") else value == "true"
         if self.normalization is not None and self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS} or null, got {self.normalization!r}")
+            raise OptionError(f"normalization must be one of {NORMALIZATIONS} or null, got {self.normalization!r}")
         if self.select_metric not in SELECT_METRICS:
-            raise ValueError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
+            raise OptionError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
         for key, choices in (("select_on", SELECT_ON), ("select_scope", SELECT_SCOPES), ("class_weight_mode", CLASS_WEIGHT_MODES),
                              ("sampler", SAMPLERS), ("split", SPLITS)):
             value = str(getattr(self, key)).strip().lower()
             if value not in choices:
-                raise ValueError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
+                raise OptionError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
             setattr(self, key, value)
         for key in ("mean", "std"):
             value = getattr(self, key)
             if value is not None:
                 if not isinstance(value, (list, tuple)) or len(value) != 3:
-                    raise ValueError(f"{key} must be three numbers (R, G, B) or null, got {value!r}")
+                    raise OptionError(f"{key} must be three numbers (R, G, B) or null, got {value!r}")
                 setattr(self, key, [float(v) for v in value])
         if self.std is not None and min(self.std) <= 0:
-            raise ValueError(f"std must be positive, got {self.std}")
+            raise OptionError(f"std must be positive, got {self.std}")
         if self.region not in ("full", "upper", "lower"):
-            raise ValueError(f"region must be full, upper or lower, got {self.region!r}")
+            raise OptionError(f"region must be full, upper or lower, got {self.region!r}")
         if not 0 <= float(self.val_fraction) < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise OptionError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         for key in ("image_size", "batch_size", "seed", "folds"):
             setattr(self, key, int(getattr(self, key)))
         if self.image_size < 8 or self.batch_size < 1 or self.folds < 2:
-            raise ValueError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
+            raise OptionError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
         self.val_fraction = float(self.val_fraction)
         self.class_weights, self.hflip = bool(self.class_weights), bool(self.hflip)
 
@@ -239,7 +242,7 @@ def _check_keys(data: dict, cls, what: str) -> dict:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown {what} field(s) {unknown}; known: {', '.join(sorted(known))}")
+        raise OptionError(f"unknown {what} field(s) {unknown}; known: {', '.join(sorted(known))}")
     return dict(data)
 
 
@@ -249,7 +252,7 @@ def _read(name_or_path: str, seen: tuple[str, ...] = ()) -> dict:
     if parent is None:
         return data
     if parent in seen or parent == data.get("name"):
-        raise ValueError(f"recipe {name_or_path!r}: 'extends' loops through {parent!r}")
+        raise OptionError(f"recipe {name_or_path!r}: 'extends' loops through {parent!r}")
     base = _read(parent, seen + (str(name_or_path),))
     base.update(data)  # stages, dicts and lists are replaced as a whole
     return base
@@ -273,7 +276,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any] | list[str] | None) ->
         pairs = {}
         for item in overrides:
             if "=" not in item:
-                raise ValueError(f"override must look like key=value, got {item!r}")
+                raise OptionError(f"override must look like key=value, got {item!r}")
             key, value = item.split("=", 1)
             pairs[key.strip()] = value
         overrides = pairs
@@ -290,7 +293,7 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
         elif head.lstrip("-").isdigit() and -len(node) <= int(head) < len(node):
             targets = [int(head)]
         else:
-            raise ValueError(f"override {full!r}: {head!r} is not an index of a list of {len(node)}")
+            raise OptionError(f"override {full!r}: {head!r} is not an index of a list of {len(node)}")
         for i in targets:
             if rest:
                 _set_path(node[i], rest, value, full)
@@ -298,7 +301,7 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
                 node[i] = copy.deepcopy(value)
         return
     if not isinstance(node, dict):
-        raise ValueError(f"override {full!r}: cannot set {head!r} inside a {type(node).__name__}")
+        raise OptionError(f"override {full!r}: cannot set {head!r} inside a {type(node).__name__}")
     if rest:
         if head not in node or node[head] is None:
             node[head] = {}
@@ -313,7 +316,7 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | list[str] | None 
     try:
         return Recipe.from_dict(data)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"recipe {name_or_path!r}: {exc}") from None
+        raise OptionError(f"recipe {name_or_path!r}: {exc}") from None
 
 
 def list_recipes() -> list[str]:

@@ -20,6 +20,8 @@ from typing import Iterator
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from signfer.errors import OptionError
+
 
 class SAM(torch.optim.Optimizer):
     """Wrap ``base_optimizer`` (a class such as ``torch.optim.Adam``) in SAM with neighbourhood radius ``rho``.
@@ -30,7 +32,7 @@ class SAM(torch.optim.Optimizer):
 
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer], rho: float = 0.05, adaptive: bool = False, **kwargs):
         if rho < 0:
-            raise ValueError(f"rho must be non-negative, got {rho}")
+            raise OptionError(f"rho must be non-negative, got {rho}")
         super().__init__(params, dict(rho=rho, adaptive=adaptive, **kwargs))
         self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
         self.param_groups = self.base_optimizer.param_groups
@@ -66,7 +68,7 @@ class SAM(torch.optim.Optimizer):
     def step(self, closure=None):
         """Both steps; ``closure`` must run forward and backward on the same batch (it is called once, for the second pass)."""
         if closure is None:
-            raise ValueError("SAM.step needs a closure that recomputes the loss and calls backward()")
+            raise OptionError("SAM.step needs a closure that recomputes the loss and calls backward()")
         self.first_step(zero_grad=True)
         with torch.enable_grad():
             closure()

@@ -19,14 +19,16 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from signfer.errors import OptionError
+
 
 def classifier_of(model: nn.Module) -> nn.Module:
     """The classification head (``model.get_classifier()``)."""
     if not hasattr(model, "get_classifier"):
-        raise ValueError(f"{type(model).__name__} has no get_classifier(): cannot tell its head from its backbone")
+        raise OptionError(f"{type(model).__name__} has no get_classifier(): cannot tell its head from its backbone")
     head = model.get_classifier()
     if not isinstance(head, nn.Module) or not any(True for _ in head.parameters()):
-        raise ValueError(f"{type(model).__name__}.get_classifier() returned no trainable layer ({head!r})")
+        raise OptionError(f"{type(model).__name__}.get_classifier() returned no trainable layer ({head!r})")
     return head
 
 
@@ -35,7 +37,7 @@ def _blocks_path(model: nn.Module) -> str:
     found = [name for name, m in model.named_modules()
              if name.split(".")[-1] == "blocks" and isinstance(m, (nn.Sequential, nn.ModuleList)) and len(m) > 0]
     if not found:
-        raise ValueError(
+        raise OptionError(
             f"{type(model).__name__} has no blocks container: progressive unfreezing (trainable: last:K) needs a "
             "timm MobileNet / EfficientNet style model (model.blocks); use trainable: head or all"
         )
@@ -59,7 +61,7 @@ def _frozen_prefix(model: nn.Module, keep_last: int) -> list[nn.Module]:
         parent = parent.get_submodule(part)
     blocks = list(parent)
     if keep_last > len(blocks):
-        raise ValueError(f"trainable last:{keep_last}: {type(model).__name__} has only {len(blocks)} blocks")
+        raise OptionError(f"trainable last:{keep_last}: {type(model).__name__} has only {len(blocks)} blocks")
     return frozen + blocks[: len(blocks) - keep_last]
 
 
@@ -73,7 +75,7 @@ def set_trainable(model: nn.Module, trainable: str) -> list[nn.Parameter]:
         frozen = {id(p) for m in _frozen_prefix(model, int(trainable[5:])) for p in m.parameters()}
         learn = {id(p) for p in model.parameters() if id(p) not in frozen}
     else:
-        raise ValueError(f"trainable must be head, all or last:K, got {trainable!r}")
+        raise OptionError(f"trainable must be head, all or last:K, got {trainable!r}")
     params = []
     for p in model.parameters():
         p.requires_grad_(id(p) in learn)
