@@ -351,7 +351,7 @@ def _inference_arguments(p) -> None:
     """Where and how the model runs (`signfer annotate` / `annotate-corpus`)."""
     p.add_argument("--batch-size", type=_positive(int), default=16, help="frames decoded, detected and classified together (default: %(default)s)")
     p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when ONNX Runtime or PyTorch has a GPU here), cpu, cuda, cuda:1 ... (default: %(default)s)")
 
 
 def _add_annotate(sub) -> None:

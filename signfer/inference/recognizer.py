@@ -193,6 +193,7 @@ class Recognizer:
         metrics.json). Raises :class:`~signfer.models.weights.WeightsUnavailable` saying which
         file is needed and where to put it when the model cannot be had.
         """
+        device = resolve_device(device, backend)
         source = resolve_model(name_or_path, fold)
         published_onnx = _published_onnx(source)
         backend = (backend or ("onnx" if str(device) == "cpu" or published_onnx else "torch")).lower()
@@ -541,6 +542,23 @@ def _split_outputs(out, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         raise OptionError(f"the model gives {len(extra)} extra outputs, its spec names {len(names)} ({', '.join(names) or 'none'})")
     e = np.stack(extra, axis=1) if extra else np.zeros((len(z), 0), np.float32)
     return z, e
+
+
+def resolve_device(device: str | None, backend: str | None = None) -> str:
+    """``auto`` (the default of every command): ``cuda`` when the chosen runtime has a GPU here, else ``cpu``.
+
+    With ONNX Runtime (the default backend) that is its CUDA provider, with PyTorch ``torch.cuda``; PyTorch is
+    imported only when it is the backend asked for. Other values are kept as they are."""
+    device = str(device or "auto").lower()
+    if device != "auto":
+        return device
+    if (backend or "onnx").lower() == "torch":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    import onnxruntime as ort
+
+    return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
 
 
 def _ort_providers(device: str) -> list[str]:

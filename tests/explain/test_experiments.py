@@ -139,7 +139,7 @@ def test_explain_real_faces_with_the_fer2013_model(astronaut, grace_hopper, tmp_
 
 def test_occlusion_and_transfer_commands(lower_run, tmp_path, own_cache, capsys):
     out = tmp_path / "occ"
-    assert main(["occlusion", str(lower_run.run_dir), "--fill", "mean", "--region", "lower,mouth", "--folds", "1",
+    assert main(["occlusion", str(lower_run.run_dir), "--fill", "mean", "--region", "lower,mouth", "--fold-list", "1",
                  "--out", str(out), "--no-progress"]) == 0
     table = pd.read_csv(out / "occlusion.csv")
     assert list(zip(table["fill"], table["region"])) == [("none", "none"), ("mean", "lower"), ("mean", "mouth")]

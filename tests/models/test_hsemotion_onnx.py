@@ -304,17 +304,18 @@ def test_valence_and_arousal_per_signer(hsemotion_onnx_mirror, empty_cache, tmp_
     """Signer-aware annotation: valence/arousal columns per signer row, smoothed per signer, one numeric tier per signer."""
     import pandas as pd
 
+    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.inference.elan import read_tiers
+    from signfer.inference.pipeline import SignerOptions
     from signfer.inference.recognizer import Recognizer
     from signfer.inference.smoothing import Smoothing
-    from signfer.signers.annotate import SignerOptions, annotate_signers
-    from signfer.signers.elan import read_tiers
     from signfer.signers.synthetic import face_portrait, make_two_signer_video
 
     faces = {"astronaut": face_portrait(astronaut, (181, 62, 268, 172), size=120), "hopper": face_portrait(grace_hopper, (174, 110, 348, 333), size=120)}
     video = make_two_signer_video(tmp_path / "two.avi", faces, n_frames=12, cut=8)
     rec = Recognizer.from_pretrained("hsemotion:enet_b0_8_va_mtl", threads=1)
-    opts = SignerOptions(occlusion="off", smoothing=Smoothing("moving", 3))
-    res = annotate_signers({"full": rec, "upper": None, "lower": None}, video.path, tmp_path / "out", options=opts)
+    opts = AnnotationOptions(signers=SignerOptions(), smoothing=Smoothing("moving", 3))
+    res = annotate_media(rec, video.path, tmp_path / "out", options=opts, collect=True)
     f = res.frames
     assert res.signers == ["S1", "S2"] and {"valence", "arousal", "smooth_valence", "smooth_arousal"} <= set(f.columns)
     for sid in res.signers:
