@@ -41,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 
 from signfer.errors import UserError
-from signfer.io import InputError, read_text_lines
+from signfer.io import InputError, pid_alive, read_text_lines
 from signfer.scale.engine import (
     MARKER_WRITTEN,
     Ledger,
@@ -167,15 +167,7 @@ def _parse_staging(d: Path) -> tuple[str, int] | None:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 def _remove_dead_staging(final: Path) -> None:
