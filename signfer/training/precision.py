@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from signfer.errors import UserError
-from signfer.training.recipes import PRECISIONS, check_precision_options
+from signfer.training.recipes import check_precision_options
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: the mode of runs made before these options existed
