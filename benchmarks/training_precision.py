@@ -40,7 +40,8 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         data = make_synthetic_feph(tmp / "feph", n_sequences=args.sequences, frames_per_sequence=4,
                                    size=(args.image_size, args.image_size), awkward_rows=False)
-        base = [f"image_size={args.image_size}", "preset=none", "val_fraction=0", "folds=5", f"stages.*.epochs={args.epochs}"]
+        base = [f"image_size={args.image_size}", "preset=none", "val_fraction=0", "folds=5", f"stages.*.epochs={args.epochs}",
+                "init_from=null"]  # easier2025 starts from its AffectNet run; here from ImageNet
         if args.pretrained:
             base.append("pretrained=null" if args.pretrained.lower() == "none" else f"pretrained={args.pretrained}")
         runs = {}

@@ -386,6 +386,9 @@ def _run_export(args) -> int:
               f"{100 * q['top1_agreement']:.1f} %, largest probability difference {q['max_probability_difference']:.3f}; "
               f"batch 16: {q['images_per_second_fp32']:.0f} -> {q['images_per_second_int8']:.0f} images/s ({q['speedup']:.2f}x); "
               f"report {res.report_path}")
+        if q["speedup"] < 1.0:
+            print("note: on this machine the int8 model is slower than float32 (small models with few convolutions gain "
+                  "nothing from int8 kernels); prefer the float32 export", file=sys.stderr)
     return 0
 
 # --------------------------------------------------------------------------- experiment commands (explain, occlusion, ablation, transfer)
