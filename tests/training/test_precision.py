@@ -105,3 +105,23 @@ def test_resume_refuses_another_precision_than_the_checkpoint(synthetic_feph, tm
     other = Recipe.from_dict({**recipe.to_dict(), "precision": "bf16"})
     with pytest.raises(UserError, match="trained with precision fp32"):
         train_fold(other, df, 0, tmp_path / "run" / "fold_0", resume=True, **kw)
+
+
+def test_the_gradient_scaler_path_unscales_before_the_update():
+    """fp16 on CUDA steps through a GradScaler; on CPU the same path (GradScaler("cpu")) must give the unscaled update."""
+    torch.manual_seed(0)
+    a = create_model("mobilenetv2_100", 7).train()
+    b = create_model("mobilenetv2_100", 7).train()
+    b.load_state_dict(a.state_dict())
+    x, y = torch.randn(4, 3, 32, 32), torch.arange(4) % 7
+    opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    train_step(a, x, y, opt_a)
+    train_step(b, x, y, opt_b, scaler=scaler)
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-5), name  # the scale of 1024 was taken out again
+    assert scaler.get_scale() == 1024.0 and scaler.state_dict()["scale"] == 1024.0
+    from signfer.training.sam import SAM
+
+    with pytest.raises(ValueError, match="SAM"):
+        train_step(a, x, y, SAM(a.parameters(), torch.optim.SGD, lr=0.1), scaler=scaler)
