@@ -660,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    from signfer.errors import UserError
     from signfer.io import InputError
     from signfer.models.weights import WeightsUnavailable
 
@@ -669,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = None
     try:
         return int(args.func(args) or 0)
-    except (InputError, KeyError, OSError, ValueError, WeightsUnavailable) as exc:  # OSError: disk full, no permission (names the file)
+    except (UserError, InputError, KeyError, OSError, ValueError, WeightsUnavailable) as exc:  # OSError: disk full, no permission (names the file)
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"signfer {args.command}: error: {msg}", file=sys.stderr)
         return 2

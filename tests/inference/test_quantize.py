@@ -71,3 +71,18 @@ def test_a_folder_of_images_calibrates_and_holds_out_a_third(synthetic_feph, tin
     calib, held, where = calibration_crops(folder, spec, cache_dir=False)
     assert len(calib) == min(64, 2 * n // 3) and len(held) == n - len(calib) and where["calibration_source"] == f"folder {folder}"
     assert calib.shape[1:] == (3, 32, 32) and calib.dtype == np.float32
+
+
+def test_cli_int8_export_prints_the_agreement_or_refuses_in_one_line(tiny_run, tmp_path, capsys):
+    from signfer.cli import main
+
+    ok = tmp_path / "ok.onnx"
+    assert main(["export", str(tiny_run), "--fold", "0", "--out", str(ok), "--quantize", "int8", "--min-agreement", "0",
+                 "--atol", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert ok.exists() and "top-1 agreement" in out and "images/s" in out and (tmp_path / "ok.onnx.json").exists()
+    refused = tmp_path / "no.onnx"
+    assert main(["export", str(tiny_run), "--fold", "0", "--out", str(refused), "--quantize", "int8",
+                 "--min-agreement", "1.01", "--atol", "1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing written" in err and "Traceback" not in err and not refused.exists()
