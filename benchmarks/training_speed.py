@@ -6,7 +6,7 @@ Rows per architecture (every step row is :func:`signfer.training.loop.train_step
 * ``step fp32``           signfer's step as it was before the precision options (fp32, contiguous);
 * ``step channels-last``  fp32, model and batch in channels-last (NHWC) memory format;
 * ``step bf16``           bf16 autocast, contiguous;
-* ``step cl+bf16``        channels-last + bf16 autocast (what ``precision: auto`` picks on a CPU with AVX-512 BF16 / AMX);
+* ``step cl+bf16``        channels-last + bf16 autocast (``precision: bf16``; ``auto`` on CPU is fp32 + channels-last);
 * ``SAM <mode>``          the step with SAM(Adam) in the automatic mode: two forward/backward passes, so about half;
 * ``epoch <mode>``        :func:`signfer.training.loop.run_epoch` in the automatic mode over a synthetic FePh-layout
   set read through ``FaceDataset`` (PNG crop cache on disk, decoded crops kept in memory after the first
@@ -125,6 +125,7 @@ def main(argv=None) -> None:
             best = {k: b / min(v) for k, v in times.items()}
             for k in steps:
                 rows.append((arch, k, med[k], best[k], med[k] / med["step fp32"], ""))
+                print(f"{arch} {k}: median {med[k]:.1f}, best {best[k]:.1f} images/s", flush=True)
 
             if not args.no_epoch:
                 model, opt, prec = make("epoch", auto.precision, auto.channels_last)
