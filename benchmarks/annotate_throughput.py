@@ -18,8 +18,10 @@ detection, detection on every frame vs every N-th, and the same pipeline with it
 (the Wolfgang clip remuxed 10 times, no re-encoding) to show that memory stays flat.
 
 The machine may be shared, so every run is repeated (``--repeat``, interleaved: all configurations once,
-then again) and the summary gives the median frames/s (with the range) and the largest peak RSS, one row
-per configuration; the load average before and after each pass is printed with it.
+then again) and the summary gives the median frames/s (with the range), the median frames/s including process start
+(``+start``: the wall time of the whole child process, i.e. interpreter start, imports, loading the
+detector and the model, the run and exit, as a user of ``signfer annotate`` waits for it) and the
+largest peak RSS, one row per configuration; the load average before and after each pass is printed with it.
 
     python benchmarks/annotate_throughput.py                               # everything, 3 passes (~15 min on 2 cores)
     python benchmarks/annotate_throughput.py --max-frames 32 --videos single_face --configs base,torch-b16 --long 0 --repeat 1
@@ -189,7 +191,7 @@ def spawn(cfg: dict, tree: Path | None = None) -> dict:
         return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
     out = json.loads(lines[-1][7:])
     out["process_s"] = wall
-    out["fps_start"] = out["frames"] / wall
+    out["fps_start"] = out["fps_with_start"] = out["frames"] / wall
     return out
 
 
@@ -226,11 +228,14 @@ def load_text() -> str:
 
 
 def summary_table(results: list[dict], video_names: list[str]) -> str:
-    """One row per configuration: median frames/s per video (min-max over the passes) and the largest peak RSS."""
+    """One row per configuration: median frames/s per video (min-max over the passes), the median frames/s counting
+    the whole process (start, imports, loading: what a user waits for), and the largest peak RSS."""
     configs = list(dict.fromkeys(r["config"] for r in results))
     short = {v: v.replace("single_face", "single_face").replace("wolfgang x", "W x") for v in video_names}
     cols = [f"{short[v]} fps" for v in video_names]
-    head = f"{'config':<11} {'pipeline':<50} " + " ".join(f"{c:>19}" for c in cols) + f" {'peak MB':>8} {'torch':>5}"
+    start_cols = [f"{short[v]} +start" for v in video_names]
+    head = (f"{'config':<11} {'pipeline':<50} " + " ".join(f"{c:>19}" for c in cols) + " "
+            + " ".join(f"{c:>17}" for c in start_cols) + f" {'peak MB':>8} {'torch':>5}")
     lines = [head, "-" * len(head)]
     for name in configs:
         runs = [r for r in results if r["config"] == name]
@@ -244,6 +249,9 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
                 cells.append(f"{fps[0]:>19.1f}")
             else:
                 cells.append(f"{statistics.median(fps):>7.1f} ({min(fps):.0f}-{max(fps):.0f})".rjust(19))
+        for v in video_names:
+            fps = [r["fps_with_start"] for r in ok if r["video"] == v and "fps_with_start" in r]
+            cells.append(f"{statistics.median(fps):>17.1f}" if fps else f"{'-':>17}")
         peak = max((r["peak_rss_mb"] for r in ok), default=float("nan"))
         torch_used = "yes" if any(r.get("torch_loaded") for r in ok) else "no"
         lines.append(f"{name:<11} {runs[0]['pipeline']:<50} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
@@ -327,7 +335,7 @@ def main(argv=None) -> int:
                 videos.setdefault("wolfgang", remux(src, tmp / "wolfgang.mp4", max_frames=args.max_frames) if args.max_frames else src)
                 runs.append(("wolfgang", long_cfg))
             runs.append((f"wolfgang x{args.long}", long_cfg))
-        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<50} {'frames':>6} {'faces':>6} {'fps':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
+        header = f"{'pass':>4} {'video':<14} {'config':<11} {'pipeline':<50} {'frames':>6} {'faces':>6} {'fps':>7} {'+start':>7} {'peak MB':>8} {'loaded MB':>9} {'growth MB':>9} {'torch':>5} {'load':>5}"
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
         print("-" * len(header))
@@ -344,7 +352,7 @@ def main(argv=None) -> int:
                     continue
                 growth = r["peak_rss_mb"] - r["rss_loaded_mb"]
                 faces = "" if r["faces"] is None else r["faces"]
-                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<50} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
+                print(f"{rep + 1:>4} {video:<14} {name:<11} {r['pipeline']:<50} {r['frames']:>6} {faces:>6} {r['fps']:>7.1f} {r['fps_with_start']:>7.1f} {r['peak_rss_mb']:>8.0f} {r['rss_loaded_mb']:>9.0f} {growth:>9.0f} {'yes' if r.get('torch_loaded') else 'no':>5} {r['load1']:>5.2f}", flush=True)
         print(f"# end: {load_text()}")
         print(f"\nsummary over {max(1, args.repeat)} pass(es): median frames/s (min-max), largest peak RSS; {load_text()}")
         print(summary_table(results, list(videos)))

@@ -32,7 +32,10 @@ class FaceDataset(Dataset):
     (training data only), drawn from torch's random generator, which ``torch.manual_seed``
     seeds in the main process and the DataLoader seeds in each worker (pass
     ``generator=torch.Generator().manual_seed(seed)`` to the DataLoader for runs that repeat
-    exactly).
+    exactly). ``memory_mb``: decoded crops are kept in memory up to this many MiB (default
+    ``$SIGNFER_CROP_MEMORY_MB`` or 1024; 0 = read the disk cache every time), so epochs after
+    the first decode nothing. A DataLoader batch is built in one pass (:meth:`__getitems__`:
+    one normalisation of the stacked batch) with the same flips as item by item.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class FaceDataset(Dataset):
         hflip: bool = False,
         overrides: dict | None = None,
         cache_dir: str | os.PathLike | bool | None = None,
+        memory_mb: float | None = None,
     ):
         missing = [c for c in ("path", "label") if c not in df.columns]
         if missing:
@@ -57,20 +61,47 @@ class FaceDataset(Dataset):
         self.cache = CropCache(preset, region=region, size=size, overrides=overrides, cache_dir=cache_dir)
         self.normalize = normalize or _default_normalize
         self.hflip = bool(hflip)
+        if memory_mb is None:
+            memory_mb = float(os.environ.get("SIGNFER_CROP_MEMORY_MB", 1024))
+        self._memory_left = int(float(memory_mb) * 2**20)
+        self._memory: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def crop(self, index: int) -> np.ndarray:
-        """The cached RGB uint8 crop of row ``index`` (no flip, no normalisation)."""
-        return self.cache.get(self.paths[index])
+        """The cached RGB uint8 crop of row ``index`` (no flip, no normalisation; read-only when kept in memory)."""
+        pixels = self._memory.get(index)
+        if pixels is None:
+            pixels = self.cache.get(self.paths[index])
+            if pixels.nbytes <= self._memory_left:
+                pixels.setflags(write=False)
+                self._memory[index] = pixels
+                self._memory_left -= pixels.nbytes
+        return pixels
+
+    def _flip(self) -> bool:
+        """This item's random flip (one draw of torch's generator per item when ``hflip`` is on)."""
+        return bool(self.hflip and torch.rand(()) < 0.5)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         pixels = self.crop(index)
-        if self.hflip and torch.rand(()) < 0.5:
+        if self._flip():
             pixels = pixels[:, ::-1]
         x = self.normalize(np.ascontiguousarray(pixels)[None])[0]
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int]]:
+        """Items ``indices`` (a DataLoader batch): the crops flipped and stacked, normalised in one call."""
+        crops = []
+        for index in indices:  # crop, then its flip draw: the order of item-by-item loading
+            pixels = self.crop(index)
+            crops.append(pixels[:, ::-1] if self._flip() else pixels)
+        if len({c.shape for c in crops}) > 1:  # crops of different sizes cannot be stacked
+            return [(torch.from_numpy(self.normalize(np.ascontiguousarray(c)[None])[0]), int(self.labels[i]))
+                    for c, i in zip(crops, indices)]
+        x = torch.from_numpy(np.ascontiguousarray(self.normalize(np.stack(crops)), dtype=np.float32))
+        return [(x[k], int(self.labels[i])) for k, i in enumerate(indices)]
 
     def class_counts(self) -> np.ndarray:
         """Images per class, in ``class_names`` order."""

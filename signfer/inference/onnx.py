@@ -39,6 +39,8 @@ class OnnxExport:
     max_abs_diff_probabilities: float
     input_shape: tuple[int, ...]
     spec: ModelSpec
+    quantization: dict | None = None  #: int8 only: agreement with float32 and speed (:mod:`signfer.inference.quantize`)
+    report_path: Path | None = None
 
 
 def model_input_hw(spec: ModelSpec) -> tuple[int, int]:
@@ -210,11 +212,20 @@ def export_model(
     fold: int | None = None,
     opset: int = DEFAULT_OPSET,
     atol: float = 1e-4,
+    quantize: str | None = None,
+    calibration: str | os.PathLike | None = None,
+    min_agreement: float = 0.98,
+    threads: int | None = None,
 ) -> OnnxExport:
     """``signfer export``: a run dir (its best fold or ``fold``), a ``.pt`` checkpoint or a model name to ONNX.
 
     The file gets a dynamic batch axis, the opset and the model's spec in its metadata, and is
-    written only after its outputs matched PyTorch's to ``atol``.
+    written only after its outputs matched PyTorch's to ``atol``. ``quantize="int8"``: the file
+    is the int8 model (:func:`signfer.inference.quantize.quantize_int8`, default name
+    ``best.int8.onnx``) calibrated on ``calibration`` (a run folder or a folder of face images;
+    default: the exported run's own data, its test fold held out), written only when its top-1
+    agreement with float32 on the held-out crops is at least ``min_agreement``; the figures go
+    into ``<file>.json`` beside it (the export report) and the file's metadata.
     """
     from signfer.inference.classifier import load_torch_model, resolve_model
 
@@ -223,9 +234,42 @@ def export_model(
     source = resolve_model(run_or_checkpoint, fold)
     if source.kind == "onnx":
         raise OptionError(f"{source.location} is an ONNX file already")
-    target = Path(out) if out else default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None)
+    if quantize not in (None, "", "none", "int8"):
+        raise OptionError(f"--quantize must be int8 (or none), got {quantize!r}")
+    checkpoint = source.location if source.kind == "checkpoint" else None
+    default = default_export_path(run_or_checkpoint, checkpoint)
+    if quantize == "int8":
+        default = default.with_suffix(".int8.onnx")
+    target = Path(out) if out else default
     if target.suffix.lower() != ".onnx" and (target.is_dir() or not target.suffix):
-        target = target / default_export_path(run_or_checkpoint, source.location if source.kind == "checkpoint" else None).name
-    refuse_overwrite([target], [source.location] if source.kind == "checkpoint" else [], writes="ONNX model")
+        target = target / default.name
+    refuse_overwrite([target, target.with_name(target.name + ".json")], [source.location] if checkpoint else [], writes="ONNX model")
     model, spec = load_torch_model(source)
-    return export_onnx(model, spec, target, opset=opset, atol=atol, source=source.description)
+    if quantize != "int8":
+        return export_onnx(model, spec, target, opset=opset, atol=atol, source=source.description)
+
+    import tempfile
+
+    from signfer.inference.quantize import calibration_crops, quantize_int8
+
+    fold_of = None
+    if checkpoint and Path(checkpoint).parent.name.startswith("fold_"):
+        fold_of = int(Path(checkpoint).parent.name.split("_", 1)[1])
+    if calibration is None:
+        run_dir = Path(checkpoint).parent.parent if fold_of is not None else None
+        if run_dir is None or not (run_dir / "run.yaml").is_file():
+            raise InputError(Path(str(run_or_checkpoint)), "--quantize int8 needs face crops to calibrate on: pass "
+                             "--calibration RUN_DIR or a folder of face images")
+        calibration = run_dir
+    calib, held, where = calibration_crops(calibration, spec, fold=fold_of)
+    with tempfile.TemporaryDirectory(prefix="signfer-export-") as tmp:
+        res = export_onnx(model, spec, Path(tmp) / "fp32.onnx", opset=opset, atol=atol, source=source.description)
+        report = quantize_int8(res.path, target, calib, held, min_agreement=min_agreement, threads=threads, source=where)
+    report_path = target.with_name(target.name + ".json")
+    from signfer.io import atomic_write
+
+    with atomic_write(report_path) as fh:
+        json.dump({"model": str(target), "source": source.description, "opset": opset,
+                   "max_abs_diff_logits_fp32": res.max_abs_diff_logits, "quantization": report}, fh, indent=2)
+    return OnnxExport(target, opset, res.max_abs_diff_logits, res.max_abs_diff_probabilities, res.input_shape, spec,
+                      quantization=report, report_path=report_path)

@@ -95,13 +95,15 @@ class ModelSpec:
 
     def normalize(self, batch_rgb_uint8: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) RGB uint8 -> (N, C, H, W) float32 as the model expects."""
-        x = np.asarray(batch_rgb_uint8, dtype=np.float32)
+        x = np.array(batch_rgb_uint8, dtype=np.float32)  # a fresh array: normalised in place below
         if x.ndim == 3:
             x = x[None]
         if self.grayscale:
             x = (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
         if self.normalization == "imagenet":
-            x = (x / 255.0 - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+            x /= np.float32(255.0)
+            x -= np.asarray(self.mean, np.float32)
+            x /= np.asarray(self.std, np.float32)
         elif self.normalization == "ip":
             x = x - np.asarray(IP_RGB_OFFSETS, np.float32)
         elif self.normalization == "raw":

@@ -222,12 +222,14 @@ class RankSlice(Dataset):
         return items
 
 
-def train_loader(dataset: Dataset, batch_size: int, generator: torch.Generator, workers: int = 0) -> DataLoader:
+def train_loader(dataset: Dataset, batch_size: int, generator: torch.Generator, workers: int = 0,
+                 pin_memory: bool = False) -> DataLoader:
     """The training DataLoader of this process: its share of each shuffled global batch of ``batch_size``."""
     world, r = world_size(), rank()
     sampler = GlobalBatchSampler(len(dataset), batch_size, generator, world)
+    more = dict(prefetch_factor=4) if workers > 0 else {}
     return DataLoader(RankSlice(dataset, r, world), batch_sampler=sampler, num_workers=workers, generator=generator,
-                      persistent_workers=False)
+                      persistent_workers=False, pin_memory=pin_memory, **more)
 
 
 def is_shard(loader) -> bool:
@@ -240,7 +242,7 @@ def predict_sharded(predict: Callable, model: nn.Module, loader: DataLoader, *ar
     world, r = world_size(), rank()
     n = len(loader.dataset)
     shard = DataLoader(Subset(loader.dataset, range(r, n, world)), batch_size=loader.batch_size,
-                       num_workers=loader.num_workers, collate_fn=loader.collate_fn)
+                       num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory)
     shard.signfer_shard = True
     logits, labels = predict(model, shard, *args, **kwargs)
     parts: list = [None] * world

@@ -11,7 +11,10 @@ multiplied by its class weight and the batch loss is the plain mean (Keras ``cla
 semantics). Checkpoints are written after every epoch: ``best.pt`` when the validation metric
 improves (strictly), ``last.pt`` always, with the optimiser, scheduler, every random generator,
 the history and the best value, so ``--resume`` continues bit-identically on CPU (with the same
-number of threads: float sums depend on it; a mismatch is warned about).
+number of threads: float sums depend on it; a mismatch is warned about) and in the same
+precision mode (:mod:`signfer.training.precision`: channels-last and bf16 / fp16 autocast, on by
+default where the hardware runs them natively; the mode is recorded in ``run.yaml``, the
+checkpoints and ``metrics.json``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from torch.utils.data import DataLoader
 from signfer.errors import OptionError
 from signfer.io import atomic_write
 from signfer.training import distributed
+from signfer.training.precision import Precision, recipe_precision
 from signfer.training.recipes import Recipe, Stage
 from signfer.training.sam import SAM, bn_running_stats_frozen
 from signfer.training.trainable import count_parameters, freeze_batchnorm, set_trainable
@@ -106,19 +110,35 @@ def make_scheduler(stage: Stage, optimizer: torch.optim.Optimizer):
 
 
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
-               weights: torch.Tensor | None = None, mode: str = "keras") -> tuple[torch.Tensor, torch.Tensor]:
-    """One update on a batch; returns (loss, logits) of the first forward pass. SAM makes two passes."""
-    logits = model(x)
-    loss = weighted_cross_entropy(logits, y, weights, mode)
+               weights: torch.Tensor | None = None, mode: str = "keras", precision: Precision | None = None,
+               scaler: "torch.amp.GradScaler | None" = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One update on a batch; returns (loss, logits) of the first forward pass. SAM makes two passes.
+
+    ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`). ``precision``: forward pass
+    and loss under its autocast (bf16 / fp16; None = fp32); ``scaler``: the fp16 gradient scaler (not with
+    SAM). ``x`` is expected in the model's memory format already.
+    """
+    autocast = precision.autocast if precision is not None else contextlib.nullcontext
+    with autocast():
+        logits = model(x)
+        loss = weighted_cross_entropy(logits.float(), y, weights, mode)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if isinstance(optimizer, SAM):
-        optimizer.first_step(zero_grad=True)
-        with bn_running_stats_frozen(model):
-            weighted_cross_entropy(model(x), y, weights, mode).backward()
-        optimizer.second_step(zero_grad=True)
+    if scaler is not None:
+        if isinstance(optimizer, SAM):
+            raise OptionError("a gradient scaler (fp16) cannot be used with SAM")
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
     else:
-        optimizer.step()
+        loss.backward()
+        if isinstance(optimizer, SAM):
+            optimizer.first_step(zero_grad=True)
+            with bn_running_stats_frozen(model), autocast():
+                second = weighted_cross_entropy(model(x).float(), y, weights, mode)
+            second.backward()
+            optimizer.second_step(zero_grad=True)
+        else:
+            optimizer.step()
     return loss.detach(), logits.detach()
 
 
@@ -131,20 +151,23 @@ def _progress(loader, desc: str, enabled: bool):
 
 def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, device="cpu",
               progress: bool = False, desc: str = "train", mode: str = "keras", step_scheduler=None,
-              frozen_bn: bool = True) -> tuple[float, float]:
+              frozen_bn: bool = True, precision: Precision | None = None,
+              scaler: "torch.amp.GradScaler | None" = None) -> tuple[float, float]:
     """Train for one pass over ``loader`` (frozen BatchNorm stays in inference mode); returns (mean loss, accuracy).
 
     ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`); ``step_scheduler``:
     a learning-rate schedule stepped after every update (Keras ``decay``); ``frozen_bn=False`` leaves
-    the BatchNorm layers of frozen parts in training mode."""
+    the BatchNorm layers of frozen parts in training mode. ``precision`` / ``scaler``: as
+    :func:`train_step` (batches are put in its memory format)."""
     model.train()
     if frozen_bn:
         freeze_batchnorm(model)
+    precision = precision or Precision(device_type=torch.device(device).type)
     total_loss, correct, seen = 0.0, 0, 0
     bar = _progress(loader, desc, progress)
     for x, y in bar:
-        x, y = x.to(device), y.to(device)
-        loss, logits = train_step(model, x, y, optimizer, weights, mode)
+        x, y = precision.prepare_input(x, device), y.to(device, non_blocking=True)
+        loss, logits = train_step(model, x, y, optimizer, weights, mode, precision, scaler)
         if step_scheduler is not None:
             step_scheduler.step()
         total_loss += float(loss) * len(y)
@@ -159,18 +182,31 @@ def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, dev
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, loader: DataLoader, device="cpu", progress: bool = False, desc: str = "predict") -> tuple[np.ndarray, np.ndarray]:
-    """(logits (N, C) float32, labels (N,)) of every item of ``loader``, in order, in inference mode."""
+def predict_logits(model: nn.Module, loader: DataLoader, device="cpu", progress: bool = False, desc: str = "predict",
+                   channels_last: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (N, C) float32, labels (N,)) of every item of ``loader``, in order, in inference mode (float32).
+
+    ``channels_last``: feed batches in that memory format (default: when the model's first
+    4-d parameter is channels-last)."""
     if distributed.is_distributed() and not distributed.is_shard(loader):  # each process predicts a share
-        return distributed.predict_sharded(predict_logits, model, loader, device, progress and distributed.is_main(), desc)
+        return distributed.predict_sharded(predict_logits, model, loader, device, progress and distributed.is_main(), desc,
+                                           channels_last)
     model.eval()
+    if channels_last is None:
+        channels_last = _is_channels_last(model)
+    fmt = Precision(channels_last=bool(channels_last), device_type=torch.device(device).type)
     outs, labels = [], []
     for x, y in _progress(loader, desc, progress):
-        outs.append(model(x.to(device)).float().cpu())
+        outs.append(model(fmt.prepare_input(x, device)).float().cpu())
         labels.append(torch.as_tensor(y))
     if not outs:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     return torch.cat(outs).numpy(), torch.cat(labels).numpy()
+
+
+def _is_channels_last(model: nn.Module) -> bool:
+    weight = next((p for p in model.parameters() if p.dim() == 4 and p.shape[-1] > 1), None)
+    return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
 
 
 def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
@@ -265,6 +301,7 @@ def fit(
     state: dict | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
     extra: dict | None = None,
+    precision: Precision | None = None,
 ) -> FitResult:
     """Run every stage of ``recipe`` on ``model``; write ``best.pt``, ``last.pt`` and ``history.csv`` in ``fold_dir``.
 
@@ -275,7 +312,9 @@ def fit(
     ``val_loader`` is whatever the checkpoint is chosen on (with ``select_on: test`` the caller
     passes the test fold). ``recipe.select_scope == "stage"``: the best value restarts with every
     stage, which starts from the best weights of the stage before (the notebooks' protocol).
-    A stage with ``patience`` stops after that many epochs without improvement of its own best.
+    A stage with ``patience`` stops after that many epochs without improvement of its own best. ``precision``:
+    the training mode (default: the recipe's on ``device``); the model must already be in its
+    memory format. A run resumes only in the mode it was trained in.
     """
     from signfer.models.checkpoint import save_checkpoint
 
@@ -288,7 +327,22 @@ def fit(
     stopped: set[int] = set(state.get("stopped_stages", [])) if state else set()  # stages ended by early stopping
     es_best, es_wait = (state.get("es_best"), int(state.get("es_wait", 0))) if state else (None, 0)
     extra = dict(extra or {})
+    precision = precision or recipe_precision(recipe, device)
+    mode = precision.to_dict()
+    extra["training"] = mode
+    scaler = precision.grad_scaler()
     if state:
+        from signfer.training.precision import LEGACY
+
+        trained = state.get("training") or LEGACY
+        if {k: trained.get(k) for k in mode} != mode:
+            from signfer.errors import UserError
+
+            raise UserError(f"{fold_dir} was trained with precision {trained.get('precision')}, channels_last "
+                            f"{trained.get('channels_last')}; resume it in that mode (--set precision=... "
+                            f"--set channels_last=...), not with {mode['precision']}, {mode['channels_last']}")
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"], loader_generator)
         if state.get("threads") not in (None, torch.get_num_threads()) and torch.device(device).type == "cpu":
             warnings.warn(f"resuming with {torch.get_num_threads()} CPU threads, the run used {state['threads']}: "
@@ -331,11 +385,12 @@ def fit(
         per_step = getattr(scheduler, "per_step", False)
         train_loss, train_acc = run_epoch(train_model, train_loader, optimizer, weights, device, progress, desc,
                                           mode=recipe.class_weight_mode, step_scheduler=scheduler if per_step else None,
-                                          frozen_bn=stage.frozen_bn)
+                                          frozen_bn=stage.frozen_bn, precision=precision, scaler=scaler)
         if scheduler is not None and not per_step:
             scheduler.step()
         if val_loader is not None:
-            figures = validation_figures(*predict_logits(model, val_loader, device), class_names)
+            figures = validation_figures(*predict_logits(model, val_loader, device, channels_last=precision.channels_last),
+                                         class_names)
         else:
             figures = dict.fromkeys(("val_loss", "val_acc", "val_mean_sensitivity"), math.nan)
         row = {"stage": stage.name, "epoch": index + 1, "train_loss": train_loss, "train_acc": train_acc, **figures,
@@ -362,6 +417,7 @@ def fit(
             "stage_index": si,
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
             "rng": _rng_state(loader_generator),
             "history": history,
             "best_value": best_value,
@@ -393,13 +449,17 @@ def fit(
 
 
 # --------------------------------------------------------------------------- one fold, end to end
-def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None) -> DataLoader:
+def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None,
+                pin_memory: bool = False) -> DataLoader:
     """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``).
 
     Under torchrun a shuffled loader gives this process its share of the same global batches
     (:func:`signfer.training.distributed.train_loader`). With ``recipe.sampler == "balanced"`` a
     shuffled loader draws ``len(dataset)`` items with replacement, each with the weight of its
-    class (:func:`balanced_sample_weights`), as EASIER-EkmanClassifier's loaders do."""
+    class (:func:`balanced_sample_weights`), as EASIER-EkmanClassifier's loaders do. ``pin_memory``: page-locked
+    batches for asynchronous copies to a GPU. With ``workers``, a loader without shuffling keeps its worker
+    processes between epochs (validation is run every epoch); a shuffled one starts them each epoch, so that
+    their random flips follow ``generator`` and a resumed run draws the same ones. Each worker loads 4 batches ahead."""
     if shuffle and getattr(recipe, "sampler", "shuffle") == "balanced":
         if distributed.is_distributed():
             from signfer.errors import UserError
@@ -410,14 +470,16 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
         sampler = WeightedRandomSampler(torch.as_tensor(balanced_sample_weights(dataset.labels), dtype=torch.double),
                                         num_samples=len(dataset), replacement=True, generator=generator)
         drop_last = len(dataset) % recipe.batch_size == 1
-        return DataLoader(dataset, batch_size=recipe.batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last)
+        return DataLoader(dataset, batch_size=recipe.batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
+                          pin_memory=pin_memory)
     if shuffle and distributed.is_distributed():
-        return distributed.train_loader(dataset, recipe.batch_size, generator, workers)
+        return distributed.train_loader(dataset, recipe.batch_size, generator, workers, pin_memory=pin_memory)
     # A training batch of one sample cannot train BatchNorm ("Expected more than 1 value per channel"):
     # drop such a single leftover sample (it is drawn again in later epochs).
     drop_last = shuffle and len(dataset) % recipe.batch_size == 1
+    more = dict(persistent_workers=not shuffle, prefetch_factor=4) if workers > 0 else {}
     return DataLoader(dataset, batch_size=recipe.batch_size, shuffle=shuffle, num_workers=workers, generator=generator,
-                      drop_last=drop_last)
+                      drop_last=drop_last, pin_memory=pin_memory, **more)
 
 
 def balanced_sample_weights(labels) -> np.ndarray:
@@ -521,9 +583,11 @@ def train_fold(
     else:
         seed_everything(recipe.seed)
         model, spec = build_model(recipe, class_names)
-    model.to(device)
+    precision = recipe_precision(recipe, device)
+    precision.prepare_model(model.to(device))
+    pin = device.type == "cuda"
 
-    extra = {"fold": int(fold), "recipe": recipe.name, "select_on": recipe.select_on}
+    extra = {"fold": int(fold), "recipe": recipe.name, "select_on": recipe.select_on, "training": precision.to_dict()}
     if recipe.is_baseline:
         if distributed.is_main():
             _write_history([], fold_dir / "history.csv")
@@ -531,20 +595,23 @@ def train_fold(
     else:
         generator = torch.Generator().manual_seed(recipe.seed)
         weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
-        train_loader = make_loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers, generator)
-        val_loader = (make_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers)
-                      if len(val_df) else None)
+        train_loader = make_loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers,
+                                   generator, pin_memory=pin)
+        val_loader = (make_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers,
+                                  pin_memory=pin) if len(val_df) else None)
         if progress:
+            how = f"device {device}, {precision.precision}{', channels-last' if precision.channels_last else ''}"
             if recipe.optimistic:
                 print(f"fold {fold}: {len(train_df)} training, {len(test)} test images; the checkpoint is chosen on the test fold "
-                      f"(--select-on test, the published protocol: optimistic); device {device}")
+                      f"(--select-on test, the published protocol: optimistic); {how}")
             else:
-                print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; device {device}")
+                print(f"fold {fold}: {len(train_df)} training, {len(val_df)} validation, {len(test)} test images; {how}")
         fit(model, spec, recipe, train_loader, val_loader, fold_dir, loader_generator=generator, weights=weights,
-            device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra)
+            device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra, precision=precision)
 
     test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir)
-    logits, _ = predict_logits(model, make_loader(test_ds, recipe, False, workers), device, progress, f"{fold_dir.name} test")
+    logits, _ = predict_logits(model, make_loader(test_ds, recipe, False, workers, pin_memory=pin), device, progress,
+                               f"{fold_dir.name} test", channels_last=precision.channels_last)
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     if tuple(spec.class_names) != tuple(class_names):  # a baseline: carry its own classes into the recipe's
         probs = map_probabilities(probs, spec.class_names, class_names)
@@ -552,6 +619,7 @@ def train_fold(
     with warnings_quiet():
         metrics = classification_metrics(table["y_true"], table["y_pred"], class_names)
     metrics["selection"] = selection_info(recipe)
+    metrics["training"] = precision.to_dict()  # how it was trained (the figures are of the float32 model)
     if distributed.is_main():
         with atomic_write(fold_dir / "predictions.csv") as fh:
             table.to_csv(fh, index=False)

@@ -107,6 +107,9 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
     if saved is not None:
         differ = [key for key in ("data", "data_format", "k") if saved.get(key) != info[key]]
         old_recipe = saved.get("recipe") or {}
+        from signfer.training.precision import LEGACY
+
+        old_recipe = {**LEGACY, **old_recipe}  # runs made before the precision options trained in fp32
         differ += [f"recipe.{key}" for key in info["recipe"] if old_recipe.get(key) != info["recipe"][key]]
         if differ:
             raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}); "
@@ -155,10 +158,34 @@ def start_run(
         torch.set_num_threads(int(threads))
     distributed.setup("gloo" if str(device).startswith("cpu") else None)
     progress = progress and distributed.is_main()
-    recipe = resolve_recipe(recipe, overrides)
+    recipe = settle_precision(resolve_recipe(recipe, overrides), out, device)
     with distributed.main_first():  # rank 0 writes run.yaml and folds.csv, the others read them
         df = prepare_run(recipe, data, out, folds=folds, data_format=data_format)
     return recipe, df, progress
+
+
+def settle_precision(recipe: Recipe, out, device="auto") -> Recipe:
+    """``recipe`` with ``precision: auto`` / ``channels_last: auto`` replaced by what they mean for this run.
+
+    In a run folder that already holds a trained fold, ``auto`` keeps that run's mode (``fp32``
+    without channels-last for runs made before these options), so ``--resume`` and later folds
+    train as the first did; elsewhere :func:`signfer.training.precision.recipe_precision` decides
+    for ``device``. Explicit values are kept (a run folder made in another mode refuses them).
+    """
+    from signfer.training.precision import LEGACY, recipe_precision
+
+    if recipe.precision != "auto" and recipe.channels_last != "auto":
+        return recipe
+    run_yaml = Path(out) / "run.yaml"
+    saved = None
+    if run_yaml.exists() and any(Path(out).glob("fold_*/*.pt")):
+        saved = {**LEGACY, **((yaml.safe_load(run_yaml.read_text(encoding="utf-8")) or {}).get("recipe") or {})}
+    if saved is not None:
+        chosen = {"precision": saved["precision"], "channels_last": saved["channels_last"]}
+    else:
+        chosen = recipe_precision(recipe, resolve_device(device)).to_dict()
+    changes = {key: chosen[key] for key in ("precision", "channels_last") if getattr(recipe, key) == "auto"}
+    return dataclasses.replace(recipe, **changes)
 
 
 # --------------------------------------------------------------------------- model

@@ -49,6 +49,7 @@ SAMPLERS = ("shuffle", "balanced")
 #: ``kfold``: grouped stratified k-fold (signfer's protocol); ``easier2025``: the 2025 code's single 80/20
 #: frame-level split (Scripts/train_test_split_FePh.py, not grouped by sequence; see signfer.data.folds)
 SPLITS = ("kfold", "easier2025")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _TRAINABLE = re.compile(r"^(head|all|last:(\d+))$")
 
 
@@ -145,6 +146,9 @@ class Recipe:
     ``select_on`` (:data:`SELECT_ON`; ``test`` is the published SLTAT protocol and optimistic),
     ``select_scope`` (:data:`SELECT_SCOPES`), ``split`` (:data:`SPLITS`), ``folds`` (default k of
     ``signfer cv``), ``stages``.
+    Arithmetic: ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) and ``channels_last``
+    (``auto``, ``true``, ``false``), see :mod:`signfer.training.precision`; ``run.yaml`` records
+    what ``auto`` chose on the training device.
     """
 
     name: str
@@ -178,6 +182,8 @@ class Recipe:
     select_scope: str = "run"
     split: str = "kfold"
     folds: int = 5
+    precision: str = "auto"
+    channels_last: bool | str = "auto"
 
     def __post_init__(self) -> None:
         self.stages = [s if isinstance(s, Stage) else Stage(**_check_keys(s, Stage, "stage")) for s in (self.stages or [])]
@@ -214,6 +220,7 @@ class Recipe:
             raise OptionError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
         self.val_fraction = float(self.val_fraction)
         self.class_weights, self.hflip = bool(self.class_weights), bool(self.hflip)
+        self.precision, self.channels_last = check_precision_options(self.precision, self.channels_last)
 
     @property
     def optimistic(self) -> bool:
@@ -236,6 +243,27 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         return cls(**_check_keys(data, cls, "recipe"))
+
+
+def _bool_or_auto(value, what: str):
+    if value is None or isinstance(value, bool):
+        return "auto" if value is None else value
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"{what} must be auto, true or false, got {value!r}")
+
+
+def check_precision_options(precision, channels_last) -> tuple[str, bool | str]:
+    """``precision`` lower-case (one of :data:`PRECISIONS`) and ``channels_last`` as True / False / ``"auto"``; bad values raise."""
+    p = str(precision if precision is not None else "auto").strip().lower()
+    if p not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return p, _bool_or_auto(channels_last, "channels_last")
 
 
 def _check_keys(data: dict, cls, what: str) -> dict:

@@ -153,3 +153,36 @@ def test_bad_image_names_the_file(tmp_path):
     write_image(tmp_path / "blank.png", np.full((60, 60, 3), 128, np.uint8))
     with pytest.raises(InputError, match="no face found"):
         skip[0]
+
+
+def test_a_batch_is_the_items_one_by_one_with_the_same_flips(feph_df, tmp_path):
+    """__getitems__ (one normalisation of the stacked batch) equals item-by-item loading, flips included."""
+    spec = ModelSpec("mobilenetv2_100", list(EMOTIONS7), input_size=24, normalization="imagenet", preset="none")
+    ds = FaceDataset(feph_df.iloc[:12], EMOTIONS7, size=24, hflip=True, normalize=spec.normalize, cache_dir=tmp_path)
+    order = [7, 2, 11, 0, 5, 5, 9]
+    torch.manual_seed(3)
+    one_by_one = [ds[i] for i in order]
+    torch.manual_seed(3)
+    batch = ds.__getitems__(order)
+    assert [y for _, y in batch] == [y for _, y in one_by_one]
+    assert all(torch.equal(a, b) for (a, _), (b, _) in zip(batch, one_by_one))
+    flipped = [not torch.equal(x, torch.from_numpy(spec.normalize(ds.crop(i)[None])[0])) for (x, _), i in zip(batch, order)]
+    assert 0 < sum(flipped) < len(order)  # some flipped, some not: the comparison above saw both
+    loader = DataLoader(ds, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(1))
+    x, y = next(iter(loader))
+    assert x.shape == (4, 3, 24, 24) and x.dtype == torch.float32 and y.dtype == torch.int64
+
+
+def test_decoded_crops_are_kept_in_memory_within_the_budget(feph_df, tmp_path, monkeypatch):
+    ds = FaceDataset(feph_df.iloc[:6], EMOTIONS7, size=16, cache_dir=tmp_path, memory_mb=3 * 16 * 16 * 3 / 2**20)
+    first = [ds.crop(i) for i in range(6)]
+    reads = []
+    real_get = ds.cache.get
+    monkeypatch.setattr(ds.cache, "get", lambda p: reads.append(p) or real_get(p))
+    again = [ds.crop(i) for i in range(6)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert len(reads) == 3  # three crops fit the budget; the other three come from the disk cache again
+    assert not again[0].flags.writeable  # the kept crop cannot be changed by a caller
+    off = FaceDataset(feph_df.iloc[:2], EMOTIONS7, size=16, cache_dir=tmp_path, memory_mb=0)
+    off.crop(0)
+    assert off._memory == {}
