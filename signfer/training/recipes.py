@@ -255,14 +255,14 @@ def _bool_or_auto(value, what: str):
         return True
     if text in ("false", "no", "off", "0"):
         return False
-    raise ValueError(f"{what} must be auto, true or false, got {value!r}")
+    raise OptionError(f"{what} must be auto, true or false, got {value!r}")
 
 
 def check_precision_options(precision, channels_last) -> tuple[str, bool | str]:
     """``precision`` lower-case (one of :data:`PRECISIONS`) and ``channels_last`` as True / False / ``"auto"``; bad values raise."""
     p = str(precision if precision is not None else "auto").strip().lower()
     if p not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return p, _bool_or_auto(channels_last, "channels_last")
 
 
