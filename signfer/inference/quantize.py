@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from signfer.errors import UserError
+from signfer.inference.classifier import softmax
 from signfer.models.spec import ModelSpec
 
 #: op types quantised by default (their int8 kernels are fast in ONNX Runtime and fuse with their QDQ pairs)
@@ -47,12 +48,6 @@ class QuantizationRefused(UserError):
     def __init__(self, message: str, report: dict):
         super().__init__(message)
         self.report = report
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    from signfer.inference.onnx import _softmax as softmax
-
-    return softmax(x)
 
 
 def _session(path, threads: int | None):
@@ -83,7 +78,7 @@ def images_per_second(session, x: np.ndarray, batch: int = 16, repeats: int = 8)
 
 def agreement(fp32_logits: np.ndarray, int8_logits: np.ndarray) -> dict:
     """Top-1 agreement and probability differences of two models' logits on the same crops."""
-    p, q = _softmax(fp32_logits.astype(np.float64)), _softmax(int8_logits.astype(np.float64))
+    p, q = softmax(fp32_logits.astype(np.float64)), softmax(int8_logits.astype(np.float64))
     diff = np.abs(p - q)
     return {
         "top1_agreement": float((p.argmax(1) == q.argmax(1)).mean()),

@@ -169,6 +169,7 @@ class Recognizer:
         self._detector_arg = detector
         self._detector = None if isinstance(detector, (str, type(None))) else detector
         self._native_scale = False  # the detector resizes by detect_scale itself
+        self._warned_channels = False  # the BGR hint of predict() is given once
         self._lookup = None  # LookupNormalizer of the spec (False: not applicable), built on first use
 
     # ---------------------------------------------------------------- construction
@@ -473,6 +474,11 @@ class Recognizer:
         ok = [i for i, c in enumerate(crops) if c is not None]
         probs, extras = self.classify_full(np.stack([crops[i].pixels for i in ok])) if ok else (np.zeros((0, self.spec.num_classes)), {})
         out = [Prediction("no_face") for _ in items]
+        if channels == "rgb" and not getattr(self, "_warned_channels", False) and any(
+                crops[i] is None and isinstance(items[i], np.ndarray) for i in todo_idx):
+            self._warned_channels = True  # once per Recognizer
+            warnings.warn("no face found in an image array taken as RGB; if it comes from OpenCV (cv2.imread, "
+                          "VideoCapture.read: BGR), pass channels='bgr'", stacklevel=3)
         for j, (i, p) in enumerate(zip(ok, probs)):
             out[i] = self._prediction(p, found[i], crops[i], {k: v[j] for k, v in extras.items()})
         return out

@@ -72,7 +72,7 @@ def plan_runs(
     overrides: Sequence[str] = (),
 ) -> list[SweepRun]:
     """Prepare every run directory of the sweep (``run.yaml``, ``folds.csv``) and list its folds."""
-    from signfer.training.prepare import prepare_run, resolve_recipe
+    from signfer.training.prepare import prepare_run, resolve_recipe, settle_precision
 
     out = Path(out)
     runs = []
@@ -82,7 +82,8 @@ def plan_runs(
             resolved = resolve_recipe(recipe, extra)
             name = _recipe_label(recipe) + (f"-{region}" if region else "")
             run_dir = out / name
-            df = prepare_run(resolved, data, run_dir, folds=folds, data_format=data_format)
+            # precision "auto" means the mode an existing run was trained in (its jobs settle it the same way)
+            df = prepare_run(settle_precision(resolved, run_dir), data, run_dir, folds=folds, data_format=data_format)
             k = int(df["fold"].max()) + 1
             wanted = list(range(k)) if fold_list is None else [int(f) for f in fold_list]
             bad = [f for f in wanted if not 0 <= f < k]

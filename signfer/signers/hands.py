@@ -19,7 +19,9 @@ The ``.tflite`` files (Apache-2.0) are taken at run time from the ``mediapipe`` 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,9 +104,31 @@ def _interpreter(path: Path, threads: int | None):
             raise ImportError(
                 "hand detection needs a TFLite runtime: pip install ai-edge-litert (numpy 2 compatible, no TensorFlow)"
             ) from None
-    it = Interpreter(model_path=str(path), num_threads=threads)
-    it.allocate_tensors()
+    with _quiet_stderr():  # the runtime's C++ "INFO: Created TensorFlow Lite XNNPACK delegate" lines would cut into progress bars
+        it = Interpreter(model_path=str(path), num_threads=threads)
+        it.allocate_tensors()
     return it
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null for the block (C++ logging bypasses ``sys.stderr``); Python's own errors still raise."""
+    import sys
+
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 # --------------------------------------------------------------------------- SSD decoding
