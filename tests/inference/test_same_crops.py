@@ -107,3 +107,30 @@ def test_annotate_detecting_near_the_last_face_finds_the_same_faces(tiny_recogni
     np.testing.assert_allclose(b[cols].to_numpy(float), a[cols].to_numpy(float), atol=0.5)
     probs = [f"p_{c}" for c in rec.class_names]
     np.testing.assert_allclose(b[probs].to_numpy(float), a[probs].to_numpy(float), atol=1e-4)
+
+
+def test_a_low_score_false_face_is_ignored_on_every_path(astronaut):
+    """A detector that also reports a larger, low-score "face" (as MTCNN does on lettering): preprocess, the crop cache's
+    preprocess_image and the Recognizer apply one score floor, so they all keep the real face."""
+    from signfer.faces.detect import DEFAULT_MIN_FACE_SCORE, get_detector
+    from signfer.faces.pipeline import preprocess_image
+    from signfer.faces.types import Face
+    from signfer.inference.recognizer import Recognizer
+
+    real = get_detector("mtcnn")
+
+    class WithFalseFace:
+        name = "mtcnn"
+
+        def detect(self, rgb):
+            return real.detect(rgb) + [Face(box=(0.0, 300.0, 250.0, 510.0), score=DEFAULT_MIN_FACE_SCORE["mtcnn"] - 0.1)]
+
+        def detect_batch(self, images):
+            return [self.detect(im) for im in images]
+
+    fake = WithFalseFace()
+    true_box = real.detect(astronaut)[0].box
+    crop = preprocess_image(astronaut, "easier2025", detector=fake)
+    assert crop is not None and np.allclose(crop.face.box, true_box)
+    rec = Recognizer.from_pretrained("fer2013", detector=fake)
+    assert np.allclose(rec.detect(astronaut).box, true_box)
