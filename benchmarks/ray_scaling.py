@@ -28,28 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from annotate_scaling import make_corpus
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO))
+from annotate_scaling import make_corpus  # noqa: E402
+
+from tests.scale import netns  # noqa: E402 - the tests' namespace launcher (process 1 that reaps Ray's daemons)
+
 FLAG = "SIGNFER_BENCH_NETNS"
-
-
-def init(argv: list[str]) -> int:
-    """Process 1 of the namespace: loopback up, run ``argv``, reap orphans (Ray's daemons), return its exit code."""
-    if subprocess.run(["ip", "link", "set", "lo", "up"]).returncode != 0:
-        return 97
-    child = subprocess.Popen(argv, env={**os.environ, FLAG: "1"})
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            return 98
-        if pid == child.pid:
-            return os.waitstatus_to_exitcode(status)
 
 
 def ray_cli() -> list[str]:
@@ -74,10 +62,10 @@ def timed(listing: Path, out: Path, model: str, extra: list[str], env: dict) -> 
 
 
 def inside(args) -> int:
-    if [n for _, n in socket.if_nameindex()] != ["lo"]:
+    if not netns.only_loopback():
         raise SystemExit("refusing to start Ray: this network namespace has interfaces besides loopback")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}  # not ~/.ray/auth_token
+           **netns.RAY_ENV}  # a token of this run, not ~/.ray/auth_token
     rows = []
     with tempfile.TemporaryDirectory(prefix="/tmp/sfrb") as tmp:
         tmp = Path(tmp)
@@ -127,11 +115,9 @@ def main(argv=None) -> int:
         return inside(args)
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         raise SystemExit("needs unshare and ip (util-linux, iproute2) to run Ray inside a private network namespace")
-    script = str(Path(__file__).resolve())
     rest = list(argv if argv is not None else sys.argv[1:])
-    boot = ("import sys, runpy; script, rest = sys.argv[1], sys.argv[2:]; "
-            "sys.exit(runpy.run_path(script, run_name='netns_init')['init']([sys.executable, script, *rest]))")
-    return subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount-proc", sys.executable, "-c", boot, script, *rest]).returncode
+    cmd = netns.netns_command([sys.executable, str(Path(__file__).resolve()), *rest])
+    return subprocess.run(cmd, env={**os.environ, FLAG: "1"}).returncode
 
 
 if __name__ == "__main__":
