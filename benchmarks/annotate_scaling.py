@@ -59,7 +59,9 @@ sys.meta_path.insert(0, _Watch())
 """
 
 
-def run(listing: Path, out: Path, workers: int, model: str, threads: int | None, extra: tuple = ()) -> dict:
+def run(listing: Path, out: Path, workers: int, model: str, threads: int | None, extra: tuple = (), env: dict | None = None) -> dict:
+    """One timed ``signfer annotate-corpus`` into ``out`` (start-up included), with a watch for torch imports; ``env``:
+    the environment to start it in (default: this process's)."""
     cmd = [sys.executable, "-m", "signfer.cli", "annotate-corpus", str(listing), "--out", str(out), "--workers", str(workers),
            "--model", model, "--formats", "csv", *extra]
     if threads:
@@ -67,8 +69,9 @@ def run(listing: Path, out: Path, workers: int, model: str, threads: int | None,
     watch = out.parent / f"{out.name}.watch"
     watch.mkdir(parents=True, exist_ok=True)
     (watch / "sitecustomize.py").write_text(TORCH_WATCH, encoding="utf-8")
-    env = {**os.environ, "TORCH_WATCH_DIR": str(watch),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(watch), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))}
+    base = dict(os.environ if env is None else env)
+    env = {**base, "TORCH_WATCH_DIR": str(watch),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(watch), str(Path(__file__).resolve().parents[1]), base.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t0

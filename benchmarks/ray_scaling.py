@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
-from annotate_scaling import make_corpus  # noqa: E402
+from annotate_scaling import make_corpus, run  # noqa: E402
 
 from tests.scale import netns  # noqa: E402 - the tests' namespace launcher (process 1 that reaps Ray's daemons)
 
@@ -45,20 +45,9 @@ def ray_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
 
 
-def timed(listing: Path, out: Path, model: str, extra: list[str], env: dict) -> dict:
-    cmd = [sys.executable, "-m", "signfer.cli", "annotate-corpus", str(listing), "--out", str(out), "--model", model,
-           "--formats", "csv", "--threads", "1", *extra]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    import pandas as pd
-
-    log = pd.read_csv(out / "corpus_log.csv")
-    frames = int(log["frames"].sum())
-    return {"frames": frames, "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 1),
-            "busy_seconds_per_video": round(float(log["seconds"].mean()), 2), "peak_rss_mb_per_worker": float(log["peak_rss_mb"].max())}
+def timed(listing: Path, out: Path, model: str, workers: int, extra: list[str], env: dict) -> dict:
+    """``annotate_scaling.run`` (the same timed command and corpus-log figures) with one thread per worker."""
+    return run(listing, out, workers, model, 1, tuple(extra), env=env)
 
 
 def inside(args) -> int:
@@ -71,9 +60,8 @@ def inside(args) -> int:
         tmp = Path(tmp)
         env["RAY_TMPDIR"] = str(tmp / "rt")  # the local Ray's session files go with the benchmark's folder, not /tmp/ray
         listing = make_corpus(tmp / "corpus", args.videos, args.frames)
-        w = str(args.workers)
-        timed(listing, tmp / "warm", args.model, ["--workers", "1"], env)  # model files fetched / exported once
-        rows.append({"engine": "local", "workers": args.workers, **timed(listing, tmp / "local", args.model, ["--workers", w], env)})
+        timed(listing, tmp / "warm", args.model, 1, [], env)  # model files fetched / exported once
+        rows.append({"engine": "local", "workers": args.workers, **timed(listing, tmp / "local", args.model, args.workers, [], env)})
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -87,11 +75,11 @@ def inside(args) -> int:
                     raise RuntimeError(f"ray start {' '.join(extra)} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
             start = time.perf_counter() - t0
             rows.append({"engine": f"ray (2-node cluster, started in {start:.1f} s beforehand)", "workers": 2,
-                         **timed(listing, tmp / "ray_cluster", args.model, ["--workers", "2", "--engine", "ray", "--address", f"127.0.0.1:{port}"], env)})
+                         **timed(listing, tmp / "ray_cluster", args.model, 2, ["--engine", "ray", "--address", f"127.0.0.1:{port}"], env)})
         finally:
             subprocess.run([*ray_cli(), "stop", "--force"], capture_output=True, env=env, timeout=120)
         rows.append({"engine": "ray (local Ray, start-up included)", "workers": args.workers,
-                     **timed(listing, tmp / "ray_local", args.model, ["--workers", w, "--engine", "ray"], env)})
+                     **timed(listing, tmp / "ray_local", args.model, args.workers, ["--engine", "ray"], env)})
     print(f"\n{args.videos} videos x {args.frames} frames (360x300), model {args.model}, {os.cpu_count()} core(s), 1 thread per worker")
     print("| engine | workers | frames | seconds | frames/s | busy s per video | peak RSS per worker (MB) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
