@@ -169,11 +169,8 @@ def test_multi_input_run_reports_bad_inputs_and_finishes_the_others(tiny_checkpo
     assert list(photos["status"]) == ["ok", "no_face"] and photos["source"].str.endswith(("a.png", "b.png")).all()
 
 
-def test_memory_stays_flat_on_a_long_video(tiny_checkpoint, tmp_path):
-    """Peak Python/numpy memory while annotating 40 vs 320 frames (detector 'none': the whole frame is the face)."""
-    from signfer.inference.recognizer import Recognizer
-
-    rec = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
+def _peak_memory(rec, tmp_path, options: AnnotationOptions, formats, check) -> dict[int, int]:
+    """Peak traced Python/numpy memory of annotating a 40- and a 320-frame video with ``options``; ``check(n, res)`` per run."""
     frame = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
     peaks = {}
     for n in (40, 320):
@@ -183,10 +180,23 @@ def test_memory_stays_flat_on_a_long_video(tiny_checkpoint, tmp_path):
             w.write(np.roll(frame, i, axis=1))
         w.release()
         tracemalloc.start()
-        res = annotate_media(rec, path, tmp_path / "out", formats=("csv", "json", "eaf"), options=AnnotationOptions(smoothing=Smoothing("moving", 5)))
+        res = annotate_media(rec, path, tmp_path / "out", formats=formats, options=options)
         peaks[n] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+        check(n, res)
+    return peaks
+
+
+def test_memory_stays_flat_on_a_long_video(tiny_checkpoint, tmp_path):
+    """Peak Python/numpy memory while annotating 40 vs 320 frames (detector 'none': the whole frame is the face)."""
+    from signfer.inference.recognizer import Recognizer
+
+    rec = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
+
+    def check(n, res):
         assert res.counts["ok"] == n
+
+    peaks = _peak_memory(rec, tmp_path, AnnotationOptions(smoothing=Smoothing("moving", 5)), ("csv", "json", "eaf"), check)
     # 8x the frames (8 x 37 kB each) must not raise the peak: frames are not kept
     assert peaks[320] < peaks[40] * 1.3 + 200_000, peaks
 
@@ -330,17 +340,10 @@ def test_memory_stays_flat_with_whole_video_calibration(tiny_checkpoint, tmp_pat
     from signfer.signers.calibration import CalibrationOptions
 
     rec = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
-    frame = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
-    peaks = {}
-    for n in (40, 320):
-        path = tmp_path / f"long{n}.avi"
-        w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (128, 96))
-        for i in range(n):
-            w.write(np.roll(frame, i, axis=1))
-        w.release()
-        tracemalloc.start()
-        res = annotate_media(rec, path, tmp_path / "out", formats=("csv",), options=AnnotationOptions(calibration=CalibrationOptions("median", min_confidence=0.0)))
-        peaks[n] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+
+    def check(n, res):
         assert res.counts["ok"] == n and res.baselines["full"]["source"] == "median"
+
+    options = AnnotationOptions(calibration=CalibrationOptions("median", min_confidence=0.0))
+    peaks = _peak_memory(rec, tmp_path, options, ("csv",), check)
     assert peaks[320] < peaks[40] * 1.3 + 200_000, peaks
