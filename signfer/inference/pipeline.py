@@ -287,49 +287,8 @@ class _Occlusion:
         return face_occlusion(face, hands, self.threshold) if hands else NO_OCCLUSION
 
 
-class LargestFace:
-    """The plain case: one signer, the face the preset picks (the largest); between detections the face is
-    followed by template matching and detected again at once when the template is lost."""
-
-    def __init__(self, faces: FaceStage, face_choice: str = "largest", threshold: float | None = None):
-        self.faces = faces
-        self.choice = face_choice
-        self.tracker = FaceTracker() if faces.every > 1 else None
-        self.occlusion = _Occlusion(threshold)
-
-    def __call__(self, frames: list[FrameData]) -> None:
-        for f in frames:
-            if f.status == "error":
-                continue
-            try:
-                tracked = False
-                if f.detections is not None:
-                    face = pick_face(f.detections, self.choice)
-                    if self.tracker is not None:
-                        self.tracker.reset(f.image, face)
-                else:
-                    face = self.tracker.track(f.image) if self.tracker is not None and self.tracker.active else None
-                    tracked = face is not None
-                    if face is None:
-                        face = pick_face(self.faces.detect_now(f.image), self.choice)
-                        if self.tracker is not None:
-                            self.tracker.reset(f.image, face)
-                if face is not None:
-                    f.faces = [FaceObs("", face, "tracked" if tracked else "detected", occlusion=self.occlusion(face, f.hands))]
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
-                f.fail(exc)
-
-
-class Signers:
-    """Every face with a stable signer ID (:class:`~signfer.signers.tracking.SignerTracker`); occlusion per face.
-
-    A face the tracker lost (``coasting``) is classified only while a hand overlaps it (a hand over the
-    mouth often hides the face from the detector); otherwise its row says ``no_face``."""
-
-    def __init__(self, faces: FaceStage, tracker: SignerTracker, threshold: float | None = None):
-        self.faces = faces
-        self.tracker = tracker
-        self.occlusion = _Occlusion(threshold)
+class _EachFrame:
+    """A stage that handles frames one at a time; a frame it fails on is marked, never ends the video."""
 
     def __call__(self, frames: list[FrameData]) -> None:
         for f in frames:
@@ -339,6 +298,48 @@ class Signers:
                 self._one(f)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
                 f.fail(exc)
+
+    def _one(self, f: FrameData) -> None:
+        raise NotImplementedError
+
+
+class LargestFace(_EachFrame):
+    """The plain case: one signer, the face the preset picks (the largest); between detections the face is
+    followed by template matching and detected again at once when the template is lost."""
+
+    def __init__(self, faces: FaceStage, face_choice: str = "largest", threshold: float | None = None):
+        self.faces = faces
+        self.choice = face_choice
+        self.tracker = FaceTracker() if faces.every > 1 else None
+        self.occlusion = _Occlusion(threshold)
+
+    def _one(self, f: FrameData) -> None:
+        tracked = False
+        if f.detections is not None:
+            face = pick_face(f.detections, self.choice)
+            if self.tracker is not None:
+                self.tracker.reset(f.image, face)
+        else:
+            face = self.tracker.track(f.image) if self.tracker is not None and self.tracker.active else None
+            tracked = face is not None
+            if face is None:
+                face = pick_face(self.faces.detect_now(f.image), self.choice)
+                if self.tracker is not None:
+                    self.tracker.reset(f.image, face)
+        if face is not None:
+            f.faces = [FaceObs("", face, "tracked" if tracked else "detected", occlusion=self.occlusion(face, f.hands))]
+
+
+class Signers(_EachFrame):
+    """Every face with a stable signer ID (:class:`~signfer.signers.tracking.SignerTracker`); occlusion per face.
+
+    A face the tracker lost (``coasting``) is classified only while a hand overlaps it (a hand over the
+    mouth often hides the face from the detector); otherwise its row says ``no_face``."""
+
+    def __init__(self, faces: FaceStage, tracker: SignerTracker, threshold: float | None = None):
+        self.faces = faces
+        self.tracker = tracker
+        self.occlusion = _Occlusion(threshold)
 
     def _one(self, f: FrameData) -> None:
         hands = f.hands or []
