@@ -331,19 +331,18 @@ class Recognizer:
         for i in range(0, len(small), DETECT_CHUNK):  # bounded: a 16-frame MTCNN pyramid alone needs ~400 MB
             chunk = small[i : i + DETECT_CHUNK]
             found += detector.detect_batch(chunk) if len(chunk) > 1 else [detector.detect(chunk[0])]
+        return [[scale_face(f, 1.0 / s) for f in self._confident(faces)] for faces in found]
+
+    def _confident(self, faces: list[Face]) -> list[Face]:
+        """The faces scoring at least :attr:`min_face_score` (all when it is None)."""
         low = self.min_face_score
-        if low is not None:
-            found = [[f for f in faces if f.score >= low] for faces in found]
-        return [[scale_face(f, 1.0 / s) for f in faces] for faces in found]
+        return faces if low is None else [f for f in faces if f.score >= low]
 
     def _pick(self, faces: list[Face]) -> Face | None:
         """The preset's choice among the faces scoring at least :attr:`min_face_score`."""
         from signfer.faces.detect import pick_face
 
-        low = self.min_face_score
-        if low is not None:
-            faces = [f for f in faces if f.score >= low]
-        return pick_face(faces, self.preset.face_choice)
+        return pick_face(self._confident(faces), self.preset.face_choice)
 
     def detect_near(self, image: np.ndarray, near: Face | Sequence[float] | None) -> Face | None:
         """:meth:`detect`, searching first around ``near`` (a face or an x1, y1, x2, y2 box in image pixels,

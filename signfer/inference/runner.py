@@ -52,7 +52,9 @@ def annotate_inputs(
     if unknown or not (formats or overlay):
         raise OptionError(f"unknown or no output format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma-separated)")
     if options.hands is not None and isinstance(options.hands.detector, str):
-        _require_tflite()
+        from signfer.signers.hands import tflite_interpreter_class
+
+        tflite_interpreter_class()  # a missing [hands] extra is said once, before any video starts
     recognizer_kw.setdefault("batch_size", options.batch_size)
     models = load_models(model, upper_model, lower_model, **recognizer_kw)
     log(f"model: {models['full'].describe()}" + "".join(f"; {r} face: {models[r].describe()}" for r in ("upper", "lower") if models[r] is not None))
@@ -90,13 +92,3 @@ def annotate_inputs(
                     options=options.to_dict(), formats=sorted(formats), overlay=overlay,
                     recognizer={k: v for k, v in sorted(recognizer_kw.items()) if k != "threads"})
     return annotate_each(paths, out, annotate_one, summarize, defaults, log, done=DoneMarkers(out, settings))
-
-
-def _require_tflite() -> None:
-    """Hand detection runs MediaPipe's .tflite models: say which extra brings the runtime before any video starts."""
-    import importlib.util
-
-    from signfer.errors import MissingExtra
-
-    if importlib.util.find_spec("ai_edge_litert") is None and importlib.util.find_spec("tflite_runtime") is None:
-        raise MissingExtra("hand detection (--occlusion, --upper-model/--lower-model)", "hands", "ai_edge_litert")

@@ -94,16 +94,22 @@ def fetch_wheel_announced(log=None) -> Path | None:
     return final
 
 
-def _interpreter(path: Path, threads: int | None):
+def tflite_interpreter_class():
+    """The TFLite ``Interpreter`` class (ai-edge-litert, or the older tflite-runtime), or :class:`MissingExtra` naming ``[hands]``."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError:
-            raise ImportError(
-                "hand detection needs a TFLite runtime: pip install ai-edge-litert (numpy 2 compatible, no TensorFlow)"
-            ) from None
+            from signfer.errors import MissingExtra
+
+            raise MissingExtra("hand detection (--occlusion, --upper-model/--lower-model)", "hands", "ai_edge_litert") from None
+    return Interpreter
+
+
+def _interpreter(path: Path, threads: int | None):
+    Interpreter = tflite_interpreter_class()
     with _quiet_stderr():  # the runtime's C++ "INFO: Created TensorFlow Lite XNNPACK delegate" lines would cut into progress bars
         it = Interpreter(model_path=str(path), num_threads=threads)
         it.allocate_tensors()
