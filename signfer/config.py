@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from signfer.errors import UserError
+from signfer.errors import UnknownName
 
 
 def _config_roots(kind: str) -> list:
@@ -33,13 +33,6 @@ def cache_dir() -> Path:
     return root
 
 
-class UnknownConfig(UserError, KeyError):
-    """A preset / recipe / reference name that is neither shipped nor a YAML file."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
 def load_yaml_config(kind: str, name_or_path: str | os.PathLike) -> dict:
     """Load the shipped ``<kind>/<name>.yaml`` (or ``$SIGNFER_CONFIG_DIR/<kind>/<name>.yaml``), or a YAML file by path."""
     path = Path(name_or_path)
@@ -52,7 +45,7 @@ def load_yaml_config(kind: str, name_or_path: str | os.PathLike) -> dict:
                 text, stem = candidate.read_text(encoding="utf-8"), str(name_or_path)
                 break
         else:
-            raise UnknownConfig(f"unknown {kind.rstrip('s')} {str(name_or_path)!r} (not shipped and not a YAML file); "
+            raise UnknownName(f"unknown {kind.rstrip('s')} {str(name_or_path)!r} (not shipped and not a YAML file); "
                                 f"known: {', '.join(list_configs(kind))}")
     data = yaml.safe_load(text) or {}
     data.setdefault("name", stem)
