@@ -18,10 +18,8 @@ All coordinates are continuous pixel coordinates (pixel ``i`` covers ``[i, i + 1
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
-import os
 from pathlib import Path
 
 import cv2
@@ -30,8 +28,6 @@ import numpy as np
 from signfer.errors import OptionError
 from signfer.faces.types import Face
 
-#: bump when the exported graphs change, so stale cached ONNX files are not reused
-_ONNX_EXPORT_VERSION = 1
 _NET_NAMES = ("pnet", "rnet", "onet")
 
 
@@ -57,34 +53,6 @@ def load_keras_weights(name: str) -> list[np.ndarray]:
     return [np.asarray(a, dtype=np.float32) for a in joblib.load(weights_dir() / f"{name}.lz4")]
 
 
-def onnx_paths(folder: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Where the ONNX files of the three nets live: ``signfer.config.cache_dir() / "mtcnn"`` (or ``folder``),
-    named with the weights' digest. Computing them needs no PyTorch."""
-    from signfer.config import cache_dir
-
-    folder = Path(folder) if folder is not None else cache_dir() / "mtcnn"
-    paths = {}
-    for name in _NET_NAMES:
-        digest = hashlib.sha256((weights_dir() / f"{name}.lz4").read_bytes()).hexdigest()[:12]
-        paths[name] = folder / f"{name}-{digest}-v{_ONNX_EXPORT_VERSION}.onnx"
-    return paths
-
-
-def export_onnx(folder: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Export the three nets to ONNX (dynamic batch and, for P-Net, spatial axes), once; return their paths.
-
-    Files are cached under ``signfer.config.cache_dir() / "mtcnn"`` with the weights' digest in the name.
-    PyTorch is imported only when a file is missing (:mod:`signfer.faces.mtcnn_nets`).
-    """
-    paths = onnx_paths(folder)
-    missing = {name: path for name, path in paths.items() if not path.is_file()}
-    if missing:
-        from signfer.faces.mtcnn_nets import export_nets
-
-        export_nets(missing)
-    return paths
-
-
 _TORCH_NAMES = {"PNet", "RNet", "ONet", "load_nets", "TorchNets"}
 
 
@@ -100,7 +68,7 @@ def __getattr__(name: str):
 
 # --------------------------------------------------------------------------- backends
 class _OnnxNets:
-    """Runs the exported nets with ONNX Runtime (CPU) on numpy float32 NCHW batches."""
+    """Runs the nets shipped as ONNX graphs (signfer/assets) with ONNX Runtime (CPU) on numpy float32 NCHW batches."""
 
     name = "onnx"
 
@@ -111,7 +79,7 @@ class _OnnxNets:
         from signfer.runtime import cpu_session_options
 
         opts = cpu_session_options(threads)
-        paths = mtcnn_onnx_paths()  # shipped in the wheel (signfer/assets/PROVENANCE.yaml); export_onnx() rebuilds them
+        paths = mtcnn_onnx_paths()  # shipped in the wheel (signfer/assets/PROVENANCE.yaml); signfer.assets.build rebuilds them
         self.sessions = {
             name: ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             for name, path in paths.items()
