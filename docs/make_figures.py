@@ -28,7 +28,7 @@ def preprocessing_figure(path: Path = IMAGES / "preprocessing.png", tilt: float 
 
     from signfer.faces import transforms as T
     from signfer.faces.detect import get_detector
-    from signfer.faces.pipeline import crop_box_for, preprocess
+    from signfer.faces.preprocessing import crop_box_for, preprocess
     from signfer.faces.presets import get_preset
 
     photo = data.astronaut()

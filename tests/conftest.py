@@ -46,7 +46,7 @@ def grace_hopper() -> np.ndarray:
 @pytest.fixture(scope="session")
 def synthetic_feph(tmp_path_factory) -> Path:
     """A FePh-layout folder (21 sequences x 4 frames, 7 classes, plus the real file's awkward rows)."""
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
 
     return make_synthetic_feph(tmp_path_factory.mktemp("feph"))
 

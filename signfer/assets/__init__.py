@@ -6,7 +6,7 @@
   (matplotlib's copy of a public-domain US Navy photo): real faces for the demo.
 
 ``PROVENANCE.yaml`` beside them records, for each file, its source package, the member it came from,
-the licence and the SHA-256 of both. :mod:`signfer.assets.build` regenerates the ONNX graphs from the
+the licence and the SHA-256 of both. :mod:`signfer.export.assets` regenerates the ONNX graphs from the
 source weights (needs ``signfer[train]``); the test suite checks that they match.
 """
 

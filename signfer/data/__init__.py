@@ -28,7 +28,7 @@ _LAZY = {
     "split_train_val": "signfer.data.folds",
     "FaceDataset": "signfer.data.dataset",
     "CropCache": "signfer.data.cache",
-    "DropReport": "signfer.data.report",
+    "DropReport": "signfer.data.read_log",
     "EMOTIONS7": "signfer.data.labels",
     "EMOTIONS8": "signfer.data.labels",
 }

@@ -26,7 +26,7 @@ import pandas as pd
 
 from signfer.data.folder import load_folder
 from signfer.data.labels import AFFECTNET_CODES, AFFECTNET_OTHER_CODES, get_classes
-from signfer.data.report import DropReport
+from signfer.data.read_log import DropReport
 from signfer.errors import OptionError
 from signfer.io import InputError
 

@@ -72,7 +72,7 @@ class CropCache:
         return self.root / k[:2] / f"{k}.png"
 
     def _make(self, path: Path) -> tuple[np.ndarray, dict]:
-        from signfer.faces.pipeline import detector_for, preprocess_image
+        from signfer.faces.preprocessing import detector_for, preprocess_image
 
         img = read_image(path)
         crop = preprocess_image(img, self.preset, detector=detector_for(self.preset), region=self.region)

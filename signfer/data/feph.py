@@ -8,7 +8,7 @@ sequence is the text of the file name before ``.avi_pid`` (e.g.
 ``07January_2010_Thursday_tagesschau_default-5``); frames of one sequence share a group so
 grouped folds never split a sequence.
 
-Nothing is dropped silently: :func:`load_feph` returns a :class:`~signfer.data.report.DropReport`
+Nothing is dropped silently: :func:`load_feph` returns a :class:`~signfer.data.read_log.DropReport`
 with a count and example IDs for every reason a row was left out.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from signfer.data.labels import EMOTIONS7, FEPH8, FEPH_CODES, FEPH_NONE, FEPH_NONE_CODE
-from signfer.data.report import DropReport
+from signfer.data.read_log import DropReport
 from signfer.errors import UnknownName
 from signfer.io import IMAGE_SUFFIXES, InputError, read_image
 

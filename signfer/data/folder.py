@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from signfer.data.labels import ALIASES, canonical_label, get_classes
-from signfer.data.report import DropReport
+from signfer.data.read_log import DropReport
 from signfer.errors import OptionError
 from signfer.io import IMAGE_SUFFIXES, InputError, find_media
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from signfer.errors import OptionError
-from signfer.explain.occlusion import REGIONS, FaceLayout, region_masks
+from signfer.explain.masks import REGIONS, FaceLayout, region_masks
 from signfer.models.spec import ModelSpec
 
 _POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d, nn.Flatten)
@@ -186,7 +186,7 @@ def attention_share(cam: np.ndarray, regions: Mapping[str, np.ndarray] | Sequenc
     """Fraction of the saliency mass of ``cam`` (H, W, non-negative) inside each region.
 
     ``regions`` is a ``{name: boolean (H, W) mask}`` mapping or region names of
-    :mod:`signfer.explain.occlusion` (masks built for a full-face crop with ``layout``).
+    :mod:`signfer.explain.masks` (masks built for a full-face crop with ``layout``).
     ``upper`` + ``lower`` add up to 1; ``eyes`` and ``mouth`` are shares of the whole face.
     A map with no mass gives NaN for every region.
     """
@@ -235,8 +235,8 @@ def _model_inputs(images: Sequence[np.ndarray], spec: ModelSpec, crops: bool):
     """(crops at the model's input shape, layouts for attention shares, reasons) for raw images or ready crops."""
     import cv2
 
-    from signfer.explain.occlusion import layout_for_preset, layout_from_crop
-    from signfer.faces.pipeline import preprocess, preprocess_image
+    from signfer.explain.masks import layout_for_preset, layout_from_crop
+    from signfer.faces.preprocessing import preprocess, preprocess_image
     from signfer.inference.recognizer import preset_for_spec
 
     preset = preset_for_spec(spec)

@@ -16,7 +16,7 @@ from signfer.faces.types import Face, FaceCrop
 _LAZY = {
     "detect": ("get_detector", "pick_face"),
     "presets": ("Preset", "get_preset", "list_presets"),
-    "pipeline": ("preprocess", "preprocess_image", "preprocess_path"),
+    "preprocessing": ("preprocess", "preprocess_image", "preprocess_path"),
     "transforms": (
         "square_box", "zoom_box", "crop_box", "equalize_histogram", "standardize_channels",
         "eye_angle", "align_eyes", "face_region", "resize_face",

@@ -18,9 +18,7 @@ All coordinates are continuous pixel coordinates (pixel ``i`` covers ``[i, i + 1
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,42 +26,6 @@ import numpy as np
 from signfer.errors import OptionError
 from signfer.faces.types import Face
 
-_NET_NAMES = ("pnet", "rnet", "onet")
-
-
-# --------------------------------------------------------------------------- weights
-def weights_dir() -> Path:
-    """The ``mtcnn/assets/weights`` folder of the installed ``mtcnn`` wheel, found without importing it."""
-    spec = importlib.util.find_spec("mtcnn")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the MTCNN weights come from the 'mtcnn' package (MIT), which is not installed: pip install mtcnn==1.0.0"
-        )
-    for root in spec.submodule_search_locations:
-        folder = Path(root) / "assets" / "weights"
-        if all((folder / f"{n}.lz4").is_file() for n in _NET_NAMES):
-            return folder
-    raise FileNotFoundError(f"no {{pnet,rnet,onet}}.lz4 under {list(spec.submodule_search_locations)}/assets/weights")
-
-
-def load_keras_weights(name: str) -> list[np.ndarray]:
-    """The Keras weight arrays of one net (``pnet``, ``rnet`` or ``onet``) from the ``mtcnn`` wheel."""
-    import joblib
-
-    return [np.asarray(a, dtype=np.float32) for a in joblib.load(weights_dir() / f"{name}.lz4")]
-
-
-_TORCH_NAMES = {"PNet", "RNet", "ONet", "load_nets", "TorchNets"}
-
-
-def __getattr__(name: str):
-    """The PyTorch nets (``PNet``, ``RNet``, ``ONet``, ``load_nets``) live in :mod:`signfer.faces.mtcnn_nets`,
-    imported on first use so that the ONNX Runtime path never imports torch."""
-    if name in _TORCH_NAMES:
-        from signfer.faces import mtcnn_nets
-
-        return getattr(mtcnn_nets, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- backends
@@ -79,7 +41,7 @@ class _OnnxNets:
         from signfer.runtime import cpu_session_options
 
         opts = cpu_session_options(threads)
-        paths = mtcnn_onnx_paths()  # shipped in the wheel (signfer/assets/PROVENANCE.yaml); signfer.assets.build rebuilds them
+        paths = mtcnn_onnx_paths()  # shipped in the wheel (signfer/assets/PROVENANCE.yaml); signfer.export.assets rebuilds them
         self.sessions = {
             name: ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             for name, path in paths.items()

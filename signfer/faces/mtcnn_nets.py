@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from signfer.errors import OptionError
-from signfer.faces.mtcnn import load_keras_weights
+from signfer.faces.mtcnn_weights import load_keras_weights
 
 
 def _conv(arrays, i, conv: nn.Conv2d, prelu: nn.PReLU) -> int:

@@ -1,4 +1,6 @@
-"""Inference: the ``Recognizer`` facade, video annotation (CSV, JSON, ELAN), ONNX export and runtime.
+"""Inference: the ``Recognizer`` facade, the classifier and the ONNX Runtime wrapper: models that read face crops.
+
+Annotating videos is :mod:`signfer.annotate`; ``signfer export`` is :mod:`signfer.export`.
 
     >>> from signfer.inference import Recognizer
     >>> rec = Recognizer.from_pretrained("fer2013")     # offline model, ONNX Runtime on CPU
@@ -13,13 +15,7 @@ import importlib
 
 _LAZY = {
     "recognizer": ("Recognizer", "Prediction"),
-    "annotate": ("AnnotationOptions", "annotate_media"),
-    "runner": ("annotate_inputs",),
-    "pipeline": ("FaceOptions", "SignerOptions", "HandOptions"),
-    "video": ("open_media",),
-    "smoothing": ("Smoothing", "smooth_probabilities"),
-    "segments": ("Segment", "build_segments"),
-    "onnx": ("export_onnx", "export_model", "read_spec"),
+    "onnx": ("OnnxClassifier", "read_spec"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -75,7 +75,8 @@ def cached_onnx(source: ModelSource, opset: int | None = None) -> Path:
 
     A cache hit loads neither PyTorch nor the weights: the spec travels inside the file.
     """
-    from signfer.inference.onnx import DEFAULT_OPSET, export_onnx
+    from signfer.inference.onnx import DEFAULT_OPSET
+    from signfer.export.onnx import export_onnx
 
     if source.kind == "onnx":
         return Path(source.location)
@@ -315,7 +316,7 @@ class Recognizer:
 
     def detect_all_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Every face the detector finds (scoring at least :attr:`min_face_score`) in each RGB image, in frame pixels."""
-        from signfer.faces.tracking import scale_face
+        from signfer.faces.tracker import scale_face
 
         if not images:
             return []
@@ -358,7 +359,7 @@ class Recognizer:
 
     def crop(self, image: np.ndarray, face: Face) -> FaceCrop:
         """Preprocess ``face`` of an RGB image as the model's preset and region say."""
-        from signfer.faces.pipeline import preprocess
+        from signfer.faces.preprocessing import preprocess
 
         return preprocess(image, face, self.preset, region=self.spec.region)
 
@@ -496,14 +497,14 @@ class Recognizer:
     ):
         """One row per analysed frame of a video, image folder or image, as a ``pandas.DataFrame``.
 
-        Columns: see :data:`signfer.inference.annotate.FRAME_COLUMNS` (``frame``, ``time_ms``,
+        Columns: see :data:`signfer.annotate.media.FRAME_COLUMNS` (``frame``, ``time_ms``,
         ``status``, face box and eye centres, ``label``, ``confidence``, ``p_<class>``, and with
         ``smooth > 1`` the smoothed ``smooth_label`` / ``smooth_confidence`` / ``smooth_p_<class>``).
         ``df.attrs["segments"]`` holds the expression segments (list of dicts). Raises
         :class:`InputError` naming the file when it cannot be read.
         """
-        from signfer.inference.annotate import AnnotationOptions, annotate_media
-        from signfer.inference.smoothing import Smoothing
+        from signfer.annotate.media import AnnotationOptions, annotate_media
+        from signfer.annotate.smoothing import Smoothing
 
         opts = AnnotationOptions(
             every=every, detect_every=detect_every, smoothing=Smoothing(smooth_method, smooth), min_duration_ms=min_duration_ms, fps=fps
@@ -512,7 +513,7 @@ class Recognizer:
 
     def annotate(self, path: str | os.PathLike, out_dir: str | os.PathLike, *, formats: Sequence[str] = ("csv", "json", "eaf"), overlay: bool = False, **options):
         """Annotate ``path`` and write ``out_dir/<name>.{csv,json,eaf}`` (and an overlay video); returns the result."""
-        from signfer.inference.annotate import AnnotationOptions, annotate_media
+        from signfer.annotate.media import AnnotationOptions, annotate_media
 
         return annotate_media(self, path, out_dir, formats=formats, overlay=overlay, options=AnnotationOptions.from_kwargs(**options))
 

@@ -133,7 +133,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[torch.
     Raises :class:`~signfer.io.InputError` naming the file when it is missing, unreadable or
     not a signfer checkpoint.
     """
-    from signfer.models.registry import create_model
+    from signfer.models.archs import build_arch
 
     path = Path(path)
     data = _read(path, map_location)
@@ -142,7 +142,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[torch.
     if int(data.get("version", 0)) > VERSION:
         raise InputError(path, f"written by a newer signfer (checkpoint version {data['version']} > {VERSION})")
     spec = ModelSpec.from_dict(data["spec"])
-    model = create_model(spec.arch, spec.num_classes)
+    model = build_arch(spec.arch, spec.num_classes)
     try:
         model.load_state_dict(data["state_dict"])
     except RuntimeError as exc:

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from signfer.io import InputError
+from signfer.models.archs import register_arch
 from signfer.models.keras_mobilenet import KERAS_BN_EPS, batchnorm_tensors, conv_kernel, depthwise_kernel, read_keras_h5
 from signfer.models.spec import ModelSpec
 from signfer.models.weights import WeightSource, fetch_any
@@ -85,6 +86,7 @@ class XceptionBlock(nn.Module):
         return y + self.shortcut_bn(self.shortcut(x))
 
 
+@register_arch("fer_mini_xception", "fer_mini_xception", 64, "FER2013 mini-Xception, 64 x 64 grayscale")
 class MiniXception(nn.Module):
     """mini-Xception for 64 x 64 grayscale faces; ``get_classifier()`` is the final 3x3 conv (logits after averaging)."""
 

@@ -447,7 +447,7 @@ def convert_pickled_model(path: str | os.PathLike, out: str | os.PathLike | None
 
 
 def _check_loads(arch: str, sd: dict, source: str):
-    from signfer.models.registry import build_arch
+    from signfer.models.archs import build_arch
 
     n = int(sd["classifier.weight"].shape[0]) if "classifier.weight" in sd else 0
     model = build_arch(arch, n)
@@ -523,7 +523,7 @@ def load_hsemotion(name: str, trust_pickle: bool = False, cache: Path | None = N
     (optionally ``hsemotion:``-prefixed),
     or the path of such a file (``.pt``, ``.h5``, or its ``.safetensors`` conversion).
     """
-    from signfer.models.registry import build_arch
+    from signfer.models.archs import build_arch
 
     sd, arch, classes = hsemotion_state_dict(name, trust_pickle=trust_pickle, cache=cache)
     n = int(sd["classifier.weight"].shape[0])

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from signfer.io import InputError
+from signfer.models.archs import register_arch
 from signfer.models.spec import IP_RGB_OFFSETS
 
 #: HSEmotion's per-channel offsets, subtracted from the RGB channels in this order (no BGR flip): ModelSpec's ``ip``.
@@ -97,6 +98,7 @@ def batchnorm_tensors(w: dict[str, np.ndarray], prefix: str) -> dict[str, torch.
 
 
 # --------------------------------------------------------------------------- the model
+@register_arch("mobilenetv1_100_hsemotion", "mobilenetv1_100", 224, "Keras MobileNet-v1 + HSEmotion's 256-d feats layer (mobilenet_7.h5)")
 class HSEmotionMobileNet(nn.Module):
     """timm ``mobilenetv1_100`` (TF ``same`` padding, BN eps 1e-3) + HSEmotion's 256-d ``feats`` layer + classifier.
 

@@ -41,39 +41,13 @@ import torch.nn as nn
 
 from signfer.errors import OptionError, UnknownName
 from signfer.io import InputError
+from signfer.models.archs import ARCHS, Arch, build_arch, get_arch, list_archs  # noqa: F401 - re-exported
 from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from signfer.models.weights import WeightsUnavailable
 
 
-@dataclass(frozen=True)
-class Arch:
-    """One buildable architecture: ``family`` groups structures that share a backbone's weights."""
-
-    name: str
-    family: str
-    input_size: int
-    description: str
-    timm_name: str | None = None
-
-
-ARCHS: dict[str, Arch] = {a.name: a for a in (
-    Arch("mobilenetv1_100", "mobilenetv1_100", 224, "MobileNet-v1 (timm)", "mobilenetv1_100"),
-    Arch("mobilenetv2_100", "mobilenetv2_100", 224, "MobileNetV2 (timm; the 2025 paper's backbone)", "mobilenetv2_100"),
-    Arch("efficientnet_b0", "efficientnet_b0", 224, "EfficientNet-B0 (timm)", "efficientnet_b0"),
-    Arch("efficientnet_b2", "efficientnet_b2", 260, "EfficientNet-B2 (timm; 260 px as HSEmotion)", "efficientnet_b2"),
-    Arch("tf_efficientnet_b0", "efficientnet_b0", 224, "EfficientNet-B0, TF 'same' padding, BN eps 1e-3 (HSEmotion enet_b0_*)", "tf_efficientnet_b0"),
-    Arch("tf_efficientnet_b2", "efficientnet_b2", 260, "EfficientNet-B2, TF 'same' padding, BN eps 1e-3 (HSEmotion enet_b2_*)", "tf_efficientnet_b2"),
-    Arch("mobilenetv1_100_hsemotion", "mobilenetv1_100", 224, "Keras MobileNet-v1 + HSEmotion's 256-d feats layer (mobilenet_7.h5)"),
-    Arch("fer_mini_xception", "fer_mini_xception", 64, "FER2013 mini-Xception, 64 x 64 grayscale"),
-)}
-
 #: Names accepted by ``pretrained=`` besides ``hsemotion:<name>`` and file paths.
 NAMED_WEIGHTS = ("imagenet", "timm", "fer2013")
-
-
-def list_archs() -> list[str]:
-    """Names accepted by :func:`create_model`."""
-    return list(ARCHS)
 
 
 def list_pretrained() -> list[str]:
@@ -81,40 +55,6 @@ def list_pretrained() -> list[str]:
     from signfer.models.hsemotion import MODELS
 
     return [*NAMED_WEIGHTS, *(f"hsemotion:{n}" for n in MODELS)]
-
-
-def get_arch(arch: str) -> Arch:
-    """The registry entry of ``arch``; any other timm model name is accepted as its own family."""
-    if arch in ARCHS:
-        return ARCHS[arch]
-    import timm
-
-    if isinstance(arch, str) and timm.is_model(arch):
-        from timm.models import get_pretrained_cfg
-
-        cfg = get_pretrained_cfg(arch)
-        size = int(cfg.input_size[-1]) if cfg is not None and cfg.input_size else 224
-        return Arch(arch, arch, size, f"timm {arch}", arch)
-    raise UnknownName(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)} (or any timm model name)")
-
-
-def build_arch(arch: str, num_classes: int) -> nn.Module:
-    """A randomly initialised ``arch`` with ``num_classes`` outputs (0: no classifier); ``model.signfer_arch`` set."""
-    info = get_arch(arch)
-    if info.timm_name:
-        import timm
-
-        model = timm.create_model(info.timm_name, pretrained=False, num_classes=num_classes)
-    elif arch == "mobilenetv1_100_hsemotion":
-        from signfer.models.keras_mobilenet import HSEmotionMobileNet
-
-        model = HSEmotionMobileNet(num_classes=num_classes)
-    else:
-        from signfer.models.fer_xception import MiniXception
-
-        model = MiniXception(num_classes=num_classes)
-    model.signfer_arch = arch
-    return model
 
 
 # --------------------------------------------------------------------------- what a pretrained name means

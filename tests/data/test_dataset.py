@@ -96,7 +96,7 @@ def test_cache_is_reused_without_detection(feph_df, tmp_path, monkeypatch):
     assert (first["status"] == "whole_image").all()  # synthetic frames hold no detectable face: used whole
     assert len(list(cache.root.rglob("*.png"))) == 6
 
-    import signfer.faces.pipeline as pipeline
+    import signfer.faces.preprocessing as pipeline
 
     def no_detection(*a, **k):
         raise AssertionError("face detection ran although the crop was cached")

@@ -11,7 +11,7 @@ from signfer.data import detect_layout, load_dataset
 from signfer.data.affectnet import load_affectnet
 from signfer.data.folder import load_folder
 from signfer.data.labels import EMOTIONS7, EMOTIONS8
-from signfer.data.synthetic import make_synthetic_affectnet, make_synthetic_folder
+from signfer.samples.feph_layout import make_synthetic_affectnet, make_synthetic_folder
 from signfer.io import InputError
 
 

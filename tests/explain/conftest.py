@@ -28,8 +28,8 @@ class LowerModel:
 
 @pytest.fixture(scope="session")
 def lower_run(tmp_path_factory) -> LowerRun:
-    from signfer.data.synthetic import make_synthetic_feph
-    from signfer.explain.examples import write_toy_recipe
+    from signfer.samples.feph_layout import make_synthetic_feph
+    from signfer.experiments.examples import write_toy_recipe
     from signfer.training.cv import run_cv
 
     root = tmp_path_factory.mktemp("lower_run")

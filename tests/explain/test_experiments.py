@@ -50,7 +50,7 @@ def test_ablation_gives_one_row_per_variant_on_identical_folds(lower_run, tmp_pa
 
 
 def test_region_models_on_lower_half_data(lower_run, tmp_path):
-    from signfer.explain.experiments import regions
+    from signfer.experiments.paper2025 import regions
 
     out = tmp_path / "regions"
     table = regions(lower_run.recipe, lower_run.data, out, overrides={"stages.0.epochs": 4}, progress=False, threads=1,
@@ -78,8 +78,8 @@ def test_region_models_on_lower_half_data(lower_run, tmp_path):
 
 
 def test_transfer_to_other_data_sets(lower_run, tmp_path):
-    from signfer.data.synthetic import make_synthetic_feph
-    from signfer.explain.experiments import transfer
+    from signfer.samples.feph_layout import make_synthetic_feph
+    from signfer.experiments.paper2025 import transfer
 
     other = make_synthetic_feph(tmp_path / "full_signal", n_sequences=14, signal_region="full", seed=7, awkward_rows=False)
     table = transfer(lower_run.run_dir, other, tmp_path / "transfer", cache_dir=lower_run.cache, progress=False)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from signfer.explain.gradcam import attention_share, cam_in_full_frame, find_target_layer, gradcam, overlay
-from signfer.explain.occlusion import region_mask
+from signfer.explain.masks import region_mask
 
 
 @pytest.mark.parametrize("arch", ["mobilenetv2_100", "efficientnet_b0", "mobilenetv1_100", "fer_mini_xception", "mobilenetv3_small_050", "test_resnet"])

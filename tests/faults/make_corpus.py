@@ -191,7 +191,7 @@ SEQ = "07January_2010_Thursday_tagesschau_default-{}.avi_pid0_fn{:06d}-0.png"
 
 def _feph_folder(d: Path, n_sequences: int = 4, frames: int = 2) -> list[str]:
     """FePh_images/ with ``n_sequences`` x ``frames`` small images; returns their names."""
-    from signfer.data.synthetic import draw_expression
+    from signfer.samples.feph_layout import draw_expression
 
     images = d / "FePh_images"
     images.mkdir(parents=True, exist_ok=True)

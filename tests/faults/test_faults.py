@@ -177,7 +177,7 @@ VIDEO_CASES = ["video_good", "video_empty", "video_truncated_mp4", "video_trunca
 
 @pytest.mark.parametrize("name", VIDEO_CASES)
 def test_open_media_fault(corpus, name):
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
 
     case = corpus[name]
     try:
@@ -234,7 +234,7 @@ def train_args(data: Path, out: Path, fold: int = 0) -> list:
 
 @pytest.fixture(scope="module")
 def train_data(tmp_path_factory) -> Path:
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
 
     return make_synthetic_feph(tmp_path_factory.mktemp("feph"), n_sequences=16, frames_per_sequence=2, size=(20, 16), awkward_rows=False)
 

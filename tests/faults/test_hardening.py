@@ -115,7 +115,7 @@ def test_preprocess_with_a_bomb_records_it_and_goes_on(hostile, tmp_path):
 
 
 def test_pixel_limit_is_configurable(tmp_path, monkeypatch, signfer):
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
     from signfer.io import write_image
 
     small = tmp_path / "small.png"
@@ -333,7 +333,7 @@ def test_predict_none_says_what_is_wrong(tiny_model):
 
 
 def test_broken_elan_file_says_where_and_why(hostile):
-    from signfer.inference.elan import read_eaf
+    from signfer.annotate.elan import read_eaf
 
     with pytest.raises(InputError) as err:
         read_eaf(hostile["broken_eaf"])
@@ -401,8 +401,8 @@ def test_rerun_after_sigterm_continues_and_skips_finished_inputs(tiny_model, tmp
     assert summary.loc["short", "status"] == "skipped" and summary.loc["long", "status"] == "ok"
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("short.*")} == finished  # not redone
     assert len(pd.read_csv(out / "long.csv")) == 100
-    from signfer.inference.annotate import AnnotationOptions
-    from signfer.inference.runner import annotate_inputs
+    from signfer.annotate.media import AnnotationOptions
+    from signfer.annotate.inputs import annotate_inputs
 
     other = AnnotationOptions.from_kwargs(smooth=3)  # other settings: redone, not skipped
     assert annotate_inputs([short], str(tiny_model), out, options=other, backend="torch", threads=1, progress=False, log=lambda s: None) == 0
@@ -470,7 +470,7 @@ def test_fps_must_be_positive(value, corpus_video, tiny_model, tmp_path, signfer
 
 
 def test_fps_must_be_positive_in_the_library(corpus_video, tmp_path):
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
     from signfer.io import write_image
 
     folder = tmp_path / "frames"

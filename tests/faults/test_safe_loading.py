@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "signfer"
 #: (module, function) pairs allowed to call a loader that can run code, and why
 ALLOWED = {
     ("torch.load", "signfer/models/hsemotion.py", "state_dict_from_pickle"): "refuses unless trust_pickle=True",
-    ("joblib.load", "signfer/faces/mtcnn.py", "load_keras_weights"): "the mtcnn wheel's own shipped weights",
+    ("joblib.load", "signfer/faces/mtcnn_weights.py", "load_keras_weights"): "the mtcnn wheel's own shipped weights",
 }
 
 
@@ -114,7 +114,7 @@ def test_weight_files_are_never_unpickled_without_trust(evil, tmp_path):
 
 def test_commands_refuse_a_pickled_model(evil, tmp_path):
     from signfer.cli import main
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
 
     path, marker = evil
     video = tmp_path / "clip.avi"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from signfer.inference.democlip import MovingFaceClip, make_moving_face_clip
+from signfer.samples.demo_clip import MovingFaceClip, make_moving_face_clip
 
 
 @pytest.fixture(scope="session")

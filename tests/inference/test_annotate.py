@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from signfer.inference.annotate import AnnotationOptions, annotate_media
-from signfer.inference.smoothing import Smoothing
+from signfer.annotate.media import AnnotationOptions, annotate_media
+from signfer.annotate.smoothing import Smoothing
 from signfer.io import InputError
 
 from .conftest import pyfeat_video
@@ -266,7 +266,7 @@ def test_pyfeat_no_face_video_has_no_face(tmp_path):
 
 @pytest.mark.registry
 def test_demo_annotation_step(tmp_path, capsys):
-    from signfer.inference.democlip import demo_annotation, demo_real_video
+    from signfer.samples.demo_clip import demo_annotation, demo_real_video
 
     out = demo_annotation(tmp_path)
     text = capsys.readouterr().out
@@ -307,9 +307,9 @@ def test_extra_model_outputs_become_columns_smoothed_values_and_numeric_tiers(ti
     from pympi import Elan
 
     from signfer.faces.types import Face
-    from signfer.inference.pipeline import SignerOptions
+    from signfer.annotate.stages import SignerOptions
     from signfer.inference.recognizer import Recognizer
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
 
     base = Recognizer.from_pretrained(tiny_checkpoint, detector="none", threads=1)
     rec = Recognizer(_WithValenceArousal(base.classifier), base.spec, detector="none", threads=1)

@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from signfer.inference.onnx import SPEC_KEY, OnnxClassifier, export_model, read_metadata, read_spec
+from signfer.inference.onnx import SPEC_KEY, OnnxClassifier, read_metadata, read_spec
+from signfer.export.onnx import export_model
 from signfer.inference.recognizer import Recognizer
 from signfer.io import InputError
 from signfer.models.checkpoint import load_checkpoint
@@ -77,7 +78,7 @@ def test_rgb_bgr_is_explicit(tiny_recognizer, astronaut):
 
 
 def test_face_crops_and_no_face(tiny_recognizer, astronaut):
-    from signfer.faces.pipeline import preprocess
+    from signfer.faces.preprocessing import preprocess
 
     pred = tiny_recognizer.predict(astronaut)
     again = tiny_recognizer.predict(pred.crop)  # an already preprocessed crop is classified as it is

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from signfer.inference.annotate import _classify_in_background
+from signfer.annotate.media import _classify_in_background
 from signfer.inference.recognizer import LookupNormalizer, Recognizer
 from signfer.models.spec import ModelSpec
 

@@ -10,8 +10,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from signfer.inference.onnx import OnnxClassifier, export_model, read_metadata
-from signfer.inference.quantize import QUANT_KEY, QuantizationRefused, calibration_crops
+from signfer.inference.onnx import OnnxClassifier, read_metadata
+from signfer.export.onnx import export_model
+from signfer.export.int8 import QUANT_KEY, QuantizationRefused, calibration_crops
 
 TINY = Path(__file__).parents[1] / "training" / "tiny.yaml"
 

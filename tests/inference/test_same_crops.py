@@ -83,7 +83,7 @@ def test_preprocess_cache_predict_and_annotate_give_the_same_crop(which, photo_f
 def test_annotate_detecting_near_the_last_face_finds_the_same_faces(tiny_recognizer, monkeypatch):
     """On a real video, ``annotate`` searching around the previous frame's face (the default) writes the faces
     and probabilities of whole-frame detection on every frame, with far fewer whole-frame searches."""
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.annotate.media import AnnotationOptions, annotate_media
     from tests.inference.conftest import pyfeat_video
 
     video = pyfeat_video("single_face.mp4")
@@ -113,7 +113,7 @@ def test_a_low_score_false_face_is_ignored_on_every_path(astronaut):
     """A detector that also reports a larger, low-score "face" (as MTCNN does on lettering): preprocess, the crop cache's
     preprocess_image and the Recognizer apply one score floor, so they all keep the real face."""
     from signfer.faces.detect import DEFAULT_MIN_FACE_SCORE, get_detector
-    from signfer.faces.pipeline import preprocess_image
+    from signfer.faces.preprocessing import preprocess_image
     from signfer.faces.types import Face
     from signfer.inference.recognizer import Recognizer
 

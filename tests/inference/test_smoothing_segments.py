@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from signfer.faces.types import Face
-from signfer.inference.segments import SegmentBuilder, build_segments
-from signfer.inference.smoothing import Smoothing, StreamingSmoother, smooth_probabilities
-from signfer.inference.tracking import FaceTracker
+from signfer.annotate.segments import SegmentBuilder, build_segments
+from signfer.annotate.smoothing import Smoothing, StreamingSmoother, smooth_probabilities
+from signfer.faces.tracker import FaceTracker
 
 
 @pytest.fixture(scope="module")

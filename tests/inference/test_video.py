@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from signfer.inference.video import MediaReader, open_media
+from signfer.annotate.video import MediaReader, open_media
 from signfer.io import InputError, write_image
 
 

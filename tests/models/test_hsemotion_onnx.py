@@ -304,12 +304,12 @@ def test_valence_and_arousal_per_signer(hsemotion_onnx_mirror, empty_cache, tmp_
     """Signer-aware annotation: valence/arousal columns per signer row, smoothed per signer, one numeric tier per signer."""
     import pandas as pd
 
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
-    from signfer.inference.elan import read_tiers
-    from signfer.inference.pipeline import SignerOptions
+    from signfer.annotate.media import AnnotationOptions, annotate_media
+    from signfer.annotate.elan import read_tiers
+    from signfer.annotate.stages import SignerOptions
     from signfer.inference.recognizer import Recognizer
-    from signfer.inference.smoothing import Smoothing
-    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+    from signfer.annotate.smoothing import Smoothing
+    from signfer.samples.signer_scenes import face_portrait, make_two_signer_video
 
     faces = {"astronaut": face_portrait(astronaut, (181, 62, 268, 172), size=120), "hopper": face_portrait(grace_hopper, (174, 110, 348, 333), size=120)}
     video = make_two_signer_video(tmp_path / "two.avi", faces, n_frames=12, cut=8)

@@ -70,7 +70,7 @@ def make_clips(folder: Path, frames: Sequence[int]) -> Path:
     """Short clips of the astronaut's face moving (one per entry of ``frames``, that many frames) and a list file naming them."""
     from skimage import data
 
-    from signfer.inference.democlip import make_moving_face_clip
+    from signfer.samples.demo_clip import make_moving_face_clip
 
     folder.mkdir(parents=True, exist_ok=True)
     names = []

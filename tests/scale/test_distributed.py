@@ -90,7 +90,7 @@ def train_cmd(data, out, *extra) -> list:
 
 @pytest.fixture(scope="module")
 def feph(tmp_path_factory):
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
 
     return make_synthetic_feph(tmp_path_factory.mktemp("feph"), n_sequences=14, frames_per_sequence=3, size=(20, 16),
                                awkward_rows=False)

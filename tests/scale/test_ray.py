@@ -165,7 +165,7 @@ def test_corpus_on_ray_survives_a_killed_worker(cluster, onnx_model, tmp_path):
 def test_sweep_on_ray_two_folds_on_two_nodes(cluster, tmp_path):
     import yaml
 
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
     from signfer.training.recipes import load_recipe
 
     data = make_synthetic_feph(tmp_path / "feph", n_sequences=12, frames_per_sequence=2, size=(20, 16), awkward_rows=False)

@@ -10,7 +10,7 @@ from .conftest import run
 
 @pytest.fixture(scope="module")
 def feph(tmp_path_factory):
-    from signfer.data.synthetic import make_synthetic_feph
+    from signfer.samples.feph_layout import make_synthetic_feph
 
     return make_synthetic_feph(tmp_path_factory.mktemp("feph"), n_sequences=16, frames_per_sequence=2, size=(20, 16),
                                awkward_rows=False)

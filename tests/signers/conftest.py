@@ -67,7 +67,7 @@ class ScriptedHands:
 def two_signer_video(tmp_path_factory, astronaut, grace_hopper):
     """Astronaut (upper lane) and Grace Hopper (lower lane) crossing and swapping sides, then a cut back; a drawn
     hand across the astronaut's mouth in frames 3-6."""
-    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+    from signfer.samples.signer_scenes import face_portrait, make_two_signer_video
 
     faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
     return make_two_signer_video(tmp_path_factory.mktemp("two_signers") / "two_signers.avi", faces, hand_over={"astronaut": range(3, 7)})
@@ -86,7 +86,7 @@ def real_hand():
     """RGBA cut-out of a real hand (see :data:`REAL_HANDS`), or skip."""
     from signfer.config import cache_dir
     from signfer.io import read_image
-    from signfer.signers.synthetic import cut_hand
+    from signfer.samples.signer_scenes import cut_hand
 
     path = cache_dir() / REAL_HANDS
     if not path.is_file():
@@ -97,14 +97,14 @@ def real_hand():
 @pytest.fixture(scope="session")
 def hand_over_mouth_video(tmp_path_factory, astronaut, real_hand):
     """The astronaut with a real hand sliding in from the right and lying across her mouth for 2 s (frames 15-34 at 10 fps)."""
-    from signfer.signers.synthetic import make_hand_over_mouth_video
+    from signfer.samples.signer_scenes import make_hand_over_mouth_video
 
     return make_hand_over_mouth_video(tmp_path_factory.mktemp("hand_mouth") / "hand_mouth.avi", astronaut, ASTRONAUT_FACE, real_hand)
 
 
 @pytest.fixture(scope="session")
 def moving_face_clip_signers(astronaut, tmp_path_factory):
-    """The astronaut's (smiling) face moving over 16 frames; frames 4, 5 and 11 blank (signfer.inference.democlip)."""
-    from signfer.inference.democlip import make_moving_face_clip
+    """The astronaut's (smiling) face moving over 16 frames; frames 4, 5 and 11 blank (signfer.samples.demo_clip)."""
+    from signfer.samples.demo_clip import make_moving_face_clip
 
     return make_moving_face_clip(tmp_path_factory.mktemp("clip") / "astronaut_moving.avi", astronaut)

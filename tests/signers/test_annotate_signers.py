@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from signfer.inference.annotate import AnnotationOptions, annotate_media
-from signfer.inference.elan import read_tiers, tier_participants
-from signfer.inference.pipeline import HandOptions, SignerOptions
+from signfer.annotate.media import AnnotationOptions, annotate_media
+from signfer.annotate.elan import read_tiers, tier_participants
+from signfer.annotate.stages import HandOptions, SignerOptions
 from signfer.signers.calibration import CalibrationOptions
 from tests.signers.conftest import ASTRONAUT_FACE, ScriptedHands
 
@@ -33,7 +33,7 @@ def annotate_signers(models, path, out, options, hand_detector=None):
 
 @pytest.mark.parametrize("half, model", [("lower", "upper"), ("upper", "lower")])
 def test_hand_over_one_half_switches_to_the_other_half_model(tmp_path, astronaut, recognizers, half, model):
-    from signfer.signers.synthetic import make_occlusion_video
+    from signfer.samples.signer_scenes import make_occlusion_video
 
     video = make_occlusion_video(tmp_path / f"{half}.avi", astronaut, ASTRONAUT_FACE, half=half, hand_frames=range(5, 9))
     res = annotate_signers(recognizers, video.path, tmp_path / "out", options=_options(), hand_detector=ScriptedHands(video.truth))
@@ -57,7 +57,7 @@ def test_hand_over_one_half_switches_to_the_other_half_model(tmp_path, astronaut
 
 
 def test_hands_over_both_halves_mark_the_frame_occluded(tmp_path, astronaut, recognizers):
-    from signfer.signers.synthetic import make_occlusion_video
+    from signfer.samples.signer_scenes import make_occlusion_video
 
     video = make_occlusion_video(tmp_path / "both.avi", astronaut, ASTRONAUT_FACE, half="lower", hand_frames=range(5, 9))
     x1, y1, x2, y2 = 0, 0, 320, 320

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from signfer.inference.elan import (
-    build_elan_dataset,
-    frame_labels,
-    linked_media,
-    read_eaf,
-    read_tiers,
-    tier_participants,
-    write_tiers,
-)
+from signfer.annotate.elan import linked_media, read_eaf, read_tiers, tier_participants, write_tiers
+from signfer.training.from_elan import build_elan_dataset, frame_labels
 
 TIERS = {
     "S1_expression": [(0, 400, "happy"), (400, 1000, "sad"), (1200, 2000, "surprise")],
@@ -54,7 +47,7 @@ def test_frame_labels_from_a_corrected_tier(tmp_path):
 def test_corrected_signer_tiers_label_the_right_faces(tmp_path, two_signer_video):
     """S1 (the astronaut) and S2 (Grace Hopper) get different labels; the images land in the right class folders."""
     from signfer.io import read_image
-    from signfer.signers.tracking import face_histogram, histogram_similarity
+    from signfer.signers.identity import face_histogram, histogram_similarity
 
     corrected = {"S1_expression": [(0, 300, "happy"), (1300, 1600, "surprise")], "S2_expression": [(0, 300, "sad"), (1300, 1600, "neutral")]}
     eaf = write_tiers(tmp_path / "corrected.eaf", corrected, media=two_signer_video.path)
@@ -66,7 +59,7 @@ def test_corrected_signer_tiers_label_the_right_faces(tmp_path, two_signer_video
     groups = pd.read_csv(tmp_path / "data" / "groups.csv")
     assert groups["group"].nunique() == 4  # one group per annotation
     # every S1 image shows the astronaut, every S2 image Grace Hopper (by colour, against the frame's true boxes)
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
 
     frames = {f.index: f.image for f in open_media(two_signer_video.path).frames()}
     for row in table.itertuples():
@@ -116,7 +109,7 @@ def test_from_elan_refuses_an_eaf_made_on_another_video(tmp_path, two_signer_vid
     from pathlib import Path
 
     from signfer.cli import main
-    from signfer.inference.elan import check_media
+    from signfer.annotate.elan import check_media
 
     eaf = write_tiers(tmp_path / "two.eaf", {"S1_expression": [(0, 1900, "happy")]}, media=two_signer_video.path,
                       properties={"signfer_media_duration_ms": "2000"})  # fmt: skip

@@ -1,7 +1,7 @@
 """MediaPipe's palm detector and hand-landmark model (from the mediapipe wheel) run by ai-edge-litert.
 
 No real hand photo ships in any installed package: the detector is checked on a drawn hand
-(signfer.signers.synthetic.draw_hand) on a plain background and on real face photos without hands.
+(signfer.samples.signer_scenes.draw_hand) on a plain background and on real face photos without hands.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from signfer.faces.types import Face
 from signfer.signers.hands import ssd_anchors, weighted_nms
-from signfer.signers.occlusion import face_occlusion
-from signfer.signers.synthetic import draw_hand, paste
+from signfer.signers.covered_half import face_occlusion
+from signfer.samples.signer_scenes import draw_hand, paste
 
 
 def test_anchor_layout_matches_the_palm_model():
@@ -95,8 +95,8 @@ def test_real_hand_over_the_mouth_keeps_the_id_and_flags_the_lower_half(hands_de
     """A real hand photo (with its wrist) slides over the astronaut's mouth for 2 s: MediaPipe finds it beside the face,
     the video-mode tracker keeps it while it lies over the face, the lower half is flagged exactly then, the upper-face
     model predicts, and the signer keeps one ID throughout."""
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
-    from signfer.inference.pipeline import HandOptions, SignerOptions
+    from signfer.annotate.media import AnnotationOptions, annotate_media
+    from signfer.annotate.stages import HandOptions, SignerOptions
     from signfer.signers.hands import HandTracker, MediaPipeHands
 
     video = hand_over_mouth_video

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from signfer.faces.types import Face
-from signfer.signers.occlusion import face_occlusion, occlusion_state, to_face_coords
+from signfer.signers.covered_half import face_occlusion, occlusion_state, to_face_coords
 
 
 def rect(x1, y1, x2, y2):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from signfer.signers.tracking import SignerTracker, pick_signers
+from signfer.signers.identity import SignerTracker, pick_signers
 from tests.signers.conftest import ASTRONAUT_FACE, HOPPER_FACE
 
 
 @pytest.fixture(scope="module")
 def two_signers(tmp_path_factory, astronaut, grace_hopper):
-    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+    from signfer.samples.signer_scenes import face_portrait, make_two_signer_video
 
     faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
     return make_two_signer_video(tmp_path_factory.mktemp("two") / "two.avi", faces)
@@ -24,7 +24,7 @@ def _who(tf, truth) -> str | None:
 
 def _track(video, detections, **kw) -> dict[str, set]:
     """signer ID -> the set of true faces it was given over the video."""
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
 
     tracker = SignerTracker(**kw)
     ids: dict[str, set] = {}
@@ -38,7 +38,7 @@ def _track(video, detections, **kw) -> dict[str, set]:
 @pytest.fixture(scope="module")
 def detections(two_signers):
     from signfer.faces.detect import get_detector
-    from signfer.inference.video import open_media
+    from signfer.annotate.video import open_media
 
     det = get_detector("mtcnn")
     return [[f for f in det.detect(fr.image) if f.score >= 0.9] for fr in open_media(two_signers.path).frames()]
@@ -70,7 +70,7 @@ def test_pick_signers():
 @pytest.fixture(scope="module")
 def absence_video(tmp_path_factory, astronaut, grace_hopper):
     """Astronaut and Grace Hopper side by side; Hopper walks out of the frame, stays out 1 s (10 frames) and comes back."""
-    from signfer.signers.synthetic import face_portrait, make_absence_video
+    from signfer.samples.signer_scenes import face_portrait, make_absence_video
 
     faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
     return make_absence_video(tmp_path_factory.mktemp("absence") / "absence.avi", faces, away=range(20, 30))
@@ -92,8 +92,8 @@ def _id_shares(frames, video) -> dict[str, dict[str, int]]:
 
 
 def test_a_signer_out_of_frame_for_a_second_comes_back_under_her_id(absence_video, recognizers):
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
-    from signfer.inference.pipeline import SignerOptions
+    from signfer.annotate.media import AnnotationOptions, annotate_media
+    from signfer.annotate.stages import SignerOptions
 
     res = annotate_media(recognizers["full"], absence_video.path, None, options=AnnotationOptions(signers=SignerOptions()), collect=True)
     f = res.frames
@@ -115,9 +115,9 @@ def test_a_signer_out_of_frame_for_a_second_comes_back_under_her_id(absence_vide
 def test_a_hand_over_a_face_for_two_seconds_keeps_the_id(tmp_path, astronaut, grace_hopper, recognizers):
     """A drawn hand lies across the astronaut's mouth for 18 frames (1.8 s; the old tracker ended a track after 15
     missed frames), then the shot cuts: both keep one ID on every frame."""
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
-    from signfer.inference.pipeline import SignerOptions
-    from signfer.signers.synthetic import face_portrait, make_two_signer_video
+    from signfer.annotate.media import AnnotationOptions, annotate_media
+    from signfer.annotate.stages import SignerOptions
+    from signfer.samples.signer_scenes import face_portrait, make_two_signer_video
 
     faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=120), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=120)}
     video = make_two_signer_video(tmp_path / "long_hand.avi", faces, n_frames=30, cut=22, hand_over={"astronaut": range(2, 20)})

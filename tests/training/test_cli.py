@@ -34,7 +34,7 @@ def test_every_recipe_trains_end_to_end_with_random_weights(name, synthetic_feph
 
 def test_affectnet_then_feph_two_step_training(synthetic_feph, tmp_path):
     """easier2025's chain: a model trained on AffectNet (8 classes) is the starting point on FePh (--init-from)."""
-    from signfer.data.synthetic import make_synthetic_affectnet
+    from signfer.samples.feph_layout import make_synthetic_affectnet
     from signfer.models.checkpoint import load_checkpoint
 
     affectnet = make_synthetic_affectnet(tmp_path / "affectnet")

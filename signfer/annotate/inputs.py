@@ -1,6 +1,6 @@
 """``signfer annotate``: load the models once, annotate every input with the one pipeline, summarise.
 
-Above both :mod:`signfer.inference.recognizer` (which loads models) and :mod:`signfer.inference.annotate`
+Above both :mod:`signfer.inference.recognizer` (which loads models) and :mod:`signfer.annotate.media`
 (the pipeline, which takes loaded models), so neither imports the other.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from signfer.errors import OptionError
-from signfer.inference.annotate import FORMATS, AnnotationOptions, annotate_each, annotate_media, expand_inputs
+from signfer.annotate.media import FORMATS, AnnotationOptions, annotate_each, annotate_media, expand_inputs
 from signfer.io import DoneMarkers, file_fingerprint
 
 

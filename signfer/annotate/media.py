@@ -1,4 +1,4 @@
-"""Annotating videos, image folders and images with the one pipeline of :mod:`signfer.inference.pipeline`.
+"""Annotating videos, image folders and images with the one pipeline of :mod:`signfer.annotate.stages`.
 
 The pipeline streams: frames are decoded in batches, faces detected in batches (or, with
 ``detect_every > 1``, detected every N-th analysed frame and followed by template tracking in
@@ -34,16 +34,9 @@ import pandas as pd
 
 from signfer.errors import OptionError
 from signfer.inference.classifier import softmax
-from signfer.inference.export import (
-    EAF_PROBABILITY_MODES,
-    CsvWriter,
-    EafTiers,
-    JsonWriter,
-    OverlayWriter,
-    RowSchema,
-    write_tiers,
-)
-from signfer.inference.pipeline import (
+from signfer.annotate.elan import EAF_PROBABILITY_MODES, EafTiers, write_tiers
+from signfer.annotate.writers import CsvWriter, JsonWriter, OverlayWriter, RowSchema
+from signfer.annotate.stages import (
     ClassifyStage,
     CropStage,
     FaceOptions,
@@ -56,9 +49,9 @@ from signfer.inference.pipeline import (
     SignerPost,
     Signers,
 )
-from signfer.inference.segments import Segment
-from signfer.inference.smoothing import Smoothing
-from signfer.inference.video import MediaInfo, MediaReader, open_media
+from signfer.annotate.segments import Segment
+from signfer.annotate.smoothing import Smoothing
+from signfer.annotate.video import MediaInfo, MediaReader, open_media
 from signfer.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -70,7 +63,7 @@ from signfer.io import (
     refuse_overwrite,
 )
 from signfer.signers import calibration as cal
-from signfer.signers.tracking import SignerTracker, pick_signers
+from signfer.signers.identity import SignerTracker, pick_signers
 
 FORMATS = ("csv", "json", "eaf")
 SUMMARY_FILE = "annotate_summary.csv"
@@ -83,9 +76,9 @@ class AnnotationOptions:
     analysed frame (tracking in between); ``smoothing``; segments shorter than ``min_duration_ms``
     dropped; ``fps`` of image inputs; ``eaf_probabilities`` (``segments`` | ``frames`` | ``none``).
 
-    The optional stages: ``signers`` (:class:`~signfer.inference.pipeline.SignerOptions`: every face with a
+    The optional stages: ``signers`` (:class:`~signfer.annotate.stages.SignerOptions`: every face with a
     stable signer ID; ``None``: the plain mode, the largest face), ``hands``
-    (:class:`~signfer.inference.pipeline.HandOptions`: hands over face halves; ``None``: off) and
+    (:class:`~signfer.annotate.stages.HandOptions`: hands over face halves; ``None``: off) and
     ``calibration`` (:class:`~signfer.signers.calibration.CalibrationOptions`)."""
 
     every: int = 1

@@ -1,6 +1,6 @@
 """int8 classifiers: static QDQ quantisation of an exported model, calibrated and checked on the user's own face crops.
 
-``signfer export RUN --quantize int8`` exports the float32 model (:func:`signfer.inference.onnx.export_onnx`),
+``signfer export RUN --quantize int8`` exports the float32 model (:func:`signfer.export.onnx.export_onnx`),
 then :func:`quantize_int8` quantises it with ONNX Runtime's static quantiser
 (``onnxruntime.quantization.quantize_static``): QDQ format, int8 weights per output channel,
 uint8 activations whose ranges are measured (MinMax) on calibration crops. Only the op types

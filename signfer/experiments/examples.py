@@ -1,9 +1,9 @@
 """Regenerate the example outputs of ``docs/experiments.md`` from the synthetic data set (CPU, a few minutes).
 
-    python -m signfer.explain.examples docs/experiments --doc docs/experiments.md [--work DIR]
+    python -m signfer.experiments.examples docs/experiments --doc docs/experiments.md [--work DIR]
 
 Trains tiny models (timm ``test_efficientnet``, 64 px, random start) with ``signfer cv`` on
-:func:`signfer.data.synthetic.make_synthetic_feph` data whose expression is drawn only in the
+:func:`signfer.samples.feph_layout.make_synthetic_feph` data whose expression is drawn only in the
 lower half of the face, then runs every experiment command on them. The numbers describe these
 toy models on synthetic pictures, not FePh. Where the FER2013 model's weights can be had
 (``signfer annotate``'s default model), it also explains two real photos. Figures go to the
@@ -109,8 +109,8 @@ def make_examples(out: str | Path, work: str | Path | None = None, doc: str | Pa
 
 
 def _make(out: Path, work: Path, progress: bool) -> dict[str, str]:
-    from signfer.data.synthetic import make_synthetic_feph
-    from signfer.explain.experiments import ablation, occlusion_run, regions, transfer
+    from signfer.samples.feph_layout import make_synthetic_feph
+    from signfer.experiments.paper2025 import ablation, occlusion_run, regions, transfer
     from signfer.explain.gradcam import compare_models, explain_images
     from signfer.io import write_image
 

@@ -40,7 +40,7 @@ def write_demo_photos(folder: str | os.PathLike) -> Path:
 
 def demo_preprocessing(out: str | os.PathLike) -> dict[tuple[str, str], pd.DataFrame]:
     """Preprocess the demo photos with each of :data:`DEMO_PREPROCESSING` into ``out/faces/<preset>/<region>``."""
-    from signfer.faces.pipeline import preprocess_path
+    from signfer.faces.preprocessing import preprocess_path
 
     out = Path(out)
     photos = write_demo_photos(out / "photos")
@@ -63,7 +63,7 @@ def run_demo(out: str | os.PathLike = "signfer-demo", offline: bool = False) -> 
     print("1. face preprocessing (real photos shipped with signfer: astronaut, grace_hopper)")
     results = {"preprocessing": demo_preprocessing(out)}
     print("2. video annotation (shipped FER2013 model, offline): the astronaut photo moving through a short clip")
-    from signfer.inference.democlip import demo_annotation, demo_real_video
+    from signfer.samples.demo_clip import demo_annotation, demo_real_video
 
     results["annotation"] = demo_annotation(out / "annotation")
     if offline:

