@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from signfer.errors import UserError
+from signfer.errors import InputError, InvalidImage, UserError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
@@ -56,19 +56,6 @@ except ValueError:  # reported by max_image_pixels() when an image is read
 
 import cv2
 import numpy as np
-
-
-class InputError(UserError):
-    """A user input (image, video, label file) that cannot be used; the message names it."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-
-class InvalidImage(UserError, ValueError):
-    """An array (or object) given as an image that is none: ``None``, wrong shape, not numbers."""
 
 
 # --------------------------------------------------------------------------- paths

@@ -33,21 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from signfer.errors import UserError
+from signfer.errors import QuantizationRefused, UserError
 from signfer.inference.classifier import softmax
 from signfer.models.spec import ModelSpec
 
 #: op types quantised by default (their int8 kernels are fast in ONNX Runtime and fuse with their QDQ pairs)
 DEFAULT_OPS = ("Conv", "Clip", "Relu", "Add", "GlobalAveragePool", "MaxPool", "AveragePool", "Gemm", "MatMul")
 QUANT_KEY = "signfer.quantization"
-
-
-class QuantizationRefused(UserError):
-    """The int8 model disagrees with the float32 one beyond the allowed threshold; nothing was written."""
-
-    def __init__(self, message: str, report: dict):
-        super().__init__(message)
-        self.report = report
 
 
 def _session(path, threads: int | None):

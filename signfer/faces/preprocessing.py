@@ -47,10 +47,6 @@ MANIFEST_COLUMNS = [
 FEPH_IMAGES, FEPH_LABELS = "FePh_images", "FePh_labels.csv"
 
 
-class InvalidSettings(UserError, ValueError):
-    """A preprocessing setting or output folder that cannot work, refused before any file is touched."""
-
-
 # --------------------------------------------------------------------------- one face
 def _as_preset(preset: str | os.PathLike | Preset) -> Preset:
     return preset if isinstance(preset, Preset) else get_preset(preset)
@@ -158,7 +154,7 @@ def list_inputs(source: str | os.PathLike, output: str | os.PathLike) -> tuple[P
     check_exists(source)
     source, output = resolve(source), resolve(output)
     if output == (source.parent if source.is_file() else source):
-        raise InvalidSettings(f"OUTPUT {output} is the input folder: the crops would overwrite the source images; choose another folder")
+        raise OptionError(f"OUTPUT {output} is the input folder: the crops would overwrite the source images; choose another folder")
     if source.is_file():
         return source.parent, [source]
     files = [p for p in find_media(source, IMAGE_SUFFIXES) if output not in p.resolve().parents]
@@ -281,7 +277,7 @@ def checked_preset(preset: str | os.PathLike | Preset, overrides: dict | None = 
         raise
     except (KeyError, ValueError, TypeError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        raise InvalidSettings(f"invalid preprocessing settings: {msg}") from None
+        raise OptionError(f"invalid preprocessing settings: {msg}") from None
     return preset
 
 
@@ -303,7 +299,7 @@ def preprocess_path(
     """
     preset = checked_preset(preset, overrides)
     if region not in T.REGIONS:
-        raise InvalidSettings(f"region must be one of {', '.join(T.REGIONS)}, got {region!r}")
+        raise OptionError(f"region must be one of {', '.join(T.REGIONS)}, got {region!r}")
     output = Path(output)
     root, files = list_inputs(input, output)
     jobs = [(path, path.relative_to(root).as_posix(), output, preset, region) for path in files]

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signfer.config import cache_dir
-from signfer.errors import UserError
+from signfer.errors import PickleNotTrusted, UnknownName, UserError
 from signfer.models.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from signfer.models.weights import WeightSource, WeightsUnavailable, fetch_any, sha256sum
 
@@ -98,17 +98,6 @@ def _base_url(commit: str) -> str:
     if mirror:
         return mirror.rstrip("/") + "/"
     return f"https://raw.githubusercontent.com/{REPOSITORY}/{commit}/models/affectnet_emotions/"
-
-
-class UnknownHSEmotionModel(UserError, KeyError):
-    """A name that is not in HSEmotion's table (a KeyError for callers that look names up)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-class PickleNotTrusted(ValueError):
-    """A whole pickled model would have to be unpickled (which runs code from the file) without ``trust_pickle=True``."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +167,7 @@ def get_model_info(name: str) -> HSEmotionModel:
     if key not in MODELS:
         extra = f"; the ONNX-only models ({', '.join(k for k in ONNX_MODELS if k not in MODELS)}) run in annotation, not training" \
             if key in ONNX_MODELS else ""
-        raise UnknownHSEmotionModel(f"unknown HSEmotion PyTorch model {name!r}; known: {', '.join(MODELS)}{extra}")
+        raise UnknownName(f"unknown HSEmotion PyTorch model {name!r}; known: {', '.join(MODELS)}{extra}")
     return MODELS[key]
 
 

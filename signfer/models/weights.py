@@ -22,22 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signfer.config import cache_dir
-from signfer.errors import OptionError, UserError
+from signfer.errors import OptionError, WeightsUnavailable
 from signfer.io import atomic_path
-
-
-class WeightsUnavailable(UserError, OSError):
-    """The requested weights could not be had; the message says which file is needed and where to put it.
-
-    ``reason``: the short cause (no advice), for messages that combine several attempts.
-    """
-
-    def __init__(self, message: str, reason: str | None = None):
-        super().__init__(message)
-        self.reason = reason or message
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 def sha256sum(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -78,6 +78,16 @@ def test_named_model_downloads_verifies_and_converts(mirror, empty_cache, fake_e
     assert kspec.arch == "mobilenetv1_100_hsemotion" and keras.get_classifier().out_features == 7
 
 
+def test_the_command_line_prints_the_advice_of_an_untrusted_pickle(mirror, empty_cache, capsys):
+    from signfer.cli import main
+
+    rc = main(["weights", "hsemotion:enet_b0_7"])  # each name gets a line; the failed one its reason and advice
+    out = capsys.readouterr()
+    assert rc == 1 and "FAILED  hsemotion:enet_b0_7" in out.out and "--trust-pickle" in out.out
+    assert "Traceback" not in out.err
+    assert main(["weights", "hsemotion:enet_b0_7", "--trust-pickle"]) == 0
+
+
 def test_registry_builds_efficientnet_b0_from_hsemotion_as_tf_variant(mirror, empty_cache, fake_enet_b0_7):
     from signfer.models.registry import create_model, default_spec, pretrained_classes
 
