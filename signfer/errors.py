@@ -79,3 +79,7 @@ class QuantizationRefused(UserError):
 
 class PickleNotTrusted(UserError, ValueError):
     """A whole pickled model would have to be unpickled (which runs code from the file) without ``trust_pickle=True``."""
+
+
+class OutputInUse(UserError):
+    """Another running signfer process owns the output folder (its lock file names the process)."""

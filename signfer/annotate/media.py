@@ -27,110 +27,33 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from signfer.errors import OptionError
 from signfer.inference.classifier import softmax
-from signfer.annotate.elan import EAF_PROBABILITY_MODES, EafTiers, write_tiers
+from signfer.annotate.elan import EafTiers, write_tiers
 from signfer.annotate.writers import CsvWriter, JsonWriter, OverlayWriter, RowSchema
+from signfer.annotate.options import FORMATS, AnnotationOptions, FaceOptions, HandOptions, SignerOptions  # noqa: F401 - re-exported
 from signfer.annotate.stages import (
     ClassifyStage,
     CropStage,
-    FaceOptions,
     FaceStage,
     FrameData,
-    HandOptions,
     HandStage,
     LargestFace,
-    SignerOptions,
     SignerPost,
     Signers,
 )
 from signfer.annotate.segments import Segment
-from signfer.annotate.smoothing import Smoothing
 from signfer.annotate.video import MediaInfo, MediaReader, open_media
-from signfer.io import (
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
-    DoneMarkers,
-    InputError,
-    atomic_path,
-    atomic_write,
-    find_media,
-    refuse_overwrite,
-)
+from signfer.io import atomic_path, atomic_write, refuse_overwrite
 from signfer.signers import calibration as cal
 from signfer.signers.identity import SignerTracker, pick_signers
 
-FORMATS = ("csv", "json", "eaf")
-SUMMARY_FILE = "annotate_summary.csv"
 REGIONS = ("full", "upper", "lower")
-
-
-@dataclass
-class AnnotationOptions:
-    """How to annotate: analyse every ``every``-th frame; detect faces every ``detect_every``-th
-    analysed frame (tracking in between); ``smoothing``; segments shorter than ``min_duration_ms``
-    dropped; ``fps`` of image inputs; ``eaf_probabilities`` (``segments`` | ``frames`` | ``none``).
-
-    The optional stages: ``signers`` (:class:`~signfer.annotate.stages.SignerOptions`: every face with a
-    stable signer ID; ``None``: the plain mode, the largest face), ``hands``
-    (:class:`~signfer.annotate.stages.HandOptions`: hands over face halves; ``None``: off) and
-    ``calibration`` (:class:`~signfer.signers.calibration.CalibrationOptions`)."""
-
-    every: int = 1
-    detect_every: int = 1
-    batch_size: int = 16
-    smoothing: Smoothing = field(default_factory=Smoothing)
-    min_duration_ms: float = 0.0
-    fps: float | None = None
-    eaf_probabilities: str = "segments"
-    signers: SignerOptions | None = None
-    hands: HandOptions | None = None
-    calibration: cal.CalibrationOptions = field(default_factory=cal.CalibrationOptions)
-    #: plain mode, videos: detect around the previous detection's face first (MTCNN's region search: the same
-    #: faces at a fraction of the cost), the whole frame when none is found there and every 25th detection
-    detect_near: bool = True
-
-    def __post_init__(self):
-        if self.every < 1 or self.detect_every < 1 or self.batch_size < 1:
-            raise OptionError("every, detect_every and batch_size must be >= 1")
-        if self.eaf_probabilities not in EAF_PROBABILITY_MODES:
-            raise OptionError(f"eaf_probabilities must be one of {', '.join(EAF_PROBABILITY_MODES)}")
-
-    @classmethod
-    def from_kwargs(cls, smooth: int = 1, smooth_method: str = "moving", **kw) -> "AnnotationOptions":
-        return cls(smoothing=Smoothing(smooth_method, smooth), **kw)
-
-    @property
-    def faces(self) -> FaceOptions:
-        return FaceOptions(self.detect_every, near=self.detect_near and self.signers is None)
-
-    @property
-    def two_pass(self) -> bool:
-        """Whether the whole video is needed before writing (calibration, or a signer picked by a whole-video statistic)."""
-        return self.calibration.enabled or (self.signers is not None and self.signers.signer.strip().lower() != "all")
-
-    def to_dict(self) -> dict:
-        out = {
-            "every": self.every,
-            "detect_every": self.detect_every,
-            "batch_size": self.batch_size,
-            "smoothing": {"method": self.smoothing.method, "window": self.smoothing.window},
-            "min_duration_ms": self.min_duration_ms,
-            "eaf_probabilities": self.eaf_probabilities,
-            "detect_near": self.detect_near,
-        }
-        if self.signers is not None:
-            out["signers"] = self.signers.to_dict()
-        if self.hands is not None:
-            out["hands"] = self.hands.to_dict()
-        if self.calibration.enabled:
-            out["calibration"] = self.calibration.to_dict()
-        return out
 
 
 @dataclass
@@ -516,77 +439,3 @@ def _progress(enabled: bool, info: MediaInfo, options: AnnotationOptions, name: 
 
     total = None if not info.frame_count else math.ceil(info.frame_count / (options.every if info.kind == "video" else 1))
     return tqdm(total=total, desc=name, unit="frame", disable=not enabled, leave=False)
-
-
-# --------------------------------------------------------------------------- many inputs (signfer annotate)
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Videos and images as given; a folder gives its videos (each an input) and, if it holds images, itself
-    (an image sequence). Missing paths stay in the list (their error is reported in turn)."""
-    out: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            media = find_media(p, VIDEO_SUFFIXES | IMAGE_SUFFIXES)  # one walk of the folder
-            videos = [q for q in media if q.suffix.lower() in VIDEO_SUFFIXES]
-            has_images = len(videos) < len(media)
-            out += videos
-            if has_images or not videos:
-                out.append(p)
-        else:
-            out.append(p)
-    return out
-
-
-def unique_names(paths: list[Path]) -> list[str]:
-    """Output base names for ``paths``: the file stem, with ``-2``, ``-3`` ... for repeated stems."""
-    names, seen = [], {}
-    for p in paths:
-        base = p.stem if p.suffix else p.name
-        base = base or "annotation"
-        n = seen.get(base, 0)
-        seen[base] = n + 1
-        names.append(base if n == 0 else f"{base}-{n + 1}")
-    return names
-
-
-def annotate_each(paths: list[Path], out: Path, annotate_one: Callable, summarize: Callable, defaults: dict, log: Callable[[str], None] = print,
-                  done: DoneMarkers | None = None) -> int:
-    """Annotate every input with ``annotate_one(path, name)``; a failed input is reported and skipped, never stops the others.
-
-    ``summarize(path, result) -> (fields, message)`` gives the summary fields and the log line of a success;
-    ``defaults`` the fields of a row before (or without) a result. Writes ``out/annotate_summary.csv`` (one row
-    per input: status, ``defaults``' fields, outputs, error). Returns 0 when every input was annotated, 1 otherwise.
-    With ``done``, inputs whose outputs are complete from an earlier run with the same settings are skipped
-    (status ``skipped``), so a rerun after an interruption continues.
-    """
-    summary = []
-    for path, name in zip(paths, unique_names(paths)):
-        row = {"input": str(path), "name": name, "status": "ok", **defaults, "outputs": "", "error": ""}
-        finished = done.complete(name, path) if done is not None else None
-        if finished:
-            row.update(status="skipped", outputs=" ".join(map(str, finished)), error="outputs complete from an earlier run with the same settings")
-            log(f"{path}: skipped, its outputs are complete from an earlier run with the same settings (delete them to redo it)")
-            summary.append(row)
-            continue
-        try:
-            res = annotate_one(path, name)
-        except (InputError, ValueError) as exc:
-            row.update(status="error", error=str(exc))
-            log(f"error: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            row.update(status="error", error=f"{path}: {type(exc).__name__}: {exc}")
-            log(f"error: {row['error']}")
-        else:
-            fields, message = summarize(path, res)
-            outputs = [str(p) for p in res.outputs.values()]
-            row.update(fields, outputs=" ".join(outputs))
-            log(f"{message} -> {', '.join(outputs)}")
-            if done is not None:
-                done.mark(name, path, res.outputs.values())
-        summary.append(row)
-    table = pd.DataFrame(summary, columns=list(summary[0]) if summary else ["input", "name", "status", *defaults, "outputs", "error"])
-    with atomic_write(out / SUMMARY_FILE) as fh:
-        table.to_csv(fh, index=False)
-    failed = int((table["status"] == "error").sum())
-    log(f"{len(table) - failed} of {len(table)} inputs annotated; summary {out / SUMMARY_FILE}")
-    return 0 if failed == 0 else 1

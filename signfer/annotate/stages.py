@@ -16,7 +16,7 @@
 Each stage is a small object whose ``__call__`` takes a list of :class:`FrameData` and fills its
 fields in place; every stage walks the frames in order, so trackers see the video as it runs.
 :func:`signfer.annotate.media.annotate_media` builds the stages from one
-:class:`~signfer.annotate.media.AnnotationOptions` and runs them.
+:class:`~signfer.annotate.options.AnnotationOptions` and runs them.
 
 This module imports no model: the recognizers are passed in (anything with ``detect_all_batch``,
 ``crop``, ``infer``, ``class_names``, ``extra_outputs`` and ``preset``).
@@ -29,16 +29,15 @@ from typing import Sequence
 
 import numpy as np
 
-from signfer.errors import OptionError
 from signfer.faces.detect import pick_face
 from signfer.faces.tracker import FaceTracker
 from signfer.faces.types import Face
 from signfer.inference.classifier import softmax
+from signfer.annotate.options import FaceOptions, HandOptions, SignerOptions  # noqa: F401 - the stages' options (annotate.options)
 from signfer.annotate.segments import Segment, SegmentBuilder
 from signfer.annotate.smoothing import Smoothing, StreamingSmoother
 from signfer.signers.calibration import calibrate
 from signfer.signers.covered_half import (
-    DEFAULT_THRESHOLD,
     NO_OCCLUSION,
     Occlusion,
     face_occlusion,
@@ -137,67 +136,6 @@ class FrameData:
                  for o in rec["faces"]]  # fmt: skip
         hands = None if rec["hands"] is None else [None] * rec["hands"]
         return cls(rec["index"], rec["time_ms"], None, rec["source"], rec["error"], rec["status"], None, hands, faces)
-
-
-# --------------------------------------------------------------------------- stage options
-@dataclass(frozen=True)
-class FaceOptions:
-    """Face detection: on every ``detect_every``-th analysed frame (batched), tracking in between. ``near``
-    (one face wanted, a video): each detection searches around the previous one's face first
-    (``recognizer.detect_near``), the whole frame when none is found there and on every
-    :data:`FULL_DETECT_EVERY`-th detection, so a new, larger face is still found."""
-
-    detect_every: int = 1
-    near: bool = False
-
-    def __post_init__(self):
-        if self.detect_every < 1:
-            raise OptionError("detect_every must be >= 1")
-
-
-@dataclass(frozen=True)
-class SignerOptions:
-    """Several signers: every face gets a stable ID; ``signer`` picks whom to write (``all``, ``largest``, ``left``,
-    ``right`` or an ID); a signer unseen for up to ``max_missing_s`` seconds comes back under the same ID;
-    a lost face is still reported (tracked / coasting) for ``coast_s`` seconds."""
-
-    signer: str = "all"
-    max_missing_s: float = 3.0
-    coast_s: float = 0.5
-    reid_similarity: float = 0.6
-
-    def __post_init__(self):
-        if self.max_missing_s < 0 or self.coast_s < 0:
-            raise OptionError("max_missing and coast must be >= 0 seconds")
-
-    def frames(self, seconds: float, frame_ms: float) -> int:
-        return max(1, int(round(seconds * 1000.0 / frame_ms))) if frame_ms > 0 else max(1, int(round(seconds * 25)))
-
-    def to_dict(self) -> dict:
-        return {"signer": self.signer, "max_missing_s": self.max_missing_s, "coast_s": self.coast_s, "reid_similarity": self.reid_similarity}
-
-
-@dataclass(frozen=True)
-class HandOptions:
-    """Hands over faces: ``detector`` (a name for :func:`signfer.signers.hands.get_hand_detector` or an object with
-    ``.detect(rgb)``), ``occlusion`` policy (``switch`` | ``flag``), ``threshold`` (share of a half that counts
-    as covered), ``palm_every`` (palm detection at least every N-th analysed frame while no hand is tracked;
-    a tracked hand follows its landmarks)."""
-
-    detector: object = "mediapipe"
-    occlusion: str = "flag"
-    threshold: float = DEFAULT_THRESHOLD
-    palm_every: int = 10
-
-    def __post_init__(self):
-        if self.occlusion not in ("switch", "flag"):
-            raise OptionError(f"occlusion policy must be one of switch, flag, off; got {self.occlusion!r}")
-        if self.palm_every < 1:
-            raise OptionError("palm_every must be >= 1")
-
-    def to_dict(self) -> dict:
-        det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
-        return {"detector": det, "occlusion": self.occlusion, "threshold": self.threshold, "palm_every": self.palm_every}
 
 
 # --------------------------------------------------------------------------- stages

@@ -335,50 +335,29 @@ def _run_report(args) -> int:
 
 # --------------------------------------------------------------------------- inference commands (annotate, export)
 def _annotation_arguments(p) -> None:
-    """What is analysed and written per video (`signfer annotate` / `annotate-corpus`)."""
-    p.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="fer2013 (offline FER2013 mini-Xception, default), an HSEmotion name: its ONNX export, downloaded once, where one is published "
+    """Every annotation option, one group shared by `signfer annotate` and `annotate-corpus` (one meaning in both);
+    :func:`_annotation_setup` turns them into the option objects of :mod:`signfer.annotate.options`."""
+    g = p.add_argument_group("annotation (the same in signfer annotate and annotate-corpus)")
+    g.add_argument("--model", default="fer2013", metavar="NAME_OR_PATH", help="fer2013 (offline FER2013 mini-Xception, default), an HSEmotion name: its ONNX export, downloaded once, where one is published "
                    "(hsemotion:enet_b0_8_va_mtl also gives valence and arousal; enet_b0_8_best_afew, enet_b0_8_best_vgaf, enet_b2_7, enet_b2_8, enet_b2_8_best, "
                    "mbf_va_mtl, mobilevit_va_mtl), else its PyTorch file (hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
-    p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
-    p.add_argument("--every", type=_positive(int), default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
-    p.add_argument("--detect-every", type=_positive(int), default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
-    p.add_argument("--detect-scale", type=_positive(float), default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
-    p.add_argument("--smooth", type=_positive(int), default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
-
-
-def _inference_arguments(p) -> None:
-    """Where and how the model runs (`signfer annotate` / `annotate-corpus`)."""
-    p.add_argument("--batch-size", type=_positive(int), default=16, help="frames decoded, detected and classified together (default: %(default)s)")
-    p.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
-    p.add_argument("--device", default="auto", help="auto (CUDA when ONNX Runtime or PyTorch has a GPU here), cpu, cuda, cuda:1 ... (default: %(default)s)")
-
-
-def _add_annotate(sub) -> None:
-    p = sub.add_parser(
-        "annotate",
-        help="annotate facial expressions in videos, image folders or images (CSV, JSON, ELAN)",
-        description="Detect the face in every frame, preprocess it as the model was trained, classify it, and write "
-        "per input OUT/<name>.csv (one row per analysed frame: time_ms, frame, status ok/no_face/error, face box, "
-        "eye centres, class probabilities, top label), OUT/<name>.json (the same records plus the segments) and "
-        "OUT/<name>.eaf (ELAN, linked to the video: an 'expression' tier of segments, a 'confidence' tier and one "
-        "p_<class> tier per class), plus OUT/annotate_summary.csv. Streams: memory stays flat however long the video. "
-        "A bad input is reported and skipped; the others are still annotated. Works offline with the default model.",
-    )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (any container OpenCV or PyAV reads), image folders (one image per frame, sorted by name) or single images")
-    _annotation_arguments(p)
-    p.add_argument("--fold", type=int, default=None, help="with a run dir: use fold_K/best.pt instead of the best fold")
-    p.add_argument("--out", type=Path, default=Path("annotations"), help="output folder (default: %(default)s)")
-    p.add_argument("--overlay", action="store_true", help="also write OUT/<name>.overlay.mp4 with the box, label and probability bars (videos only)")
-    p.add_argument("--min-face-score", type=float, default=None, metavar="P", help="ignore faces the detector scores below P (default: 0.9 for mtcnn, none for haar)")
-    p.add_argument("--smooth-method", choices=["moving", "exponential"], default="moving", help="centred moving average or exponential moving average (alpha 2/(WINDOW+1)) (default: %(default)s)")
-    p.add_argument("--min-duration", type=float, default=0.0, metavar="MS", help="drop segments shorter than MS milliseconds, merging equal neighbours across them (default: %(default)s)")
-    p.add_argument("--eaf-probabilities", choices=["segments", "frames", "none"], default="segments", help="p_<class> tiers in the EAF: mean over each segment, per frame, or none (default: %(default)s)")
-    p.add_argument("--fps", type=_positive(float), default=None, help="frame rate for image folders (> 0; default: 25)")
-    _max_pixels_argument(p)
-    _inference_arguments(p)
-    p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model and detector (default: all)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g.add_argument("--fold", type=int, default=None, help="with a run dir: use fold_K/best.pt instead of the best fold")
+    g.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
+    g.add_argument("--overlay", action="store_true", help="also write <name>.overlay.mp4 with the box, label and probability bars (videos only)")
+    g.add_argument("--every", type=_positive(int), default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
+    g.add_argument("--detect-every", type=_positive(int), default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
+    g.add_argument("--detect-scale", type=_positive(float), default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
+    g.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
+    g.add_argument("--min-face-score", type=float, default=None, metavar="P", help="ignore faces the detector scores below P (default: 0.9 for mtcnn, none for haar)")
+    g.add_argument("--smooth", type=_positive(int), default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
+    g.add_argument("--smooth-method", choices=["moving", "exponential"], default="moving", help="centred moving average or exponential moving average (alpha 2/(WINDOW+1)) (default: %(default)s)")
+    g.add_argument("--min-duration", type=float, default=0.0, metavar="MS", help="drop segments shorter than MS milliseconds, merging equal neighbours across them (default: %(default)s)")
+    g.add_argument("--eaf-probabilities", choices=["segments", "frames", "none"], default="segments", help="p_<class> tiers in the EAF: mean over each segment, per frame, or none (default: %(default)s)")
+    g.add_argument("--fps", type=_positive(float), default=None, help="frame rate for image folders (> 0; default: 25)")
+    g.add_argument("--batch-size", type=_positive(int), default=16, help="frames decoded, detected and classified together (default: %(default)s)")
+    g.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
+    g.add_argument("--device", default="auto", help="auto (CUDA when ONNX Runtime or PyTorch has a GPU here), cpu, cuda, cuda:1 ... (default: %(default)s)")
+    _max_pixels_argument(g)
     g = p.add_argument_group("several signers, hands over faces, calibration (stages of the same pipeline; each works with every other option; docs/signers.md)")
     g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write all | largest | left | right | an ID, one row per frame and signer and one ELAN tier group per signer (default: off, the largest face of each frame)")
     g.add_argument("--max-missing", type=float, default=3.0, metavar="SECONDS", help="with --signer: a signer unseen (out of frame, turned away, behind a hand) for up to SECONDS comes back under the same ID, recognised by appearance (default: %(default)s)")
@@ -390,43 +369,60 @@ def _add_annotate(sub) -> None:
     g.add_argument("--occlusion-threshold", type=float, default=0.25, metavar="F", help="a face half counts as covered when a hand covers at least F of it (default: %(default)s)")
     g.add_argument("--calibrate", choices=["none", "median", "interval"], default="none", help="remove each signer's resting-face bias from the logits, measured on neutral frames only: median = the frames the model itself rates neutral with high confidence, interval = the --neutral stretches; without such frames outputs stay raw (said in the log); raw and calibrated outputs are both written (default: %(default)s)")
     g.add_argument("--neutral", action="append", default=[], metavar="[SIGNER:]START-END", help="a stretch in seconds where the signer (or every signer) is neutral, e.g. 0-2.5 or S2:10-12; implies --calibrate interval (repeatable)")
-    p.set_defaults(func=_run_annotate)
 
 
-def _annotation_options(args):
-    """The pipeline's options (one object per stage) from `signfer annotate` arguments."""
-    from signfer.annotate.media import AnnotationOptions
-    from signfer.annotate.stages import HandOptions, SignerOptions
+def _annotation_setup(args, threads: int | None = None):
+    """(ModelOptions, AnnotationOptions, OutputOptions) from the arguments of :func:`_annotation_arguments`."""
+    from signfer.annotate.options import AnnotationOptions, CalibrationOptions, HandOptions, ModelOptions, OutputOptions, SignerOptions
     from signfer.annotate.smoothing import Smoothing
-    from signfer.signers.calibration import CalibrationOptions, parse_neutral
+    from signfer.signers.calibration import parse_neutral
 
+    _apply_max_pixels(args)
     occlusion = args.occlusion or ("switch" if args.upper_model and args.lower_model else "off")
     if occlusion == "switch" and not (args.upper_model and args.lower_model):
         raise OptionError("--occlusion switch needs --upper-model and --lower-model (models trained on the upper and lower face half)")
     neutral = tuple(parse_neutral(n) for n in args.neutral)
     method = args.calibrate if args.calibrate != "none" or not neutral else "interval"
-    return AnnotationOptions(
+    options = AnnotationOptions(
         every=args.every, detect_every=args.detect_every, batch_size=args.batch_size, smoothing=Smoothing(args.smooth_method, args.smooth),
         min_duration_ms=args.min_duration, fps=args.fps, eaf_probabilities=args.eaf_probabilities,
         signers=SignerOptions(signer=args.signer, max_missing_s=args.max_missing) if args.signer else None,
         hands=None if occlusion == "off" else HandOptions(detector=args.hands, occlusion=occlusion, threshold=args.occlusion_threshold, palm_every=args.palm_every),
         calibration=CalibrationOptions(method=method, neutral=neutral),
     )  # fmt: skip
+    models = ModelOptions(model=args.model, upper=args.upper_model, lower=args.lower_model, fold=args.fold, backend=args.backend, device=args.device,
+                          detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, threads=threads)  # fmt: skip
+    return models, options, OutputOptions(tuple(args.formats), args.overlay)
+
+
+def _add_annotate(sub) -> None:
+    p = sub.add_parser(
+        "annotate",
+        help="annotate facial expressions in videos, image folders or images (CSV, JSON, ELAN)",
+        description="Detect the face in every frame, preprocess it as the model was trained, classify it, and write "
+        "per input OUT/<name>.csv (one row per analysed frame: time_ms, frame, status ok/no_face/error, face box, "
+        "eye centres, class probabilities, top label), OUT/<name>.json (the same records plus the segments) and "
+        "OUT/<name>.eaf (ELAN, linked to the video: an 'expression' tier of segments, a 'confidence' tier and one "
+        "p_<class> tier per class), plus OUT/annotate_summary.csv. Streams: memory stays flat however long the video. "
+        "A bad input is reported and skipped; the others are still annotated. A rerun skips the inputs done with the "
+        "same input, model files and options, redoes the others (saying why) and never replaces an output changed "
+        "since signfer wrote it (an EAF corrected in ELAN). Works offline with the default model.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (any container OpenCV or PyAV reads), image folders (one image per frame, sorted by name) or single images")
+    p.add_argument("--out", type=Path, default=Path("annotations"), help="output folder (default: %(default)s)")
+    p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model and detector (default: all)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _annotation_arguments(p)
+    p.set_defaults(func=_run_annotate)
 
 
 def _run_annotate(args) -> int:
     from signfer.annotate.inputs import annotate_inputs
     from signfer.models.weights import WeightsUnavailable
 
-    _apply_max_pixels(args)
-    options = _annotation_options(args)
+    models, options, outputs = _annotation_setup(args, threads=args.threads)
     try:
-        return annotate_inputs(
-            args.inputs, args.model, args.out, options=options, formats=args.formats, overlay=args.overlay,
-            upper_model=args.upper_model, lower_model=args.lower_model, progress=not args.no_progress, backend=args.backend,
-            device=args.device, detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score,
-            fold=args.fold, threads=args.threads, batch_size=args.batch_size,
-        )  # fmt: skip
+        return annotate_inputs(args.inputs, args.out, models=models, options=options, outputs=outputs, progress=not args.no_progress)
     except WeightsUnavailable as exc:
         print(f"signfer annotate: error: {exc}", file=sys.stderr)
         return 2
@@ -700,11 +696,10 @@ def _add_annotate_corpus(sub) -> None:
     p.add_argument("list", type=Path, metavar="LIST", help="text file naming the videos, one a line (relative paths: from the list's folder)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1), or Ray actors with --engine ray (default: as many as the cluster has room for)")
-    _annotation_arguments(p)
-    _inference_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="CPU threads per worker (default: cores / workers; 1 with --engine ray, where it is also the CPUs each actor asks for)")
     _engine_arguments(p)
     p.add_argument("--gpus-per-worker", type=float, default=0, metavar="G", help="with --engine ray: GPUs per actor (e.g. 1, or 0.5 for two models per GPU); the model then runs on the GPU (default: %(default)s = CPU)")
+    _annotation_arguments(p)
     p.set_defaults(func=_run_annotate_corpus)
 
 
@@ -712,12 +707,10 @@ def _run_annotate_corpus(args) -> int:
     from signfer.scale.corpus import annotate_corpus
     from signfer.scale.engine import Stopped
 
+    models, options, outputs = _annotation_setup(args, threads=args.threads)
     try:
-        table = annotate_corpus(args.list, args.out, model=args.model, workers=args.workers, formats=args.formats,
-                                every=args.every, detect_every=args.detect_every, detect_scale=args.detect_scale,
-                                detector=args.detector, smooth=args.smooth, batch_size=args.batch_size, backend=args.backend,
-                                device=args.device, threads=args.threads, engine=args.engine, address=args.address,
-                                gpus_per_worker=args.gpus_per_worker)
+        table = annotate_corpus(args.list, args.out, models=models, options=options, outputs=outputs, workers=args.workers,
+                                engine=args.engine, address=args.address, gpus_per_worker=args.gpus_per_worker)  # fmt: skip
     except Stopped as exc:
         print(f"signfer annotate-corpus: {exc}", file=sys.stderr)
         return 143

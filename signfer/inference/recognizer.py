@@ -170,6 +170,8 @@ class Recognizer:
         self._native_scale = False  # the detector resizes by detect_scale itself
         self._warned_channels = False  # the BGR hint of predict() is given once
         self._lookup = None  # LookupNormalizer of the spec (False: not applicable), built on first use
+        #: the files the model was loaded from (checkpoint, ONNX file): their bytes identify the model (done-markers)
+        self.model_files: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -196,6 +198,7 @@ class Recognizer:
         device = resolve_device(device, backend)
         source = resolve_model(name_or_path, fold)
         published_onnx = _published_onnx(source)
+        files = [source.location] if source.kind in ("onnx", "checkpoint") else []  # what the model is loaded from
         backend = (backend or ("onnx" if str(device) == "cpu" or published_onnx else "torch")).lower()
         if backend in ("onnxruntime", "ort"):
             backend = "onnx"
@@ -210,7 +213,8 @@ class Recognizer:
             spec = hsemotion.onnx_spec(source.location, path)
             clf = OnnxClassifier(path, threads=threads, providers=_ort_providers(device), spec=spec)
             desc = f"{source.description} ({hsemotion.onnx_model_info(source.location).backbone}, HSEmotion ONNX)"
-            return cls(clf, spec, detector=detector, source=desc, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+            files = [path]
+            return _with_files(cls(clf, spec, detector=detector, source=desc, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
         if published_onnx and backend == "torch" and not _has_torch_weights(source):
             from signfer.errors import UserError
 
@@ -226,7 +230,7 @@ class Recognizer:
             if published is not None and SPEC_KEY not in read_metadata(source.location):
                 spec = hsemotion.onnx_spec(published.name, source.location)  # HSEmotion's own file, downloaded by hand
             clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device), spec=spec)
-            return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+            return _with_files(cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
         if backend == "onnx":
             from signfer.inference.onnx import OnnxClassifier
 
@@ -238,14 +242,15 @@ class Recognizer:
                 warnings.warn(f"ONNX export of {source.description} failed ({exc}); running it in PyTorch", stacklevel=2)
             else:
                 clf = OnnxClassifier(path, threads=threads, providers=_ort_providers(device))
-                return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+                files = files or [path]  # a named model: its shipped or exported ONNX file
+                return _with_files(cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
         model, spec = load_torch_model(source)
         if threads:
             import torch
 
             torch.set_num_threads(int(threads))
         clf = TorchClassifier(model, device)
-        return cls(clf, spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+        return _with_files(cls(clf, spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -503,19 +508,30 @@ class Recognizer:
         ``df.attrs["segments"]`` holds the expression segments (list of dicts). Raises
         :class:`InputError` naming the file when it cannot be read.
         """
-        from signfer.annotate.media import AnnotationOptions, annotate_media
-        from signfer.annotate.smoothing import Smoothing
+        from signfer.annotate.annotator import Annotator
+        from signfer.annotate.options import AnnotationOptions
 
-        opts = AnnotationOptions(
-            every=every, detect_every=detect_every, smoothing=Smoothing(smooth_method, smooth), min_duration_ms=min_duration_ms, fps=fps
-        )
-        return annotate_media(self, path, options=opts, collect=True, progress=progress).frames
+        opts = AnnotationOptions.from_kwargs(every=every, detect_every=detect_every, smooth=smooth, smooth_method=smooth_method,
+                                             min_duration_ms=min_duration_ms, fps=fps, batch_size=self.batch_size)  # fmt: skip
+        return Annotator(self, opts).annotate(path, collect=True, progress=progress).frames
 
-    def annotate(self, path: str | os.PathLike, out_dir: str | os.PathLike, *, formats: Sequence[str] = ("csv", "json", "eaf"), overlay: bool = False, **options):
-        """Annotate ``path`` and write ``out_dir/<name>.{csv,json,eaf}`` (and an overlay video); returns the result."""
-        from signfer.annotate.media import AnnotationOptions, annotate_media
+    def annotate(self, path: str | os.PathLike, out_dir: str | os.PathLike, *, formats: Sequence[str] = ("csv", "json", "eaf"), overlay: bool = False,
+                 options=None, **option_kw):
+        """Annotate ``path`` and write ``out_dir/<name>.{csv,json,eaf}`` (and an overlay video); returns the result.
 
-        return annotate_media(self, path, out_dir, formats=formats, overlay=overlay, options=AnnotationOptions.from_kwargs(**options))
+        ``options``: an :class:`~signfer.annotate.options.AnnotationOptions`, or its fields as keywords
+        (``smooth=5``, ``every=2``, ...)."""
+        from signfer.annotate.annotator import Annotator
+        from signfer.annotate.options import AnnotationOptions, OutputOptions
+
+        if options is None:
+            options = AnnotationOptions.from_kwargs(**{"batch_size": self.batch_size, **option_kw})
+        return Annotator(self, options, OutputOptions(formats, overlay)).annotate(path, out_dir)
+
+
+def _with_files(rec: "Recognizer", files) -> "Recognizer":
+    rec.model_files = tuple(str(f) for f in files)
+    return rec
 
 
 def _published_onnx(source: ModelSource) -> bool:

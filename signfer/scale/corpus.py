@@ -1,45 +1,48 @@
-"""``signfer annotate-corpus``: annotate a list of videos in parallel workers, restartably.
+"""``signfer annotate-corpus``: annotate a list of videos in parallel workers, restartably, exactly as
+``signfer annotate`` annotates one.
 
-Each worker loads the model once (:class:`signfer.inference.recognizer.Recognizer`) and
-annotates one video after another with :func:`signfer.annotate.media.annotate_media` (the
-function ``signfer annotate`` runs for each input). Workers are processes of a local pool
-(``engine="local"``, :func:`signfer.scale.engine.run_tasks`) or actors on a Ray cluster
-(``engine="ray"``, :func:`signfer.scale.cluster.run_tasks_ray`); both run :func:`annotate_one`
-and write the same files and the same log. Layout::
+Each worker (a process of a local pool, ``engine="local"``, :func:`signfer.scale.engine.run_tasks`, or a Ray
+actor, ``engine="ray"``, :func:`signfer.scale.cluster.run_tasks_ray`) builds one :class:`CorpusWorker`: the
+:class:`~signfer.annotate.annotator.Annotator` of ``signfer annotate`` (models loaded once, the same options and
+writers), which decides and annotates one video after another. Layout::
 
     OUT/videos/<name>/<name>.csv, .json, .eaf   one folder per video, complete or absent
-    OUT/corpus_log.csv                          every input: status ok / failed (and why) / skipped, frames, seconds
-    OUT/_corpus/done/<job>.json                 done markers (a restart skips these inputs)
+    OUT/.signfer-done/<name>.json               done-markers (annotate.done: input, model files, options, output hashes)
+    OUT/corpus_log.csv                          every input, every run: ok / skipped / kept / failed / pending, and why
+    OUT/.signfer-lock                           held while a run owns OUT (a second run exits 2)
 
-A video's outputs are written into a hidden staging folder ``OUT/videos/.<name>.part-<host>-<pid>``
-that is renamed to ``OUT/videos/<name>`` in one step when all its files are complete, so a
-crash, a kill or a full disk never leaves a half-annotated video behind (a staging folder
-left by a killed worker is removed by the next attempt at that video or the next run). After the
-rename the worker writes the video's done marker itself, tagged with the run; a retry of the
-same video in the same run (Ray re-runs the input of a worker that died, possibly after it had
-finished) finds the marker and returns its row without writing anything again. A failed video
-is logged with its reason and the others go on; a worker that dies (a decoder crash) fails
-only its video. Workers import no torch on the ONNX Runtime path (the CPU default).
+Whether a video is skipped, redone (and why) or kept because a person edited an output is decided by the
+done-markers of :mod:`signfer.annotate.done`, the same rule as ``signfer annotate``. A new video's outputs are
+written into a hidden staging folder ``OUT/videos/.<name>.part-<host>-<pid>`` renamed to ``OUT/videos/<name>``
+when all its files are complete, so a crash or a kill never leaves a half-annotated video (a staging folder
+left by a killed worker is removed by the next attempt at that video or the next run); a redone video's files
+replace the old ones one by one after its done-marker is dropped, and files a person put beside them stay.
+After that the worker writes the done-marker itself, tagged with the run; a retry of the same video in the same
+run (Ray re-runs the input of a worker that died, possibly after it had finished) finds it and writes nothing.
+A failed video is logged with its reason and the others go on; a worker that dies fails only its video; local
+workers exit when their driver dies. Workers import no torch on the ONNX Runtime path (the CPU default).
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
-import json
 import os
 import resource
 import shutil
 import socket
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from signfer.annotate.annotator import output_lock
+from signfer.annotate.done import DoneMarkers, output_names
+from signfer.annotate.inputs import result_fields
+from signfer.annotate.options import AnnotationOptions, ModelOptions, OutputOptions
 from signfer.errors import UserError
 from signfer.io import InputError, pid_alive, read_text_lines
 from signfer.scale.engine import (
@@ -47,9 +50,10 @@ from signfer.scale.engine import (
     Ledger,
     Stopped,
     Task,
+    build_worker,
+    call_worker,
     job_id,
     run_tasks,
-    write_marker,
 )
 
 LOG_FILE = "corpus_log.csv"
@@ -76,38 +80,7 @@ def read_list(path: str | os.PathLike) -> list[Path]:
     return out
 
 
-def output_names(paths: Sequence[Path]) -> list[str]:
-    """A folder name per input: its file stem, plus a hash of its full path where stems repeat (stable across runs)."""
-    stems = [p.stem if p.suffix else p.name for p in paths]
-    counts = Counter(stems)
-    names = []
-    for p, stem in zip(paths, stems):
-        stem = stem or "annotation"
-        if counts[stem] > 1:
-            stem = f"{stem}-{hashlib.sha1(os.fsencode(str(p.resolve()))).hexdigest()[:8]}"
-        names.append(stem)
-    return names
-
-
 # --------------------------------------------------------------------------- one video (runs in a worker)
-_RECOGNIZER = None
-_SETTINGS: dict = {}
-
-
-def init_worker(model: str, recognizer_kw: dict, options_kw: dict, formats: Sequence[str], threads: int | None) -> None:
-    """Load the model once per worker process (PyTorch's threads are set by the recognizer, only when it runs PyTorch)."""
-    global _RECOGNIZER, _SETTINGS
-    if threads:
-        with contextlib.suppress(Exception):
-            import cv2
-
-            cv2.setNumThreads(int(threads))
-    from signfer.inference.recognizer import Recognizer
-
-    _RECOGNIZER = Recognizer.from_pretrained(model, threads=threads, **recognizer_kw)
-    _SETTINGS = {"options": dict(options_kw), "formats": list(formats)}
-
-
 def staging_dir(final: Path) -> Path:
     return final.with_name(f".{final.name}.part-{socket.gethostname()}-{os.getpid()}")
 
@@ -116,48 +89,92 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def annotate_one(payload: dict) -> dict:
-    """Annotate ``payload["input"]`` into ``payload["final"]`` (via a staging folder); a ledger row.
+class CorpusWorker:
+    """One worker's Annotator (models loaded once, per process or Ray actor), called once per video.
 
-    With ``payload["marker"]`` and ``payload["run"]``, the done marker is written here after the
-    rename, and a video already committed in the same run is not annotated again."""
-    started = time.perf_counter()
-    src, final, name = Path(payload["input"]), Path(payload["final"]), payload["name"]
-    marker, run = payload.get("marker"), payload.get("run")
-    if marker and run and final.is_dir():
-        with contextlib.suppress(OSError, ValueError):
-            done = json.loads(Path(marker).read_text(encoding="utf-8"))
-            if done.get("run") == run:  # a retry of a video this run already finished: nothing to write
-                row = {k: v for k, v in done.items() if k not in ("job", "finished", "run")}
-                return {**row, "status": "ok", MARKER_WRITTEN: True}
-    from signfer.annotate.media import AnnotationOptions, annotate_media
+    ``parent``: the driver's pid for a local pool worker, which then exits when the driver is gone (killed)."""
 
-    _remove_dead_staging(final)
-    stage = staging_dir(final)
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    try:
-        options = AnnotationOptions.from_kwargs(**_SETTINGS["options"])
-        res = annotate_media(_RECOGNIZER, src, stage, formats=_SETTINGS["formats"], options=options, name=name)
-        if final.exists():  # an older complete copy (e.g. a forced rerun): replace it
-            shutil.rmtree(final)
+    def __init__(self, models: ModelOptions, options: AnnotationOptions, outputs: OutputOptions, root: str, parent: int | None = None):
+        if models.threads:
+            with contextlib.suppress(Exception):
+                import cv2
+
+                cv2.setNumThreads(int(models.threads))
+        if parent is not None and parent != os.getpid():
+            _exit_with_parent(parent)
+        from signfer.annotate.inputs import load_annotator
+
+        self.annotator = load_annotator(models, options, outputs)
+        self.done = DoneMarkers(root, self.annotator.settings())
+        self.signers = options.signers is not None or options.hands is not None
+
+    def __call__(self, payload: dict) -> dict:
+        return self.annotate_one(payload)
+
+    def annotate_one(self, payload: dict) -> dict:
+        """Decide, then annotate ``payload["input"]`` into ``payload["final"]`` (via a staging folder); a log row."""
+        started = time.perf_counter()
+        src, final, name, run = Path(payload["input"]), Path(payload["final"]), payload["name"], payload.get("run")
+        done = self.done
+        rec = done.read(name)
+        if run and rec and rec.get("run") == run and final.is_dir():  # a retry of a video this run already finished
+            return {**(rec.get("row") or {}), "status": "ok", MARKER_WRITTEN: True}
+        reason, old = "", []
+        if src.exists():
+            decision = done.decide(name, src)
+            if decision.action != "annotate":
+                return {"status": "skipped" if decision.action == "skip" else "kept", "reason": decision.reason, "outputs": str(final)}
+            reason, old = decision.reason, decision.outputs
+        _remove_dead_staging(final)
+        stage = staging_dir(final)
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        try:
+            res = self.annotator.annotate(src, stage, name=name)
+            done.forget(name)  # an interrupted replacement must not look like a person's edit
+            outputs = _commit(stage, final, old)
+        except InputError as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            return {"status": "failed", "error": str(exc), "reason": reason, "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid()}
+        except BaseException as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, Exception):
+                return {"status": "failed", "error": f"{src}: {type(exc).__name__}: {exc}", "reason": reason, "pid": os.getpid()}
+            raise
+        row = {"status": "ok", "reason": reason, **result_fields(res, self.signers), "outputs": str(final),
+               "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid(), "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+        done.mark(name, src, outputs, extra={"run": run, "row": row})
+        return {**row, MARKER_WRITTEN: True}
+
+
+def _commit(stage: Path, final: Path, old_outputs: list[Path]) -> list[Path]:
+    """Move the finished files of ``stage`` to ``final``: a rename of the folder when ``final`` is new; else file by
+    file, removing the earlier run's outputs that were not written again (files a person added stay). The files."""
+    if not final.exists():
         os.replace(stage, final)
-    except InputError as exc:
-        shutil.rmtree(stage, ignore_errors=True)
-        return {"status": "failed", "error": str(exc), "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid()}
-    except BaseException as exc:
-        shutil.rmtree(stage, ignore_errors=True)
-        if isinstance(exc, Exception):
-            return {"status": "failed", "error": f"{src}: {type(exc).__name__}: {exc}", "pid": os.getpid()}
-        raise
-    c = res.counts
-    row = {"status": "ok", "frames": res.n_frames, "frames_ok": c.get("ok", 0), "frames_no_face": c.get("no_face", 0),
-           "frames_error": c.get("error", 0), "segments": len(res.segments), "outputs": str(final),
-           "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid(), "peak_rss_mb": _peak_rss_mb()}
-    if marker and run:
-        write_marker(marker, payload["job"], {**payload.get("info", {}), **row, "run": run})
-        row[MARKER_WRITTEN] = True
-    return row
+        return sorted(final.iterdir())
+    new = sorted(stage.iterdir())
+    for f in new:
+        os.replace(f, final / f.name)
+    for old in old_outputs:
+        if old.parent == final and not (stage / old.name).exists() and old.name not in {f.name for f in new}:
+            with contextlib.suppress(OSError):
+                old.unlink()
+    shutil.rmtree(stage, ignore_errors=True)
+    return [final / f.name for f in new]
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process when ``parent`` (the driver) is gone: a killed driver leaves no worker running."""
+    import threading
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="signfer-parent-watch", daemon=True).start()
 
 
 def _parse_staging(d: Path) -> tuple[str, int] | None:
@@ -200,86 +217,80 @@ def annotate_corpus(
     inputs: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
-    model: str = "fer2013",
+    models: ModelOptions | None = None,
+    options: AnnotationOptions | None = None,
+    outputs: OutputOptions | None = None,
     workers: int | None = None,
-    formats: Sequence[str] = ("csv", "json", "eaf"),
-    every: int = 1,
-    detect_every: int = 1,
-    smooth: int = 1,
-    smooth_method: str = "moving",
-    min_duration_ms: float = 0.0,
-    eaf_probabilities: str = "segments",
-    fps: float | None = None,
-    batch_size: int = 16,
-    backend: str | None = None,
-    device: str = "cpu",
-    detector: str | None = None,
-    detect_scale: float = 1.0,
-    threads: int | None = None,
     engine: str = "local",
     address: str | None = None,
     gpus_per_worker: float = 0,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Annotate every video of ``inputs`` (a list file, or a sequence of paths) into ``out`` with ``workers`` workers.
+    """Annotate every video of ``inputs`` (a list file, or a sequence of paths) into ``out`` with ``workers`` workers,
+    each holding the Annotator that ``signfer annotate`` would build from ``models`` / ``options`` / ``outputs``.
 
-    Inputs already annotated (done marker and output folder present) are skipped; the others
-    are annotated, each into ``out/videos/<name>/`` (all formats or nothing). Returns the run
-    log (also ``out/corpus_log.csv``): one row per input with ``status`` ok / failed / skipped
-    and ``error``.
+    Each input is decided by the done-markers of :mod:`signfer.annotate.done` (skipped when done with the same
+    input, model files and options; kept when an output was edited since signfer wrote it; else annotated, the log
+    saying why) into ``out/videos/<name>/``. Returns this run's log (also ``out/corpus_log.csv``, which lists every
+    input every run): ``status`` ok / skipped / kept / failed, ``reason`` and ``error``. One run owns ``out`` at
+    a time (:class:`~signfer.errors.OutputInUse` otherwise).
 
-    ``engine="local"``: ``workers`` processes on this machine (``threads`` each, default CPU
-    cores / workers). ``engine="ray"``: ``workers`` Ray actors (default: as many as the cluster
-    has room for) on the cluster at ``address`` (default: ``RAY_ADDRESS``, else a local Ray),
-    each with ``threads`` CPUs (default 1) and ``gpus_per_worker`` GPUs (the model then runs on
-    the GPU: ``device`` becomes ``cuda``); ``out`` and the inputs must be on a file system
-    every node sees. Raises :class:`signfer.scale.engine.Stopped` on SIGTERM / Ctrl-C after
+    ``engine="local"``: ``workers`` processes on this machine (``models.threads`` each, default CPU cores /
+    workers). ``engine="ray"``: ``workers`` Ray actors (default: as many as the cluster has room for) on the cluster
+    at ``address`` (default: ``RAY_ADDRESS``, else a local Ray), each with ``models.threads`` CPUs (default 1) and
+    ``gpus_per_worker`` GPUs (the model then runs on the GPU: ``device`` becomes ``cuda``); ``out`` and the inputs
+    must be on a file system every node sees. Raises :class:`signfer.scale.engine.Stopped` on SIGTERM / Ctrl-C after
     recording what finished.
     """
+    models, options, outputs = models or ModelOptions(), options or AnnotationOptions(), outputs or OutputOptions()
     if engine not in ENGINES:
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if gpus_per_worker and engine != "ray":
         raise UserError("gpus_per_worker (--gpus-per-worker) needs engine='ray' (--engine ray); on one machine use --device cuda")
     out = Path(out).resolve()  # workers on other nodes (and Ray workers' own folders) need absolute paths
     paths = read_list(inputs) if isinstance(inputs, (str, os.PathLike)) else [Path(p) for p in inputs]
-    names = output_names(paths)
+    with output_lock(out):
+        return _run(paths, out, models, options, outputs, workers, engine, address, gpus_per_worker, log)
+
+
+def _run(paths, out: Path, models: ModelOptions, options, outputs, workers, engine, address, gpus_per_worker, log) -> pd.DataFrame:
+    names = output_names(paths, DoneMarkers(out, {}).earlier_names())
     videos = out / VIDEOS_DIR
     videos.mkdir(parents=True, exist_ok=True)
     _clean_stale_staging(videos)
+    threads = models.threads
     if engine == "local":
         workers = max(1, int(workers or 1))
-        if threads is None:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
     else:
         threads = max(1, int(threads or 1))
-        if gpus_per_worker and device == "cpu":
-            device = "cuda"
+        if gpus_per_worker and models.device in ("cpu", "auto"):
+            models = replace(models, device="cuda")
+    models = replace(models, threads=threads)
     ledger = Ledger(out / LEDGER_DIR, table=out / LOG_FILE)
     run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"  # tags the done markers this run's workers write
     tasks = []
     for p, name in zip(paths, names):
-        final = videos / name
         jid = job_id(os.fsencode(str(p.resolve())).hex(), label=name)
         info = {"input": str(p), "name": name}
-        tasks.append(Task(jid, {"input": str(p.resolve()), "final": str(final), "name": name, "job": jid, "info": info,
-                                "marker": str(ledger.marker(jid)), "run": run}, info=info))
-    options_kw = dict(every=every, detect_every=detect_every, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
-                      min_duration_ms=min_duration_ms, fps=fps, eaf_probabilities=eaf_probabilities)
-    recognizer_kw = dict(device=device, backend=backend, detector=detector, detect_scale=detect_scale, batch_size=batch_size)
-    init = (model, recognizer_kw, options_kw, list(formats), threads)
-    is_done = lambda t: Path(t.payload["final"]).is_dir()
+        tasks.append(Task(jid, {"input": str(p.resolve()), "final": str(out / VIDEOS_DIR / name), "name": name, "run": run}, info=info))
+    # every input is in the log from the start: a run killed part-way still lists the ones it did not reach
+    ledger.record_all([{"job": t.id, **t.info, "status": "pending", "reason": f"not reached by run {run} (stopped?); rerun to continue",
+                        "error": ""} for t in tasks])  # fmt: skip
+    init = (CorpusWorker, models, options, outputs, str(out), os.getpid() if engine == "local" else None)
+    never = lambda t: False  # noqa: E731 - the workers decide (done-markers), not the engine's ledger
     if engine == "local":
         log(f"{len(tasks)} input(s), {workers} worker process(es), {threads} thread(s) each")
-        table = run_tasks(tasks, ledger, annotate_one, workers=workers, initializer=init_worker, initargs=init, is_done=is_done, log=log)
+        table = run_tasks(tasks, ledger, call_worker, workers=workers, initializer=build_worker, initargs=init, is_done=never, log=log)
     else:
         from signfer.scale.cluster import run_tasks_ray
 
         log(f"{len(tasks)} input(s) on Ray")
-        table = run_tasks_ray(tasks, ledger, annotate_one, workers=workers, initializer=init_worker, initargs=init,
-                              cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, is_done=is_done, address=address, log=log)
+        table = run_tasks_ray(tasks, ledger, call_worker, workers=workers, initializer=build_worker, initargs=init,
+                              cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, is_done=never, address=address, log=log)  # fmt: skip
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     log(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; log {out / LOG_FILE}")
     return table
 
 
-__all__ = ["ENGINES", "Stopped", "annotate_corpus", "annotate_one", "output_names", "read_list"]
+__all__ = ["ENGINES", "CorpusWorker", "Stopped", "annotate_corpus", "read_list"]

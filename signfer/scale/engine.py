@@ -89,6 +89,17 @@ class Ledger:
             with atomic_write(self.table) as fh:
                 pd.DataFrame(list(self._rows.values())).reindex(columns=list(dict.fromkeys(LEDGER_COLUMNS + list(full)))).to_csv(fh, index=False)
 
+    def record_all(self, rows: Sequence[dict]) -> None:
+        """:meth:`record` for many rows, one rewrite of the table (e.g. every input of a run as ``pending`` at its start)."""
+        with self._lock:
+            for row in rows:
+                full = {c: "" for c in LEDGER_COLUMNS}
+                full.update({k: ("" if v is None else v) for k, v in row.items()}, host=os.uname().nodename)
+                self._rows[str(row["job"])] = full
+            cols = list(dict.fromkeys(LEDGER_COLUMNS + [k for r in self._rows.values() for k in r]))
+            with atomic_write(self.table) as fh:
+                pd.DataFrame(list(self._rows.values())).reindex(columns=cols).to_csv(fh, index=False)
+
     def frame(self) -> pd.DataFrame:
         with self._lock:
             return pd.DataFrame(list(self._rows.values()))
@@ -303,7 +314,7 @@ def record_task(task: Task, ledger: Ledger, rows: dict[str, dict], result: dict 
         ledger.mark_done(task.id, {k: v for k, v in row.items() if k != "job"})
     ledger.record(row)
     rows[task.id] = row
-    name, error = str(task.info.get("input", task.id)), str(row.get("error") or "")
+    name, error = str(task.info.get("input", task.id)), str(row.get("error") or row.get("reason") or "")
     log(f"[{row['status']}] " + (error if error.startswith(name) else name + (f": {error}" if error else "")))
     return row
 
@@ -400,10 +411,28 @@ def _run_pool(queue: list[Task], work, workers, initializer, initargs, finish, s
     return broken
 
 
+# --------------------------------------------------------------------------- one worker object per process
+_WORKER: Callable[[Any], dict] | None = None
+
+
+def build_worker(factory: Callable[..., Callable[[Any], dict]], *args) -> None:
+    """An ``initializer`` for :func:`run_tasks` / ``run_tasks_ray``: build this process's (or Ray actor's) worker
+    object ``factory(*args)`` once (e.g. one holding loaded models); :func:`call_worker` then calls it per input."""
+    global _WORKER
+    _WORKER = factory(*args)
+
+
+def call_worker(payload: Any) -> dict:
+    """The ``work`` function that goes with :func:`build_worker`."""
+    if _WORKER is None:
+        raise RuntimeError("call_worker before build_worker in this process")
+    return _WORKER(payload)
+
+
 def python_command(*args: str) -> list[str]:
     """``python -m signfer.cli ARGS`` with this interpreter."""
     return [sys.executable, "-m", "signfer.cli", *map(str, args)]
 
 
-__all__ = ["MARKER_WRITTEN", "CommandJob", "Ledger", "Stopped", "Task", "WorkerDied", "job_id", "plan_commands", "plan_tasks",
+__all__ = ["MARKER_WRITTEN", "CommandJob", "Ledger", "Stopped", "Task", "WorkerDied", "build_worker", "call_worker", "job_id", "plan_commands", "plan_tasks",
            "python_command", "record_command", "record_task", "run_commands", "run_tasks", "write_marker"]
