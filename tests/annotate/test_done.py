@@ -11,7 +11,7 @@ import pandas as pd
 from signfer.annotate.done import DoneMarkers, input_fingerprint, output_names
 from signfer.cli import main
 
-from .conftest import make_clips, tiny_checkpoint, write_list
+from .conftest import tiny_checkpoint, write_list
 
 
 def _annotate(capsys, inputs, out, *flags) -> tuple[int, str, pd.DataFrame]:

@@ -401,32 +401,34 @@ def test_rerun_after_sigterm_continues_and_skips_finished_inputs(tiny_model, tmp
     assert summary.loc["short", "status"] == "skipped" and summary.loc["long", "status"] == "ok"
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("short.*")} == finished  # not redone
     assert len(pd.read_csv(out / "long.csv")) == 100
-    from signfer.annotate.media import AnnotationOptions
     from signfer.annotate.inputs import annotate_inputs
+    from signfer.annotate.options import AnnotationOptions, ModelOptions
 
     other = AnnotationOptions.from_kwargs(smooth=3)  # other settings: redone, not skipped
-    assert annotate_inputs([short], str(tiny_model), out, options=other, backend="torch", threads=1, progress=False, log=lambda s: None) == 0
+    assert annotate_inputs([short], out, models=ModelOptions(str(tiny_model), backend="torch", threads=1), options=other, progress=False, log=lambda s: None) == 0
     assert pd.read_csv(out / "annotate_summary.csv")["status"].tolist() == ["ok"]
     assert (out / "short.csv").stat().st_mtime_ns != finished["short.csv"]
 
 
 def test_done_marker_goes_stale_when_an_output_or_the_input_changes(tmp_path):
-    from signfer.io import DoneMarkers
+    from signfer.annotate.done import DoneMarkers
 
     src, res = tmp_path / "in.avi", tmp_path / "out" / "in.csv"
     src.write_bytes(b"video")
     res.parent.mkdir()
     res.write_text("rows")
-    done = DoneMarkers(tmp_path / "out", {"smooth": 1})
-    assert done.complete("in", src) is None
+    done = DoneMarkers(tmp_path / "out", {"options": {"smooth": 1}})
+    assert done.decide("in", src).action == "annotate"
     done.mark("in", src, [res])
-    assert done.complete("in", src) == [res]
-    assert DoneMarkers(tmp_path / "out", {"smooth": 3}).complete("in", src) is None
-    res.write_text("other rows")
-    assert done.complete("in", src) is None
-    done.mark("in", src, [res])
+    assert done.decide("in", src).action == "skip" and done.decide("in", src).outputs == [res]
+    assert DoneMarkers(tmp_path / "out", {"options": {"smooth": 3}}).decide("in", src).reason == "options changed: smooth"
+    res.unlink()
+    assert done.decide("in", src).reason == f"output {res} is missing"
+    res.write_text("rows")
     src.write_bytes(b"another video")
-    assert done.complete("in", src) is None
+    assert done.decide("in", src).reason == "the input file changed"
+    res.write_text("other rows")  # changed since signfer wrote it: a person's work
+    assert done.decide("in", src).action == "keep"
 
 
 # --------------------------------------------------------------------------- 7. exit status

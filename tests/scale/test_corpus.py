@@ -49,27 +49,29 @@ def test_corpus_workers_import_no_torch_on_the_onnx_path(onnx_model, tmp_path):
 
 
 def test_a_retry_of_a_finished_video_in_the_same_run_writes_nothing(onnx_model, tmp_path):
+    from signfer.annotate.options import AnnotationOptions, ModelOptions, OutputOptions
+
     listing = make_clips(tmp_path / "clips", [5])
     video = listing.parent / "clip0.avi"
-    out = tmp_path / "out" / "videos"
+    root = tmp_path / "out"
+    out = root / "videos"
     final = out / "clip0"
-    ledger = Ledger(tmp_path / "out" / "_corpus", table=tmp_path / "out" / "corpus_log.csv")
     dead = out / f".clip0.part-{socket.gethostname()}-{2**22 + 12345}"  # left by a worker that was killed (no such pid)
     (dead / "half").mkdir(parents=True)
-    corpus.init_worker(str(onnx_model), {"backend": "onnx"}, {}, ["csv", "json"], 1)
-    payload = {"input": str(video), "final": str(final), "name": "clip0", "job": "clip0-x", "info": {"input": str(video)},
-               "marker": str(ledger.marker("clip0-x")), "run": "run-1"}
-    first = corpus.annotate_one(payload)
-    assert first["status"] == "ok" and first[MARKER_WRITTEN] and first["frames"] == 5 and ledger.is_done("clip0-x")
+    worker = corpus.CorpusWorker(ModelOptions(model=str(onnx_model), backend="onnx", threads=1), AnnotationOptions(),
+                                 OutputOptions(("csv", "json")), str(root))
+    payload = {"input": str(video), "final": str(final), "name": "clip0", "run": "run-1"}
+    first = worker(payload)
+    assert first["status"] == "ok" and first[MARKER_WRITTEN] and first["frames"] == 5 and (root / ".signfer-done" / "clip0.json").exists()
     assert not dead.exists() and sorted(p.name for p in out.iterdir()) == ["clip0"]
     assert sorted(p.name for p in final.iterdir()) == ["clip0.csv", "clip0.json"]
     stamp = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in [final, *final.iterdir()]}
-    again = corpus.annotate_one(payload)  # e.g. Ray re-running the input of a worker killed after its rename
+    again = worker(payload)  # e.g. Ray re-running the input of a worker killed after its rename
     assert again["status"] == "ok" and again["frames"] == 5 and again[MARKER_WRITTEN]
     assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in [final, *final.iterdir()]} == stamp
-    rerun = corpus.annotate_one({**payload, "run": "run-2"})  # another run that was asked to redo it: replaced
-    assert rerun["status"] == "ok" and final.stat().st_ino != stamp["clip0"][0]
-    assert (final / "clip0.csv").read_bytes() and pd.read_csv(final / "clip0.csv")["frame"].tolist() == [0, 1, 2, 3, 4]
+    rerun = worker({**payload, "run": "run-2"})  # another run with the same settings: skipped, nothing written
+    assert rerun["status"] == "skipped" and {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in [final, *final.iterdir()]} == stamp
+    assert pd.read_csv(final / "clip0.csv")["frame"].tolist() == [0, 1, 2, 3, 4]
 
 
 def test_engine_options_are_checked_and_ray_is_an_extra(tmp_path, monkeypatch):

@@ -122,8 +122,11 @@ class Killer(threading.Thread):
 def test_corpus_on_ray_survives_a_killed_worker(cluster, onnx_model, tmp_path):
     from signfer.scale.corpus import annotate_corpus
 
+    from signfer.annotate.options import AnnotationOptions, CalibrationOptions, ModelOptions, OutputOptions, SignerOptions
+
     listing = make_clips(tmp_path / "clips", [24, 30, 24, 30])
-    kw = dict(model=str(onnx_model), formats=("csv", "json", "eaf"), threads=1, log=lambda s: None)
+    options = AnnotationOptions(signers=SignerOptions("all"), calibration=CalibrationOptions("median"))  # as tests/annotate/test_corpus_parity
+    kw = dict(models=ModelOptions(model=str(onnx_model), threads=1), options=options, outputs=OutputOptions(("csv", "json", "eaf")), log=lambda s: None)
     local = annotate_corpus(listing, tmp_path / "local", workers=1, **kw)
     assert (local["status"] == "ok").all()
 
@@ -144,7 +147,7 @@ def test_corpus_on_ray_survives_a_killed_worker(cluster, onnx_model, tmp_path):
     log = pd.read_csv(out / "corpus_log.csv", keep_default_na=False)
     assert sorted(log["name"]) == names and (log["status"] == "ok").all()
     assert sorted(p.name for p in (out / "videos").iterdir()) == names  # no staging folder left
-    assert sorted(p.name for p in (out / "_corpus" / "done").iterdir()) == sorted(f"{j}.json" for j in log["job"])
+    assert sorted(p.name for p in (out / ".signfer-done").iterdir()) == sorted(f"{n}.json" for n in log["name"])
     for name in names:
         folder = out / "videos" / name
         assert folder.stat().st_ino == killer.first_inode[name]  # committed once: never replaced after it appeared
@@ -158,7 +161,7 @@ def test_corpus_on_ray_survives_a_killed_worker(cluster, onnx_model, tmp_path):
     from signfer.errors import UserError
 
     with pytest.raises(UserError, match="Ray workers could not start: .*no_such_model"):  # once, with the reason
-        annotate_corpus(listing, tmp_path / "bad", engine="ray", address=cluster, **{**kw, "model": str(tmp_path / "no_such_model.pt")})
+        annotate_corpus(listing, tmp_path / "bad", engine="ray", address=cluster, **{**kw, "models": ModelOptions(model=str(tmp_path / "no_such_model.pt"))})
 
 
 @inside
