@@ -10,16 +10,14 @@ loss) are removed by the next write into the same folder.
 
 Guards shared by the commands: :func:`read_image` refuses images above a pixel limit from the
 file header, before decoding (:func:`max_image_pixels`); :func:`refuse_overwrite` stops a
-command from writing over one of its own inputs or a model checkpoint; :class:`DoneMarkers`
-records which inputs' outputs are complete, so a rerun continues instead of starting again.
+command from writing over one of its own inputs or a model checkpoint (which inputs a rerun skips
+is decided by :mod:`signfer.annotate.done`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
-import json
 import os
 import re
 import socket
@@ -516,56 +514,6 @@ def refuse_overwrite(outputs: Iterable[str | os.PathLike], inputs: Iterable[str 
         if out.suffix.lower() in protect and out.is_file():
             raise UserError(f"{out} is an existing model file ({out.suffix}): refusing to write the {writes} over it; "
                             "choose another output (or delete it first)")
-
-
-def file_fingerprint(path) -> dict | None:
-    """``{path, size, mtime_ns}`` of an existing file or folder (``None`` otherwise): changes when it is rewritten."""
-    try:
-        p = Path(path)
-        st = p.stat()
-    except (OSError, TypeError, ValueError, RuntimeError):
-        return None
-    return {"path": str(p.resolve()), "size": st.st_size if p.is_file() else None, "mtime_ns": st.st_mtime_ns}
-
-
-class DoneMarkers:
-    """Which inputs have complete outputs from an earlier run with the same settings, so a rerun skips them.
-
-    A marker ``OUT/.signfer-done/<name>.json`` is written after an input's outputs are all in place; it
-    records the settings (hashed), the input's size and modification time, and each output's size and
-    modification time. :meth:`complete` is true only while all of these still match.
-    """
-
-    DIR = ".signfer-done"
-
-    def __init__(self, out: str | os.PathLike, settings: dict):
-        self.folder = Path(out) / self.DIR
-        self.key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode("utf-8", "surrogateescape")).hexdigest()
-
-    def _marker(self, name: str) -> Path:
-        return self.folder / f"{name}.json"
-
-    def complete(self, name: str, source: str | os.PathLike) -> list[Path] | None:
-        """The outputs of ``source`` (as ``name``) if they are complete and current, else ``None``."""
-        try:
-            rec = json.loads(self._marker(name).read_text(encoding="utf-8", errors="surrogateescape"))
-        except (OSError, ValueError):
-            return None
-        if rec.get("settings") != self.key or rec.get("input") != file_fingerprint(source):
-            return None
-        outs = rec.get("outputs") or {}
-        if not outs or any(file_fingerprint(p) != fp for p, fp in outs.items()):
-            return None
-        return [Path(p) for p in outs]
-
-    def mark(self, name: str, source: str | os.PathLike, outputs: Iterable[str | os.PathLike]) -> None:
-        rec = {"settings": self.key, "input": file_fingerprint(source), "outputs": {str(p): file_fingerprint(p) for p in outputs}}
-        with atomic_write(self._marker(name)) as fh:
-            json.dump(rec, fh, ensure_ascii=True)
-
-    def forget(self, name: str) -> None:
-        with contextlib.suppress(OSError):
-            self._marker(name).unlink()
 
 
 # --------------------------------------------------------------------------- text files and XML

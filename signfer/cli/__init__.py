@@ -687,11 +687,13 @@ def _add_annotate_corpus(sub) -> None:
     p = sub.add_parser(
         "annotate-corpus",
         help="annotate a list of videos in parallel worker processes, restartably, with a run log",
-        description="Annotate every video named in LIST (one path a line; # comments) as `signfer annotate` does, in "
-        "--workers processes that each load the model once. Each video's CSV / JSON / EAF files land together in "
-        "OUT/videos/<name>/ (complete or absent, never partial); OUT/corpus_log.csv says for every input ok, failed "
-        "and why, or skipped. Rerunning the same command skips the videos already done. --engine ray runs the workers as "
-        "Ray actors on a cluster (inputs and OUT on a file system all nodes see). See docs/scaling.md.",
+        description="Annotate every video named in LIST (one path a line; # comments) exactly as `signfer annotate` does "
+        "(the same options, the same files), in --workers processes that each load the models once. Each video's CSV / "
+        "JSON / EAF files land together in OUT/videos/<name>/ (complete or absent, never partial); OUT/corpus_log.csv "
+        "lists every input every run: ok, failed and why, skipped, kept or pending. A rerun skips the videos done with "
+        "the same input, model files and options, redoes the others (saying why) and never replaces an output changed "
+        "since signfer wrote it. One run owns OUT at a time. --engine ray runs the workers as Ray actors on a cluster "
+        "(inputs and OUT on a file system all nodes see). See docs/scaling.md.",
     )
     p.add_argument("list", type=Path, metavar="LIST", help="text file naming the videos, one a line (relative paths: from the list's folder)")
     p.add_argument("--out", type=Path, required=True, help="output folder")

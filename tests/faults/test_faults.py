@@ -375,7 +375,9 @@ def test_annotate_corpus_logs_every_fault_and_resumes(corpus, tiny_model, tmp_pa
 
     out = tmp_path / "corpus"
     listing = corpus["corpus_list"]
-    kw = dict(model=str(tiny_model), backend="torch", threads=1, log=lambda s: None)
+    from signfer.annotate.options import ModelOptions
+
+    kw = dict(models=ModelOptions(str(tiny_model), backend="torch", threads=1), log=lambda s: None)
     table = annotate_corpus(listing.path, out, **kw).set_index("input")
     assert len(table) == len(listing.info["entries"])
     log = pd.read_csv(out / "corpus_log.csv", keep_default_na=False).set_index("input")
