@@ -40,7 +40,7 @@ def output_names(paths: Sequence[Path], earlier: Mapping[str, str] | None = None
 
     So adding an input never renames the outputs of another."""
     earlier = dict(earlier or {})
-    keys = [str(Path(p).resolve()) for p in paths]
+    keys = [_resolved(p) for p in paths]
     taken = {earlier[k] for k in keys if k in earlier}
     names = []
     for p, key in zip(paths, keys):
@@ -52,6 +52,14 @@ def output_names(paths: Sequence[Path], earlier: Mapping[str, str] | None = None
         taken.add(name)
         names.append(name)
     return names
+
+
+def _resolved(path) -> str:
+    """The absolute, symlink-free path (as given, made absolute, where links loop)."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -124,7 +132,7 @@ class DoneMarkers:
         for m in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
             rec = self.read(m.stem)
             if rec and rec.get("input_path"):
-                out.setdefault(str(Path(rec["input_path"]).resolve()), m.stem)
+                out.setdefault(_resolved(rec["input_path"]), m.stem)
         return out
 
     def marker(self, name: str) -> Path:
@@ -190,7 +198,7 @@ class DoneMarkers:
 
     def mark(self, name: str, source: str | os.PathLike, outputs: Iterable[str | os.PathLike], extra: Mapping | None = None) -> None:
         """Record that ``outputs`` (files under ``root``) were written for ``source`` with these settings."""
-        rec = {"name": name, "input_path": str(Path(source).resolve()), "input": input_fingerprint(source), "settings": self.settings,
+        rec = {"name": name, "input_path": _resolved(source), "input": input_fingerprint(source), "settings": self.settings,
                "outputs": {os.path.relpath(p, self.root): file_sha256(p) for p in outputs}, **(extra or {})}  # fmt: skip
         with atomic_write(self.marker(name)) as fh:
             json.dump(rec, fh, ensure_ascii=True, indent=1, default=str)

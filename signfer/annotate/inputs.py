@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from signfer.annotate.annotator import Annotator, output_lock
+from signfer.annotate.annotator import Annotator
 from signfer.annotate.done import DoneMarkers, output_names
 from signfer.annotate.options import AnnotationOptions, ModelOptions, OutputOptions
 from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, atomic_write, find_media
@@ -88,14 +88,14 @@ def annotate_inputs(
     The Annotator is ``annotator`` or loaded from ``models`` / ``options`` / ``outputs``. Writes
     ``out/<name>.{csv,json,eaf}`` per input and ``out/annotate_summary.csv`` (one row per input: status ``ok`` /
     ``skipped`` (done earlier with the same settings) / ``kept`` (an output was edited since signfer wrote it:
-    not touched) / ``error``, the reason, frame counts, outputs). One run owns ``out`` at a time. Returns 0
-    when no input failed, 1 otherwise.
+    not touched) / ``error``, the reason, frame counts, outputs). Runs into one folder may overlap (every file is
+    written atomically; e.g. two terminals splitting the inputs): unlike ``annotate-corpus`` no lock is taken.
+    Returns 0 when no input failed, 1 otherwise.
     """
     out = Path(out)
-    with output_lock(out):
-        annotator = annotator or load_annotator(models or ModelOptions(), options, outputs)
-        log(annotator.describe())
-        return _annotate_each(annotator, expand_inputs(inputs), out, progress, log)
+    annotator = annotator or load_annotator(models or ModelOptions(), options, outputs)
+    log(annotator.describe())
+    return _annotate_each(annotator, expand_inputs(inputs), out, progress, log)
 
 
 def _annotate_each(annotator: Annotator, paths: list[Path], out: Path, progress: bool, log: Callable[[str], None]) -> int:
