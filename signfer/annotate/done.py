@@ -31,6 +31,7 @@ from signfer.io import IMAGE_SUFFIXES, atomic_write
 
 DONE_DIR = ".signfer-done"
 SAMPLE = 1 << 20  # bytes of each of the three samples of an input file
+VERSION = 2  # of the done-marker record (1: settings hash, input and outputs by size and modification time)
 
 
 # --------------------------------------------------------------------------- naming
@@ -148,11 +149,19 @@ class DoneMarkers:
         return self.root / rel
 
     def edited(self, rec: dict) -> list[Path]:
-        """The outputs of marker ``rec`` that exist but differ from what signfer wrote."""
+        """The outputs of marker ``rec`` that exist but differ from what signfer wrote (a marker of signfer <= 0.x
+        recorded each output's size and modification time instead of its SHA-256)."""
         out = []
         for rel, digest in (rec.get("outputs") or {}).items():
             p = self._path(rel)
-            if p.exists() and file_sha256(p) != digest:
+            if not p.exists():
+                continue
+            if isinstance(digest, dict):  # an older marker: {path, size, mtime_ns}
+                with contextlib.suppress(OSError):
+                    st = p.stat()
+                    if (st.st_size, st.st_mtime_ns) != (digest.get("size"), digest.get("mtime_ns")):
+                        out.append(p)
+            elif file_sha256(p) != digest:
                 out.append(p)
         return out
 
@@ -165,6 +174,8 @@ class DoneMarkers:
         if edited:
             return Decision("keep", f"{', '.join(map(str, edited))} changed after signfer wrote it (a person's edits?): kept, "
                             "the input is not annotated again (move the file away to redo it)", outputs)  # fmt: skip
+        if rec.get("version") != VERSION:
+            return Decision("annotate", "done by an older signfer (its record holds no model fingerprint)", outputs)
         why = self._changes(rec, source)
         if why:
             return Decision("annotate", why, outputs)
@@ -198,7 +209,7 @@ class DoneMarkers:
 
     def mark(self, name: str, source: str | os.PathLike, outputs: Iterable[str | os.PathLike], extra: Mapping | None = None) -> None:
         """Record that ``outputs`` (files under ``root``) were written for ``source`` with these settings."""
-        rec = {"name": name, "input_path": _resolved(source), "input": input_fingerprint(source), "settings": self.settings,
+        rec = {"version": VERSION, "name": name, "input_path": _resolved(source), "input": input_fingerprint(source), "settings": self.settings,
                "outputs": {os.path.relpath(p, self.root): file_sha256(p) for p in outputs}, **(extra or {})}  # fmt: skip
         with atomic_write(self.marker(name)) as fh:
             json.dump(rec, fh, ensure_ascii=True, indent=1, default=str)

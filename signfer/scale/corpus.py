@@ -52,6 +52,7 @@ from signfer.scale.engine import (
     Task,
     build_worker,
     call_worker,
+    drop_worker,
     job_id,
     run_tasks,
 )
@@ -279,15 +280,18 @@ def _run(paths, out: Path, models: ModelOptions, options, outputs, workers, engi
                         "error": ""} for t in tasks])  # fmt: skip
     init = (CorpusWorker, models, options, outputs, str(out), os.getpid() if engine == "local" else None)
     never = lambda t: False  # noqa: E731 - the workers decide (done-markers), not the engine's ledger
-    if engine == "local":
-        log(f"{len(tasks)} input(s), {workers} worker process(es), {threads} thread(s) each")
-        table = run_tasks(tasks, ledger, call_worker, workers=workers, initializer=build_worker, initargs=init, is_done=never, log=log)
-    else:
-        from signfer.scale.cluster import run_tasks_ray
+    try:
+        if engine == "local":
+            log(f"{len(tasks)} input(s), {workers} worker process(es), {threads} thread(s) each")
+            table = run_tasks(tasks, ledger, call_worker, workers=workers, initializer=build_worker, initargs=init, is_done=never, log=log)
+        else:
+            from signfer.scale.cluster import run_tasks_ray
 
-        log(f"{len(tasks)} input(s) on Ray")
-        table = run_tasks_ray(tasks, ledger, call_worker, workers=workers, initializer=build_worker, initargs=init,
-                              cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, is_done=never, address=address, log=log)  # fmt: skip
+            log(f"{len(tasks)} input(s) on Ray")
+            table = run_tasks_ray(tasks, ledger, call_worker, workers=workers, initializer=build_worker, initargs=init,
+                                  cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, is_done=never, address=address, log=log)  # fmt: skip
+    finally:
+        drop_worker()  # one worker ran in this process: its models go
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     log(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; log {out / LOG_FILE}")
     return table

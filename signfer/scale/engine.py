@@ -422,6 +422,12 @@ def build_worker(factory: Callable[..., Callable[[Any], dict]], *args) -> None:
     _WORKER = factory(*args)
 
 
+def drop_worker() -> None:
+    """Let this process's worker object go (the driver's own, after a run in-process)."""
+    global _WORKER
+    _WORKER = None
+
+
 def call_worker(payload: Any) -> dict:
     """The ``work`` function that goes with :func:`build_worker`."""
     if _WORKER is None:
@@ -434,5 +440,5 @@ def python_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "signfer.cli", *map(str, args)]
 
 
-__all__ = ["MARKER_WRITTEN", "CommandJob", "Ledger", "Stopped", "Task", "WorkerDied", "build_worker", "call_worker", "job_id", "plan_commands", "plan_tasks",
+__all__ = ["MARKER_WRITTEN", "CommandJob", "Ledger", "Stopped", "Task", "WorkerDied", "build_worker", "call_worker", "drop_worker", "job_id", "plan_commands", "plan_tasks",
            "python_command", "record_command", "record_task", "run_commands", "run_tasks", "write_marker"]

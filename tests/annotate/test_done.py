@@ -129,3 +129,26 @@ def test_names_stay_when_inputs_are_added(tmp_path):
     assert input_fingerprint(b) == before and done.decide("clip", b).action == "skip"
     b.write_bytes(b"video Y")
     assert done.decide("clip", b).reason == "the input file changed"
+
+
+def test_an_older_signfers_marker_still_protects_edited_outputs(tmp_path):
+    """Markers written before output hashes (size + modification time of each output): an output that changed since
+    is kept; otherwise the input is annotated again, saying why."""
+    import json
+    import os
+
+    src, out = tmp_path / "in.avi", tmp_path / "out"
+    src.write_bytes(b"video")
+    (out / ".signfer-done").mkdir(parents=True)
+    csv, eaf = out / "in.csv", out / "in.eaf"
+    csv.write_text("rows")
+    eaf.write_text("<ANNOTATION_DOCUMENT/>")
+    old = {"settings": "0" * 64, "input": {"path": str(src), "size": 5, "mtime_ns": src.stat().st_mtime_ns},
+           "outputs": {str(p): {"path": str(p), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns} for p in (csv, eaf)}}
+    (out / ".signfer-done" / "in.json").write_text(json.dumps(old))
+    done = DoneMarkers(out, {"options": {}})
+    assert done.decide("in", src).action == "annotate" and "older signfer" in done.decide("in", src).reason
+    eaf.write_text("<ANNOTATION_DOCUMENT>corrected</ANNOTATION_DOCUMENT>")
+    os.utime(eaf, ns=(eaf.stat().st_atime_ns, eaf.stat().st_mtime_ns + 10**9))
+    decision = done.decide("in", src)
+    assert decision.action == "keep" and str(eaf) in decision.reason
