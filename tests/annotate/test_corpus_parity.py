@@ -8,10 +8,12 @@ import json
 import re
 
 import pandas as pd
+import pytest
 
 from .conftest import run_cli, write_list
 
-FLAGS = ["--signer", "all", "--calibrate", "median", "--smooth", "3", "--eaf-probabilities", "frames", "--min-duration", "100"]
+FLAGS = ["--signer", "all", "--occlusion", "flag", "--hands", "mediapipe-lite", "--calibrate", "median", "--smooth", "3",
+         "--eaf-probabilities", "frames", "--min-duration", "100"]
 
 
 def _content(path) -> bytes:
@@ -23,6 +25,7 @@ def _content(path) -> bytes:
 
 
 def test_annotate_and_annotate_corpus_write_the_same_files(clips, tmp_path):
+    pytest.importorskip("ai_edge_litert", reason="--occlusion needs the [hands] extra")
     one = run_cli("annotate", *clips, "--out", tmp_path / "one", "--threads", "1", "--no-progress", *FLAGS)
     assert one.returncode == 0, one.stderr[-3000:]
     many = run_cli("annotate-corpus", write_list(clips, tmp_path / "list.txt"), "--out", tmp_path / "corpus", "--workers", "2",
@@ -37,8 +40,9 @@ def test_annotate_and_annotate_corpus_write_the_same_files(clips, tmp_path):
         assert sorted(a) == [f"{name}.csv", f"{name}.eaf", f"{name}.json"] and a == b, name
         # the flags took effect on both sides: signer IDs, calibration, smoothing, per-frame probability tiers
         frames = pd.read_csv(tmp_path / "one" / f"{name}.csv")
-        assert set(frames["signer_id"].dropna()) == {"S1"} and "smooth_label" in frames
+        assert set(frames["signer_id"].dropna()) == {"S1"} and "smooth_label" in frames and "occlusion" in frames
         doc = json.loads(a[f"{name}.json"])
         assert doc["options"]["calibration"]["method"] == "median" and doc["options"]["signers"]["signer"] == "all"
         assert "baselines" in doc and doc["options"]["smoothing"] == {"method": "moving", "window": 3}
+        assert doc["options"]["hands"]["occlusion"] == "flag" and doc["options"]["hands"]["detector"] == "mediapipe-lite"
         assert a[f"{name}.eaf"].count(b"TIER_ID=\"S1_p_happy\"") == 1
