@@ -46,3 +46,27 @@ def test_annotate_and_annotate_corpus_write_the_same_files(clips, tmp_path):
         assert "baselines" in doc and doc["options"]["smoothing"] == {"method": "moving", "window": 3}
         assert doc["options"]["hands"]["occlusion"] == "flag" and doc["options"]["hands"]["detector"] == "mediapipe-lite"
         assert a[f"{name}.eaf"].count(b"TIER_ID=\"S1_p_happy\"") == 1
+
+
+def test_every_annotation_flag_exists_in_both_commands_with_one_meaning(tmp_path):
+    from signfer.cli import _annotation_setup, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    own = {"annotate": {"-h", "--out", "--threads", "--no-progress"},
+           "annotate-corpus": {"-h", "--out", "--threads", "--workers", "--engine", "--address", "--gpus-per-worker"}}
+    flags = {cmd: {(o, str(a.default), str(a.choices), a.help) for a in sub[cmd]._actions for o in a.option_strings if o not in own[cmd]} for cmd in own}
+    assert flags["annotate"] == flags["annotate-corpus"] and len(flags["annotate"]) >= 28
+    for flag in ("--signer", "--occlusion", "--upper-model", "--lower-model", "--calibrate", "--neutral", "--min-face-score",
+                 "--min-duration", "--overlay", "--smooth-method", "--eaf-probabilities", "--fps", "--fold"):
+        assert any(f[0] == flag for f in flags["annotate"]), flag
+    given = ["--signer", "left", "--calibrate", "interval", "--neutral", "S1:0-1.5", "--smooth", "4", "--smooth-method", "exponential",
+             "--min-face-score", "0.8", "--min-duration", "120", "--eaf-probabilities", "none", "--fps", "12", "--overlay",
+             "--formats", "csv,eaf", "--batch-size", "6", "--every", "2", "--upper-model", "u.onnx", "--lower-model", "l.onnx",
+             "--threads", "1"]  # fmt: skip
+    one = _annotation_setup(parser.parse_args(["annotate", "x.mp4", *given]), threads=1)
+    many = _annotation_setup(parser.parse_args(["annotate-corpus", "list.txt", "--out", str(tmp_path), *given]), threads=1)
+    assert one == many
+    models, options, outputs = one
+    assert options.hands.occlusion == "switch" and options.calibration.method == "interval" and options.signers.signer == "left"
+    assert models.upper == "u.onnx" and models.min_face_score == 0.8 and outputs.formats == ("csv", "eaf") and outputs.overlay
