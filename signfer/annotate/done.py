@@ -14,7 +14,9 @@ A done-marker ``OUT/.signfer-done/<name>.json`` is written after an input's outp
 :meth:`DoneMarkers.decide` compares a rerun with it: same input, models and options and every output as
 signfer wrote it: ``skip``; an output changed since signfer wrote it (a person corrected ``a.eaf`` in ELAN):
 ``keep`` (the input is not annotated again, nothing of it is touched); otherwise ``annotate``, with the
-reason (a new input, which model file or option changed, a missing output).
+reason (a new input, which model file or option changed, a missing output). When an input is annotated again,
+the earlier run's outputs that are not written again (a format no longer asked for) are removed: they would
+disagree with the new ones.
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ VERSION = 2  # of the done-marker record (1: settings hash, input and outputs by
 # --------------------------------------------------------------------------- naming
 def output_names(paths: Sequence[Path], earlier: Mapping[str, str] | None = None) -> list[str]:
     """The output name of each input: the name an earlier run gave it (``earlier``: resolved input path ->
-    name, from the done-markers), else its file stem, plus a hash of its full path when that name is taken.
+    name, from the done-markers), else its file stem, plus a hash of its full path when that name is taken (by
+    another input of this run, or by an earlier run's input that still exists).
 
-    So adding an input never renames the outputs of another."""
+    So adding an input never renames, nor writes over, the outputs of another; an input that was moved finds
+    its outputs again under its stem."""
     earlier = dict(earlier or {})
     keys = [_resolved(p) for p in paths]
     taken = {earlier[k] for k in keys if k in earlier}
+    taken |= {name for k, name in earlier.items() if k not in keys and os.path.exists(k)}
     names = []
     for p, key in zip(paths, keys):
         name = earlier.get(key)

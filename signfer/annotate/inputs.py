@@ -132,6 +132,8 @@ def _annotate_each(annotator: Annotator, paths: list[Path], out: Path, progress:
             continue
         files = [str(p) for p in res.outputs.values()]
         row.update(result_fields(res, signers), outputs=" ".join(files))
+        for stale in set(decision.outputs if decision else ()) - set(res.outputs.values()):  # signfer's, not rewritten (other formats)
+            stale.unlink(missing_ok=True)
         done.mark(name, path, res.outputs.values())
         log(f"{_message(path, res, opts.signers is not None)} -> {', '.join(files)}")
         for note in res.notes:

@@ -54,6 +54,10 @@ def test_rerun_skips_same_settings_and_redoes_another_option_or_a_replaced_check
     rc, text, summary = _annotate(capsys, clips[:2], out, "--model", "fer2013", "--smooth", "3")  # another model
     assert summary.loc["clip0", "reason"].startswith(f"the model changed: full model {run_dir} fold 0 -> fer2013")
 
+    rc, text, summary = _annotate(capsys, clips[:2], out, "--smooth", "3", "--formats", "csv")  # fewer formats
+    assert summary.loc["clip0", "reason"] == "options changed: outputs.formats"
+    assert (out / "clip0.csv").exists() and not (out / "clip0.eaf").exists()  # signfer's stale EAF would disagree with the CSV
+
 
 def test_an_edited_eaf_survives_every_rerun_and_a_new_video_is_annotated(clips, tmp_path, capsys):
     videos = tmp_path / "videos"
@@ -123,6 +127,12 @@ def test_names_stay_when_inputs_are_added(tmp_path):
     done.mark("clip", b, [out])
     names = output_names([a, b], done.earlier_names())  # a joins before b: b keeps its name
     assert names[1] == "clip" and names[0].startswith("clip-") and len(names[0]) == len("clip-") + 8
+    assert output_names([a], done.earlier_names()) == names[:1]  # b not in this run, but there: its outputs are not a's
+    moved = tmp_path / "z" / "clip.avi"
+    moved.parent.mkdir()
+    b.rename(moved)
+    assert output_names([moved], done.earlier_names()) == ["clip"] and done.decide("clip", moved).action == "skip"  # moved: found again
+    moved.rename(b)
     # the input is known by its bytes (size + SHA-256 of samples), not its modification time
     before = input_fingerprint(b)
     b.touch()
