@@ -15,7 +15,11 @@ def __getattr__(name):  # lazy: `import signfer` stays cheap, `signfer.Recognize
         from signfer.inference.recognizer import Recognizer
 
         return Recognizer
+    if name == "Annotator":
+        from signfer.annotate.annotator import Annotator
+
+        return Annotator
     raise AttributeError(name)
 
 
-__all__ = ["Recognizer", "__version__"]
+__all__ = ["Annotator", "Recognizer", "__version__"]
