@@ -34,7 +34,7 @@ import pandas as pd
 
 from signfer.errors import OptionError
 from signfer.inference.classifier import softmax
-from signfer.annotate.elan import EAF_PROBABILITY_MODES, EafTiers, write_tiers
+from signfer.annotate.elan import EAF_PROBABILITY_MODES, EafInto, EafTiers, enrich_eaf, participants_by_side, rename_signers, signfer_annotator, write_tiers
 from signfer.annotate.writers import CsvWriter, JsonWriter, OverlayWriter, RowSchema
 from signfer.annotate.stages import (
     ClassifyStage,
@@ -79,7 +79,8 @@ class AnnotationOptions:
     The optional stages: ``signers`` (:class:`~signfer.annotate.stages.SignerOptions`: every face with a
     stable signer ID; ``None``: the plain mode, the largest face), ``hands``
     (:class:`~signfer.annotate.stages.HandOptions`: hands over face halves; ``None``: off) and
-    ``calibration`` (:class:`~signfer.signers.calibration.CalibrationOptions`)."""
+    ``calibration`` (:class:`~signfer.signers.calibration.CalibrationOptions`). ``eaf_into``
+    (:class:`~signfer.annotate.elan.EafInto`): the EAF is a copy of the corpus team's own EAF with signfer's tiers added."""
 
     every: int = 1
     detect_every: int = 1
@@ -94,6 +95,7 @@ class AnnotationOptions:
     #: plain mode, videos: detect around the previous detection's face first (MTCNN's region search: the same
     #: faces at a fraction of the cost), the whole frame when none is found there and every 25th detection
     detect_near: bool = True
+    eaf_into: EafInto | None = None
 
     def __post_init__(self):
         if self.every < 1 or self.detect_every < 1 or self.batch_size < 1:
@@ -130,6 +132,8 @@ class AnnotationOptions:
             out["hands"] = self.hands.to_dict()
         if self.calibration.enabled:
             out["calibration"] = self.calibration.to_dict()
+        if self.eaf_into is not None:
+            out["eaf_into"] = self.eaf_into.to_dict()
         return out
 
 
@@ -413,10 +417,13 @@ def annotate_media(
                           cal.reference_logits(class_names, options.calibration.reference_confidence) if baselines is not None else None,
                           None if chosen is None else set(chosen))  # fmt: skip
         csv_w = json_w = eaf_tmp = ovl = None
+        team_eaf = options.eaf_into.team_eaf(path) if options.eaf_into is not None and "eaf" in formats else None
+        if options.eaf_into is not None and "eaf" in formats and team_eaf is None:
+            notes.append(f"--eaf-into: no {options.eaf_into.source / (Path(path).stem + '.eaf')}; wrote signfer's own EAF")
         if out_dir is not None:
             out_dir = Path(out_dir)
             planned = [out_dir / f"{name}.{fmt}" for fmt in formats] + ([out_dir / f"{name}.overlay.mp4"] if do_overlay else [])
-            refuse_overwrite(planned, [path], writes="annotations")
+            refuse_overwrite(planned, [path] + ([team_eaf] if team_eaf is not None and not options.eaf_into.in_place else []), writes="annotations")
             if "csv" in formats:
                 outputs["csv"] = out_dir / f"{name}.csv"
                 csv_w = CsvWriter(stack.enter_context(atomic_write(outputs["csv"])), schema.columns)
@@ -424,13 +431,14 @@ def annotate_media(
                 outputs["json"] = out_dir / f"{name}.json"
                 json_w = JsonWriter(stack.enter_context(atomic_write(outputs["json"])), header)
             if "eaf" in formats:
-                outputs["eaf"] = out_dir / f"{name}.eaf"
+                outputs["eaf"] = team_eaf if team_eaf is not None and options.eaf_into.in_place else out_dir / f"{name}.eaf"
                 eaf_tmp = stack.enter_context(atomic_path(outputs["eaf"]))
             if do_overlay:
                 outputs["overlay"] = out_dir / f"{name}.overlay.mp4"
                 ovl_tmp = stack.enter_context(atomic_path(outputs["overlay"]))
                 ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, schema.smoothed)
                 stack.callback(ovl.close)  # runs before the rename (LIFO)
+        side_x: dict[str, list] = {}  # signer -> [sum of face-centre x, frames]
         tiers = EafTiers(class_names, options.eaf_probabilities, occlusion=hands_on, model_used=signers_on or hands_on, extras=schema.extras) if eaf_tmp is not None else None
 
         def finalize(fr: FrameData) -> None:
@@ -439,6 +447,9 @@ def annotate_media(
             frame_rows = schema.rows(fr)
             for row in frame_rows:
                 counts[row["status"]] = counts.get(row["status"], 0) + 1
+                if team_eaf is not None and row.get("face_x1") is not None:  # --participants: screen side of each signer
+                    sx = side_x.setdefault(row.get("signer_id") or "", [0.0, 0])
+                    sx[0], sx[1] = sx[0] + (row["face_x1"] + row["face_x2"]) / 2, sx[1] + 1
                 if row.get("model_used") is not None:
                     model_counts[row["model_used"]] = model_counts.get(row["model_used"], 0) + 1
                 if csv_w is not None:
@@ -487,7 +498,12 @@ def annotate_media(
                 props["signfer_media_duration_ms"] = f"{(info.frame_count or 0) * info.frame_ms:.0f}" if info.frame_count else f"{end_ms:.0f}"
                 if info.frame_count:
                     props["signfer_media_frames"] = str(info.frame_count)
-            write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
+            if team_eaf is not None:
+                mean_x = {s: v[0] / v[1] for s, v in side_x.items() if s and v[1]}
+                named, parts = rename_signers(named, parts, participants_by_side(options.eaf_into.participants, mean_x, info.width))
+                enrich_eaf(team_eaf, named, eaf_tmp, participants=parts, annotator=signfer_annotator(props["signfer_model"]), properties=props)
+            else:
+                write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
             # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:
             ovl.close()

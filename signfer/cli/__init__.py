@@ -373,6 +373,13 @@ def _add_annotate(sub) -> None:
     p.add_argument("--min-face-score", type=float, default=None, metavar="P", help="ignore faces the detector scores below P (default: 0.9 for mtcnn, none for haar)")
     p.add_argument("--smooth-method", choices=["moving", "exponential"], default="moving", help="centred moving average or exponential moving average (alpha 2/(WINDOW+1)) (default: %(default)s)")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="MS", help="drop segments shorter than MS milliseconds, merging equal neighbours across them (default: %(default)s)")
+    p.add_argument("--eaf-into", dest="eaf_into", metavar="FILE.eaf|DIR", help="add signfer's tiers to a copy of your own EAF "
+                   "(a file, or a folder holding <video name>.eaf), written as OUT/<name>.eaf; every tier, annotation and "
+                   "link of yours is kept, and a rerun replaces only signfer's tiers")
+    p.add_argument("--eaf-into-in-place", dest="eaf_into_in_place", action="store_true", help="with --eaf-into: write into "
+                   "your EAF files themselves instead of a copy")
+    p.add_argument("--participants", help="with --eaf-into: the EAF's participant of each signer by screen side, e.g. "
+                   "left=A,right=B (also middle, or a signer ID: S2=C); signfer's tiers are then named A_expression, ...")
     p.add_argument("--eaf-probabilities", choices=["segments", "frames", "none"], default="segments", help="p_<class> tiers in the EAF: mean over each segment, per frame, or none (default: %(default)s)")
     p.add_argument("--fps", type=_positive(float), default=None, help="frame rate for image folders (> 0; default: 25)")
     _max_pixels_argument(p)
@@ -410,8 +417,18 @@ def _annotation_options(args):
         min_duration_ms=args.min_duration, fps=args.fps, eaf_probabilities=args.eaf_probabilities,
         signers=SignerOptions(signer=args.signer, max_missing_s=args.max_missing) if args.signer else None,
         hands=None if occlusion == "off" else HandOptions(detector=args.hands, occlusion=occlusion, threshold=args.occlusion_threshold, palm_every=args.palm_every),
-        calibration=CalibrationOptions(method=method, neutral=neutral),
+        calibration=CalibrationOptions(method=method, neutral=neutral), eaf_into=_eaf_into(args),
     )  # fmt: skip
+
+
+def _eaf_into(args):
+    from signfer.annotate.elan import EafInto, parse_participants
+
+    if not args.eaf_into:
+        if args.eaf_into_in_place or args.participants:
+            raise OptionError("--eaf-into-in-place and --participants go with --eaf-into")
+        return None
+    return EafInto(args.eaf_into, parse_participants(args.participants), in_place=args.eaf_into_in_place)
 
 
 def _run_annotate(args) -> int:
