@@ -363,3 +363,106 @@ def test_eaf_into_finds_the_videos_eaf_in_a_folder(tmp_path, team):
     assert folder.to_dict() == {"source": str(team.parent.resolve()), "participants": {"left": "A"}, "in_place": False}
     with pytest.raises(UserError, match="no such ELAN file or folder"):
         EafInto(tmp_path / "missing")
+
+
+# --------------------------------------------------------------------------- through `signfer annotate`
+ASTRONAUT_FACE = (181, 62, 268, 172)  # MTCNN's box on skimage's astronaut photo
+HOPPER_FACE = (174, 110, 348, 333)  # MTCNN's box on matplotlib's grace_hopper.jpg
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A randomly initialised FER mini-Xception (64 px grey) saved as a signfer checkpoint: real faces, any labels."""
+    import torch
+
+    from signfer.data.labels import EMOTIONS7
+    from signfer.models.checkpoint import save_checkpoint
+    from signfer.models.registry import create_model, default_spec
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, create_model("fer_mini_xception", len(EMOTIONS7)).eval(), default_spec("fer_mini_xception", list(EMOTIONS7)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_signers(tmp_path_factory) -> Path:
+    """Grace Hopper on the left, the astronaut on the right, 6 frames (10 fps), both drifting a little."""
+    import matplotlib.cbook
+    from skimage import data
+
+    from signfer.io import read_image
+    from signfer.samples.signer_scenes import face_portrait, write_video
+
+    left = face_portrait(read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), HOPPER_FACE, size=120)
+    right = face_portrait(data.astronaut(), ASTRONAUT_FACE, size=120)
+    frames = []
+    for i in range(6):
+        img = np.full((200, 400, 3), 128, np.uint8)
+        img[40:160, 20 + 4 * i : 140 + 4 * i] = left
+        img[40:160, 260 - 4 * i : 380 - 4 * i] = right
+        frames.append(img)
+    return write_video(tmp_path_factory.mktemp("video") / "session01.avi", frames)
+
+
+def test_cli_annotate_eaf_into_with_participants(tmp_path, tiny_model, two_signers, schema, capsys):
+    import pandas as pd
+
+    from signfer.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    team = corpus / "session01.eaf"
+    team.write_text(TEAM_EAF, encoding="utf-8")
+    before, mtime = team.read_bytes(), team.stat().st_mtime_ns
+    out = tmp_path / "ann"
+    args = ["annotate", str(two_signers), "--model", str(tiny_model), "--backend", "torch", "--detector", "mtcnn", "--signer", "all",
+            "--out", str(out), "--no-progress", "--eaf-into", str(corpus), "--participants", "left=A,right=B"]  # fmt: skip
+    assert main(args) == 0
+    assert team.read_bytes() == before and team.stat().st_mtime_ns == mtime  # the original stays as it was
+    enriched = out / "session01.eaf"
+    assert_valid(schema, enriched)
+    assert_team_kept(team, enriched)
+    assert_only_added_lines(team, enriched)
+
+    # the participant of each signer's tiers is the one on that side of the screen (mean face-centre x, from the CSV)
+    rows = pd.read_csv(out / "session01.csv").dropna(subset=["face_x1"])
+    mean_x = ((rows["face_x1"] + rows["face_x2"]) / 2).groupby(rows["signer_id"]).mean()
+    assert len(mean_x) == 2 and mean_x.max() - mean_x.min() > 150
+    left_id = mean_x.idxmin()
+    parts = tier_participants(enriched)
+    assert parts["A_expression"] == "A" and parts["B_expression"] == "B" and parts["Gloss A"] == "A"
+    got = read_tiers(enriched)
+    for who, sid in (("A", left_id), ("B", mean_x.idxmax())):  # each tier holds that signer's segments (the JSON's)
+        import json
+
+        segs = json.loads((out / "session01.json").read_text())["segments"][sid]
+        assert got[f"{who}_expression"] == [(int(round(s["start_ms"])), int(round(s["end_ms"])), s["label"]) for s in segs]
+    root = etree.parse(str(enriched)).getroot()
+    marks = {t.get("ANNOTATOR") for t in root.findall("TIER") if t.get("TIER_ID").startswith(("A_", "B_"))}
+    assert marks == {f"signfer 0.1.0 {tiny_model}"}
+
+    # an output folder that is the corpus folder would write over the team's file: refused without --eaf-into-in-place
+    to_corpus = [a if a != str(out) else str(corpus) for a in args]
+    capsys.readouterr()
+    assert main(to_corpus) != 0
+    cap = capsys.readouterr()
+    assert f"{team} is this command's input" in cap.out + cap.err
+    assert team.read_bytes() == before
+
+    # asked in so many words: into the team's file itself; a second such run changes only signfer's tiers
+    assert main(args + ["--eaf-into-in-place"]) == 0
+    assert team.read_bytes() != before
+    assert_valid(schema, team)
+    original = tmp_path / "original.eaf"
+    original.write_text(TEAM_EAF, encoding="utf-8")
+    assert_team_kept(original, team)
+    assert_only_added_lines(original, team)
+    assert read_tiers(team)["A_expression"] == got["A_expression"]
+    assert "A_p_happy" in read_tiers(team)
+    assert main(args + ["--eaf-into-in-place", "--eaf-probabilities", "none"]) == 0  # other settings: signfer's tiers replaced
+    assert_valid(schema, team)
+    assert_team_kept(original, team)
+    tiers = read_tiers(team)
+    assert sorted(t for t in tiers if t[:2] in ("A_", "B_")) == ["A_confidence", "A_expression", "A_model_used", "B_confidence", "B_expression", "B_model_used"]
+    assert main(["annotate", str(two_signers), "--participants", "left=A", "--out", str(out)]) == 2  # --participants alone is refused
