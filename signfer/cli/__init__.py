@@ -428,6 +428,8 @@ def _eaf_into(args):
         if args.eaf_into_in_place or args.participants:
             raise OptionError("--eaf-into-in-place and --participants go with --eaf-into")
         return None
+    if args.participants and not args.signer:
+        raise OptionError("--participants names signers' tiers: use it with --signer (e.g. --signer all)")
     return EafInto(args.eaf_into, parse_participants(args.participants), in_place=args.eaf_into_in_place)
 
 

@@ -466,3 +466,12 @@ def test_cli_annotate_eaf_into_with_participants(tmp_path, tiny_model, two_signe
     tiers = read_tiers(team)
     assert sorted(t for t in tiers if t[:2] in ("A_", "B_")) == ["A_confidence", "A_expression", "A_model_used", "B_confidence", "B_expression", "B_model_used"]
     assert main(["annotate", str(two_signers), "--participants", "left=A", "--out", str(out)]) == 2  # --participants alone is refused
+    assert main(["annotate", str(two_signers), "--eaf-into", str(corpus), "--participants", "left=A", "--out", str(out)]) == 2  # no --signer
+
+    # a folder without this video's EAF: signfer's own EAF, and the log says so
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main(args[:-4] + ["--eaf-into", str(empty), "--out", str(tmp_path / "own")]) == 0
+    assert f"--eaf-into: no {empty / 'session01.eaf'}; wrote signfer's own EAF" in capsys.readouterr().out
+    assert sorted(read_tiers(tmp_path / "own" / "session01.eaf"))[:2] == ["S1_confidence", "S1_expression"]
