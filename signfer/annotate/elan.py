@@ -16,6 +16,8 @@ data set (one group per annotation, so grouped folds never split one), and
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import mimetypes
 import os
@@ -371,6 +373,7 @@ SIGNFER_TYPES = {  # tier kind -> signfer's own linguistic type (prefixed: never
     "value": "signfer-value",
 }
 SIGNFER_PROPERTY = "signfer_"  # header properties signfer writes (and replaces on a rerun)
+DIGESTS_PROPERTY = "signfer_tier_digests"  # what signfer's tiers held when it wrote them: a rerun never replaces a corrected one
 SIDES = ("left", "middle", "right")
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -525,6 +528,31 @@ def _insert(parent, index: int, elem, unit: str | None, level: int) -> None:
     parent.insert(index, elem)
 
 
+def _tier_digests(root, tiers) -> dict[str, str]:
+    """Tier name -> digest of its annotations' times and values (IDs aside: ELAN renumbers them when it saves)."""
+    slots = {slot.get("TIME_SLOT_ID"): slot.get("TIME_VALUE") for slot in root.find("TIME_ORDER").iter("TIME_SLOT")}
+    out = {}
+    for tier in tiers:
+        anns = sorted((slots.get(a.get("TIME_SLOT_REF1")) or "", slots.get(a.get("TIME_SLOT_REF2")) or "", a.findtext("ANNOTATION_VALUE") or "")
+                      for a in tier.iter("ALIGNABLE_ANNOTATION"))  # fmt: skip
+        out[tier.get("TIER_ID")] = hashlib.sha256(json.dumps(anns).encode()).hexdigest()[:16]
+    return out
+
+
+def _edited_tiers(root, ours) -> list[str]:
+    """signfer's tiers whose annotations differ from what signfer wrote (per the digests it left in the header;
+    a file without them, or a signfer tier they do not name, counts as unedited / edited respectively)."""
+    stored = next((p.text for p in root.find("HEADER").findall("PROPERTY") if p.get("NAME") == DIGESTS_PROPERTY), None)
+    if stored is None:
+        return []
+    try:
+        stored = json.loads(stored)
+    except ValueError:
+        return []
+    now = _tier_digests(root, ours)
+    return [name for name, digest in now.items() if stored.get(name) != digest]
+
+
 def _remove(parent, elem) -> None:
     """Remove ``elem``; when it was the last child, the one before takes its tail (the closing tag's indentation)."""
     kids = list(parent)
@@ -577,11 +605,12 @@ def enrich_eaf(
     ``signfer-probability``, ...), each marked ``ANNOTATOR="signfer <version> <model>"`` (``annotator``), with
     fresh time slot and annotation IDs (``signfer-ts<k>``, ``signfer-a<k>``: never one ELAN generates). On a
     file signfer enriched before, only signfer's tiers (found by that mark), their time slots and linguistic
-    types and its ``signfer_*`` header properties are replaced. ``participants``: tier -> participant.
+    types and its ``signfer_*`` header properties are replaced, unless one of those tiers was corrected since
+    (the ``signfer_tier_digests`` property records what each held). ``participants``: tier -> participant.
 
     ``out_path`` may not be the team's file unless ``in_place``. Raises :class:`InputError` naming the team's
-    file when it is no EAF, when one of its own tiers has the name of a signfer tier, or when one of its tiers
-    depends on a signfer tier (which a rerun would remove)."""
+    file when it is no EAF, when one of its own tiers has the name of a signfer tier, when one of its tiers
+    depends on a signfer tier, or when a signfer tier was corrected (a rerun would remove those)."""
     import xml.etree.ElementTree as ET
 
     team_eaf, out_path = Path(team_eaf), Path(out_path)
@@ -591,9 +620,14 @@ def enrich_eaf(
     unit = _indent_unit(root)
     header, time_order = root.find("HEADER"), root.find("TIME_ORDER")
 
-    # 1. remove what signfer wrote before
+    # 1. remove what signfer wrote before (unless someone corrected it since: that is their work now)
     ours = [t for t in root.findall("TIER") if is_signfer_tier(t)]
     our_ids = {t.get("TIER_ID") for t in ours}
+    edited = _edited_tiers(root, ours)
+    if edited:
+        raise InputError(team_eaf, f"signfer's tier(s) {', '.join(edited)} changed since signfer wrote them, and a new run would "
+                                   "replace them: to keep the corrections, give those tiers another name and annotator in ELAN "
+                                   "(Tier > Change Tier Attributes), or delete them to start over")  # fmt: skip
     for t in root.findall("TIER"):
         if t not in ours and t.get("PARENT_REF") in our_ids:
             raise InputError(team_eaf, f"tier {t.get('TIER_ID')!r} depends on signfer's tier {t.get('PARENT_REF')!r}, which a new "
@@ -664,7 +698,8 @@ def enrich_eaf(
             elem = ET.Element("LINGUISTIC_TYPE", {"LINGUISTIC_TYPE_ID": ltype, "TIME_ALIGNABLE": "true", "GRAPHIC_REFERENCES": "false"})
             _insert(root, at, elem, unit, 0)
             at += 1
-    for key, value in (properties or {}).items():
+    properties = {**(properties or {}), DIGESTS_PROPERTY: json.dumps(_tier_digests(root, new_tiers), separators=(",", ":"))}
+    for key, value in properties.items():
         key = str(key) if str(key).startswith(SIGNFER_PROPERTY) else SIGNFER_PROPERTY + str(key)
         prop = ET.Element("PROPERTY", {"NAME": key})
         prop.text = str(value)

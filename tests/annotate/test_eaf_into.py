@@ -8,8 +8,7 @@ independent reader."""
 
 from __future__ import annotations
 
-import copy
-import shutil
+import json
 from pathlib import Path
 
 import numpy as np
@@ -237,6 +236,7 @@ def test_enrich_keeps_every_team_element_and_adds_marked_signfer_tiers(tmp_path,
     types = [lt.get("LINGUISTIC_TYPE_ID") for lt in root.findall("LINGUISTIC_TYPE")]
     assert types == ["gloss", "translation", "signfer-expression", "signfer-probability"]
     props = {p.get("NAME"): p.text for p in root.find("HEADER").findall("PROPERTY")}
+    assert list(json.loads(props.pop("signfer_tier_digests"))) == list(named)
     assert props == {"URN": "urn:nl-mpi-tools-elan-eaf:0b5c6a4e-8f7e-4a3c-9d1b-2f4e6c8a0d13", "lastUsedAnnotationId": "8",
                      "signfer_model": "hsemotion:enet_b0_8_va_mtl", "signfer_media_duration_ms": "1200"}  # fmt: skip
     # new time slots and annotation IDs are fresh; the team's keep theirs (ts3 stays unaligned)
@@ -322,6 +322,34 @@ def test_team_tiers_named_like_signfers_or_depending_on_them_are_refused(tmp_pat
     broken.write_text(TEAM_EAF[:900])
     with pytest.raises(UserError, match=r"broken\.eaf: not a readable ELAN \.eaf file \(XML error at line"):
         enrich_eaf(broken, named, tmp_path / "out.eaf")
+
+
+def test_a_corrected_signfer_tier_is_never_replaced(tmp_path, team):
+    named, parts = signfer_tiers_made()
+    first = tmp_path / "first.eaf"
+    enrich_eaf(team, named, first, participants=parts, annotator=signfer_annotator("m"))
+    # ELAN renumbers time slots and annotation IDs when it saves: not an edit, the rerun goes ahead
+    resaved = tmp_path / "resaved.eaf"
+    resaved.write_text(first.read_text().replace('"signfer-ts', '"ts9').replace('"signfer-a', '"a9'))
+    enrich_eaf(resaved, named, tmp_path / "again.eaf", participants=parts, annotator=signfer_annotator("m"))
+    assert read_tiers(tmp_path / "again.eaf")["S1_expression"] == read_tiers(first)["S1_expression"]
+    # an annotator corrects S1's second segment (happy -> surprise) in ELAN: a rerun refuses to replace it
+    text = first.read_text()
+    at = text.index('TIER_ID="S1_expression"')
+    k = text.index("<ANNOTATION_VALUE>happy</ANNOTATION_VALUE>", at)
+    corrected = tmp_path / "corrected.eaf"
+    corrected.write_text(text[:k] + "<ANNOTATION_VALUE>surprise</ANNOTATION_VALUE>" + text[k + len("<ANNOTATION_VALUE>happy</ANNOTATION_VALUE>"):])
+    before = corrected.read_bytes()
+    with pytest.raises(UserError, match=r"corrected\.eaf: signfer's tier\(s\) S1_expression changed since signfer wrote them"):
+        enrich_eaf(corrected, named, corrected, participants=parts, in_place=True)
+    assert corrected.read_bytes() == before
+    # kept as the team's own (another name and annotator): the rerun adds signfer's tiers beside it
+    corrected.write_text(corrected.read_text().replace('TIER_ID="S1_expression" LINGUISTIC_TYPE_REF="signfer-expression" ANNOTATOR="signfer 0.1.0 m"',
+                                                       'TIER_ID="S1_expression_checked" LINGUISTIC_TYPE_REF="signfer-expression" ANNOTATOR="MK"'))
+    enrich_eaf(corrected, named, corrected, participants=parts, annotator=signfer_annotator("m"), in_place=True)
+    tiers = read_tiers(corrected)
+    assert tiers["S1_expression_checked"] == [(0, 400, "neutral"), (400, 880, "surprise")]
+    assert tiers["S1_expression"] == [(0, 400, "neutral"), (400, 880, "happy")]
 
 
 def test_unindented_team_file_and_empty_time_order(tmp_path, schema):
