@@ -553,13 +553,17 @@ def _edited_tiers(root, ours) -> list[str]:
     return [name for name, digest in now.items() if stored.get(name) != digest]
 
 
-def _remove(parent, elem) -> None:
-    """Remove ``elem``; when it was the last child, the one before takes its tail (the closing tag's indentation)."""
+def _remove(parent, doomed) -> None:
+    """Remove the children in ``doomed`` (in one pass: a rerun removes thousands of time slots); when the last child
+    goes, the last one kept takes its tail (the closing tag's indentation)."""
+    gone = {id(e) for e in doomed}
     kids = list(parent)
-    k = kids.index(elem)
-    if k == len(kids) - 1 and k > 0:
-        kids[k - 1].tail = elem.tail
-    parent.remove(elem)
+    keep = [e for e in kids if id(e) not in gone]
+    if len(keep) == len(kids):
+        return
+    if keep and id(kids[-1]) in gone:
+        keep[-1].tail = kids[-1].tail
+    parent[:] = keep
 
 
 def _as_written(root, source: Path) -> str:
@@ -633,19 +637,13 @@ def enrich_eaf(
             raise InputError(team_eaf, f"tier {t.get('TIER_ID')!r} depends on signfer's tier {t.get('PARENT_REF')!r}, which a new "
                                        "run replaces; make it an independent tier first")  # fmt: skip
     freed = {a.get(k) for t in ours for a in t.iter("ALIGNABLE_ANNOTATION") for k in ("TIME_SLOT_REF1", "TIME_SLOT_REF2")}
-    for t in ours:
-        _remove(root, t)
-    still = {a.get(k) for a in root.iter("ALIGNABLE_ANNOTATION") for k in ("TIME_SLOT_REF1", "TIME_SLOT_REF2")}
-    for slot in list(time_order):
-        if slot.tag == "TIME_SLOT" and slot.get("TIME_SLOT_ID") in freed - still:
-            _remove(time_order, slot)
-    for prop in list(header.findall("PROPERTY")):
-        if (prop.get("NAME") or "").startswith(SIGNFER_PROPERTY):
-            _remove(header, prop)
+    _remove(root, ours)
+    freed -= {a.get(k) for a in root.iter("ALIGNABLE_ANNOTATION") for k in ("TIME_SLOT_REF1", "TIME_SLOT_REF2")}
+    _remove(time_order, [slot for slot in time_order if slot.tag == "TIME_SLOT" and slot.get("TIME_SLOT_ID") in freed])
+    _remove(header, [prop for prop in header.findall("PROPERTY") if (prop.get("NAME") or "").startswith(SIGNFER_PROPERTY)])
     used_types = {t.get("LINGUISTIC_TYPE_REF") for t in root.findall("TIER")}
-    for lt in root.findall("LINGUISTIC_TYPE"):
-        if lt.get("LINGUISTIC_TYPE_ID") in SIGNFER_TYPES.values() and lt.get("LINGUISTIC_TYPE_ID") not in used_types:
-            _remove(root, lt)
+    _remove(root, [lt for lt in root.findall("LINGUISTIC_TYPE")
+                   if lt.get("LINGUISTIC_TYPE_ID") in SIGNFER_TYPES.values() and lt.get("LINGUISTIC_TYPE_ID") not in used_types])  # fmt: skip
 
     # 2. add signfer's tiers
     team_tiers = {t.get("TIER_ID") for t in root.findall("TIER")}
