@@ -3,7 +3,8 @@
 Writing (:func:`write_tiers`, the one ELAN writer): one tier group per signer, ``<ID>_expression`` (segments), ``<ID>_confidence``,
 ``<ID>_occlusion`` (none / upper / lower / both runs) and ``<ID>_model_used`` (full / upper /
 lower / none runs), each tier with the signer as ``PARTICIPANT``; files are EAF 3.0 (the current
-ELAN schema, ``EAFv3.0.xsd``), written atomically.
+ELAN schema, ``EAFv3.0.xsd``), written atomically. :func:`enrich_eaf` writes the same tiers into a copy of a
+corpus team's own EAF instead (``--eaf-into``), keeping every element of theirs.
 
 Reading back: :func:`read_tiers` gives every tier's ``(start_ms, end_ms, value)`` annotations;
 :func:`expression_tiers` finds the expression tiers (``expression``, ``<ID>_expression``, or the

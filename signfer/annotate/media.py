@@ -500,7 +500,10 @@ def annotate_media(
                     props["signfer_media_frames"] = str(info.frame_count)
             if team_eaf is not None:
                 mean_x = {s: v[0] / v[1] for s, v in side_x.items() if s and v[1]}
-                named, parts = rename_signers(named, parts, participants_by_side(options.eaf_into.participants, mean_x, info.width))
+                names = participants_by_side(options.eaf_into.participants, mean_x, info.width)
+                if names:  # which signer ID each participant's tiers hold (signer IDs are what --from-elan follows)
+                    props["signfer_participants"] = ",".join(f"{p}={sid}" for p, sid in sorted((p, sid) for sid, p in names.items()))
+                named, parts = rename_signers(named, parts, names)
                 enrich_eaf(team_eaf, named, eaf_tmp, participants=parts, annotator=signfer_annotator(props["signfer_model"]), properties=props)
             else:
                 write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)

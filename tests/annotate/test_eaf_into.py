@@ -467,6 +467,8 @@ def test_cli_annotate_eaf_into_with_participants(tmp_path, tiny_model, two_signe
         segs = json.loads((out / "session01.json").read_text())["segments"][sid]
         assert got[f"{who}_expression"] == [(int(round(s["start_ms"])), int(round(s["end_ms"])), s["label"]) for s in segs]
     root = etree.parse(str(enriched)).getroot()
+    props = {p.get("NAME"): p.text for p in root.find("HEADER").findall("PROPERTY")}
+    assert props["signfer_participants"] == f"A={left_id},B={mean_x.idxmax()}"
     marks = {t.get("ANNOTATOR") for t in root.findall("TIER") if t.get("TIER_ID").startswith(("A_", "B_"))}
     assert marks == {f"signfer 0.1.0 {tiny_model}"}
 
