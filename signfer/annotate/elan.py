@@ -3,7 +3,8 @@
 Writing (:func:`write_tiers`, the one ELAN writer): one tier group per signer, ``<ID>_expression`` (segments), ``<ID>_confidence``,
 ``<ID>_occlusion`` (none / upper / lower / both runs) and ``<ID>_model_used`` (full / upper /
 lower / none runs), each tier with the signer as ``PARTICIPANT``; files are EAF 3.0 (the current
-ELAN schema, ``EAFv3.0.xsd``), written atomically.
+ELAN schema, ``EAFv3.0.xsd``), written atomically. :func:`enrich_eaf` writes the same tiers into a copy of a
+corpus team's own EAF instead (``--eaf-into``), keeping every element of theirs.
 
 Reading back: :func:`read_tiers` gives every tier's ``(start_ms, end_ms, value)`` annotations;
 :func:`expression_tiers` finds the expression tiers (``expression``, ``<ID>_expression``, or the
@@ -15,10 +16,14 @@ data set (one group per annotation, so grouped folds never split one), and
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
 import mimetypes
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -50,7 +55,8 @@ def read_eaf(path: str | os.PathLike):
 
 
 def read_tiers(path: str | os.PathLike) -> dict[str, list[tuple[int, int, str]]]:
-    """Every tier's aligned annotations ``(start_ms, end_ms, value)``, sorted by time, in file order."""
+    """Every tier's aligned annotations ``(start_ms, end_ms, value)``, sorted by time, in file order (annotations
+    with an unaligned end are left out)."""
     eaf = read_eaf(path)
     out = {}
     for name in eaf.tiers:
@@ -58,7 +64,8 @@ def read_tiers(path: str | os.PathLike) -> dict[str, list[tuple[int, int, str]]]
             anns = eaf.get_annotation_data_for_tier(name)
         except Exception:  # noqa: BLE001 - reference tiers without alignable times are skipped
             continue
-        out[name] = sorted((int(a[0]), int(a[1]), str(a[2])) for a in anns)
+        # an annotation bounded by an unaligned time slot (no TIME_VALUE, e.g. a Time_Subdivision part) has no time to give
+        out[name] = sorted((int(a[0]), int(a[1]), str(a[2])) for a in anns if a[0] is not None and a[1] is not None)
     return out
 
 
@@ -353,3 +360,351 @@ def write_tiers(
                 eaf.add_annotation(name, s, e, str(value))
     return save_eaf(eaf, path)
 
+
+
+# --------------------------------------------------------------------------- into a corpus team's own EAF
+# The team's file is edited as XML (ElementTree), not through pympi: pympi's round trip is not exact (measured with
+# pympi-ling 1.71 on the test's corpus file: annotations lose their CVE_REF links into the controlled vocabulary,
+# comments are dropped, the schema location becomes EAFv2.8.xsd).
+SIGNFER_TYPES = {  # tier kind -> signfer's own linguistic type (prefixed: never one of the team's)
+    "expression": "signfer-expression",
+    "probability": "signfer-probability",
+    "occlusion": "signfer-occlusion",
+    "model_used": "signfer-model-used",
+    "value": "signfer-value",
+}
+SIGNFER_PROPERTY = "signfer_"  # header properties signfer writes (and replaces on a rerun)
+DIGESTS_PROPERTY = "signfer_tier_digests"  # what signfer's tiers held when it wrote them: a rerun never replaces a corrected one
+SIDES = ("left", "middle", "right")
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def signfer_annotator(model: str) -> str:
+    """The ANNOTATOR mark of signfer's tiers: ``signfer <version> <model>``."""
+    from signfer import __version__
+
+    return f"signfer {__version__} {model}".strip()
+
+
+def is_signfer_tier(tier) -> bool:
+    """Whether a ``TIER`` element is signfer's (by its ANNOTATOR mark)."""
+    annotator = tier.get("ANNOTATOR") or ""
+    return annotator == "signfer" or annotator.startswith("signfer ")
+
+
+def tier_type(name: str) -> str:
+    """signfer's linguistic type for one of its tiers (by the tier's kind: the end of its name)."""
+    for kind in ("expression", "occlusion", "model_used"):
+        if name == kind or name.endswith(f"_{kind}"):
+            return SIGNFER_TYPES[kind]
+    if name == CONFIDENCE_TIER or name.endswith(f"_{CONFIDENCE_TIER}") or re.search(r"(^|_)p_[^_]", name):
+        return SIGNFER_TYPES["probability"]
+    return SIGNFER_TYPES["value"]
+
+
+def parse_participants(text: str | None) -> dict[str, str]:
+    """``left=A,right=B`` (sides ``left`` / ``middle`` / ``right``, or signer IDs such as ``S2=C``) -> {key: participant}."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, name = part.partition("=")
+        key, name = key.strip(), name.strip()
+        if not sep or not key or not name:
+            raise OptionError(f"--participants takes side=NAME pairs such as left=A,right=B; got {part.strip()!r}")
+        if key.lower() in SIDES:
+            key = key.lower()
+        elif not re.fullmatch(r"S\d+", key):
+            raise OptionError(f"--participants: {key!r} is no screen side ({', '.join(SIDES)}) and no signer ID (S1, S2, ...)")
+        if key in out:
+            raise OptionError(f"--participants names {key} twice")
+        out[key] = name
+    if len(set(out.values())) < len(out):
+        raise OptionError("--participants maps two signers to one participant")
+    return out
+
+
+def participants_by_side(mapping: dict[str, str], mean_x: dict[str, float], width: float | None = None) -> dict[str, str]:
+    """Signer ID -> participant: signers ordered by the mean x of their face centres (left to right); ``left`` is
+    the leftmost, ``right`` the rightmost, ``middle`` the one between when there are three. A single signer is
+    ``left`` or ``right`` by the half of the frame (``width``) it is in. Keys that are signer IDs map that signer."""
+    order = sorted(mean_x, key=lambda s: (mean_x[s], s))
+    sides: dict[str, str] = {}
+    if len(order) == 1:
+        if width:
+            sides["left" if mean_x[order[0]] < width / 2 else "right"] = order[0]
+    elif order:
+        sides["left"], sides["right"] = order[0], order[-1]
+        if len(order) == 3:
+            sides["middle"] = order[1]
+    out = {}
+    for key, name in mapping.items():
+        sid = sides.get(key) if key in SIDES else (key if key in mean_x else None)
+        if sid is not None and sid not in out:
+            out[sid] = name
+    return out
+
+
+def rename_signers(tiers: dict, parts: dict, names: dict[str, str]) -> tuple[dict, dict]:
+    """(tiers, participants) of :meth:`EafTiers.tiers` with each signer ID in ``names`` replaced by its participant."""
+    if not names:
+        return tiers, parts
+    out_tiers, out_parts = {}, {}
+    for name, anns in tiers.items():
+        sid = parts.get(name)
+        new = name
+        if sid in names and name.startswith(f"{sid}_"):
+            new = f"{names[sid]}_{name[len(sid) + 1:]}"
+        out_tiers[new] = anns
+        if sid is not None:
+            out_parts[new] = names.get(sid, sid)
+    return out_tiers, out_parts
+
+
+@dataclass(frozen=True)
+class EafInto:
+    """Write signfer's tiers into a copy of a corpus team's own EAF files (``--eaf-into``).
+
+    ``source``: one ``.eaf`` file, or a folder where ``<video stem>.eaf`` is looked up; ``participants``: screen
+    side (or signer ID) -> the EAF's participant (:func:`parse_participants`); ``in_place``: write into the
+    team's file itself instead of ``OUT/<name>.eaf``."""
+
+    source: Path
+    participants: dict = field(default_factory=dict)
+    in_place: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "source", Path(self.source))
+        if not self.source.exists():
+            raise InputError(self.source, "--eaf-into: no such ELAN file or folder")
+
+    def team_eaf(self, media: str | os.PathLike) -> Path | None:
+        """The team's EAF of ``media`` (``None`` when the folder has none)."""
+        if self.source.is_file():
+            return self.source
+        cand = self.source / f"{Path(media).stem}.eaf"
+        return cand if cand.is_file() else None
+
+    def to_dict(self) -> dict:
+        return {"source": str(self.source.resolve()), "participants": dict(self.participants), "in_place": self.in_place}
+
+
+def _parse_xml(path: Path):
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("xsi", XSI)
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+    try:
+        root = ET.parse(path, parser=parser).getroot()
+    except (ET.ParseError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a readable ELAN .eaf file ({xml_error_reason(exc)})") from None
+    if root.tag != "ANNOTATION_DOCUMENT" or root.find("TIME_ORDER") is None or root.find("HEADER") is None:
+        raise InputError(path, "not an ELAN .eaf file (no ANNOTATION_DOCUMENT with HEADER and TIME_ORDER)")
+    return root
+
+
+def _indent_unit(root) -> str | None:
+    """The file's indentation step ("    ", "\\t"), ``None`` when it is not indented."""
+    text = root.text or ""
+    if text.strip() or "\n" not in text:
+        return None
+    return text.split("\n")[-1] or None
+
+
+def _insert(parent, index: int, elem, unit: str | None, level: int) -> None:
+    """Insert ``elem`` as ``parent``'s ``index``-th child, indented like its siblings (``level``: parent's depth)."""
+    import xml.etree.ElementTree as ET
+
+    if unit is not None:
+        if len(elem):
+            ET.indent(elem, space=unit, level=level + 1)
+        sibling = "\n" + unit * (level + 1)
+        if index >= len(parent):
+            if len(parent):
+                elem.tail, parent[-1].tail = parent[-1].tail, sibling
+            else:
+                parent.text, elem.tail = sibling, "\n" + unit * level
+        else:
+            elem.tail = sibling
+    parent.insert(index, elem)
+
+
+def _tier_digests(root, tiers) -> dict[str, str]:
+    """Tier name -> digest of its annotations' times and values (IDs aside: ELAN renumbers them when it saves)."""
+    slots = {slot.get("TIME_SLOT_ID"): slot.get("TIME_VALUE") for slot in root.find("TIME_ORDER").iter("TIME_SLOT")}
+    out = {}
+    for tier in tiers:
+        anns = sorted((slots.get(a.get("TIME_SLOT_REF1")) or "", slots.get(a.get("TIME_SLOT_REF2")) or "", a.findtext("ANNOTATION_VALUE") or "")
+                      for a in tier.iter("ALIGNABLE_ANNOTATION"))  # fmt: skip
+        out[tier.get("TIER_ID")] = hashlib.sha256(json.dumps(anns).encode()).hexdigest()[:16]
+    return out
+
+
+def _edited_tiers(root, ours) -> list[str]:
+    """signfer's tiers whose annotations differ from what signfer wrote (per the digests it left in the header;
+    a file without them, or a signfer tier they do not name, counts as unedited / edited respectively)."""
+    stored = next((p.text for p in root.find("HEADER").findall("PROPERTY") if p.get("NAME") == DIGESTS_PROPERTY), None)
+    if stored is None:
+        return []
+    try:
+        stored = json.loads(stored)
+    except ValueError:
+        return []
+    now = _tier_digests(root, ours)
+    return [name for name, digest in now.items() if stored.get(name) != digest]
+
+
+def _remove(parent, doomed) -> None:
+    """Remove the children in ``doomed`` (in one pass: a rerun removes thousands of time slots); when the last child
+    goes, the last one kept takes its tail (the closing tag's indentation)."""
+    gone = {id(e) for e in doomed}
+    kids = list(parent)
+    keep = [e for e in kids if id(e) not in gone]
+    if len(keep) == len(kids):
+        return
+    if keep and id(kids[-1]) in gone:
+        keep[-1].tail = kids[-1].tail
+    parent[:] = keep
+
+
+def _as_written(root, source: Path) -> str:
+    """``root`` as text in the team file's own spelling where ElementTree's differs (so a diff of the file shows only
+    signfer's lines): the root's start tag as the source wrote it (ElementTree puts ``xmlns`` first) and empty
+    elements closed ``"/>"`` as ELAN does (ElementTree writes ``" />"``, which appears nowhere else: it escapes
+    ``>`` in text and attributes)."""
+    import xml.etree.ElementTree as ET
+
+    text = ET.tostring(root, encoding="unicode").replace(" />", "/>")
+    with contextlib.suppress(OSError, UnicodeDecodeError, ET.ParseError):
+        m = re.search(r"<ANNOTATION_DOCUMENT\b[^>]*>", source.read_text(encoding="utf-8"))
+        if m and ET.fromstring(m.group(0) + "</ANNOTATION_DOCUMENT>").attrib == root.attrib:
+            ours = re.match(r"<ANNOTATION_DOCUMENT\b[^>]*>", text)
+            text = m.group(0) + text[ours.end():]
+    return text
+
+
+def _last_index(root, *tags: str) -> int:
+    """Index after the last child with one of ``tags`` (tried in order); 0 when none."""
+    for tag in tags:
+        idx = [i for i, child in enumerate(root) if child.tag == tag]
+        if idx:
+            return idx[-1] + 1
+    return 0
+
+
+def enrich_eaf(
+    team_eaf: str | os.PathLike,
+    tiers: dict[str, Sequence[tuple[float, float, str]]],
+    out_path: str | os.PathLike,
+    *,
+    participants: dict[str, str] | None = None,
+    annotator: str | None = None,
+    properties: dict | None = None,
+    in_place: bool = False,
+) -> Path:
+    """Write a copy of the corpus team's ``team_eaf`` with signfer's ``tiers`` added to ``out_path``.
+
+    Every element of the team's file (tiers, annotations, time slots with their IDs and values, controlled
+    vocabularies, linguistic types, locales, languages, media and linked file descriptors, header properties)
+    is kept as it is; signfer's tiers go under its own linguistic types (``signfer-expression``,
+    ``signfer-probability``, ...), each marked ``ANNOTATOR="signfer <version> <model>"`` (``annotator``), with
+    fresh time slot and annotation IDs (``signfer-ts<k>``, ``signfer-a<k>``: never one ELAN generates). On a
+    file signfer enriched before, only signfer's tiers (found by that mark), their time slots and linguistic
+    types and its ``signfer_*`` header properties are replaced, unless one of those tiers was corrected since
+    (the ``signfer_tier_digests`` property records what each held). ``participants``: tier -> participant.
+
+    ``out_path`` may not be the team's file unless ``in_place``. Raises :class:`InputError` naming the team's
+    file when it is no EAF, when one of its own tiers has the name of a signfer tier, when one of its tiers
+    depends on a signfer tier, or when a signfer tier was corrected (a rerun would remove those)."""
+    import xml.etree.ElementTree as ET
+
+    team_eaf, out_path = Path(team_eaf), Path(out_path)
+    if not in_place and out_path.exists() and team_eaf.exists() and os.path.samefile(team_eaf, out_path):
+        raise OptionError(f"{out_path} is the team's own EAF: writing into it needs in_place (--eaf-into-in-place)")
+    root = _parse_xml(team_eaf)
+    unit = _indent_unit(root)
+    header, time_order = root.find("HEADER"), root.find("TIME_ORDER")
+
+    # 1. remove what signfer wrote before (unless someone corrected it since: that is their work now)
+    ours = [t for t in root.findall("TIER") if is_signfer_tier(t)]
+    our_ids = {t.get("TIER_ID") for t in ours}
+    edited = _edited_tiers(root, ours)
+    if edited:
+        raise InputError(team_eaf, f"signfer's tier(s) {', '.join(edited)} changed since signfer wrote them, and a new run would "
+                                   "replace them: to keep the corrections, give those tiers another name and annotator in ELAN "
+                                   "(Tier > Change Tier Attributes), or delete them to start over")  # fmt: skip
+    for t in root.findall("TIER"):
+        if t not in ours and t.get("PARENT_REF") in our_ids:
+            raise InputError(team_eaf, f"tier {t.get('TIER_ID')!r} depends on signfer's tier {t.get('PARENT_REF')!r}, which a new "
+                                       "run replaces; make it an independent tier first")  # fmt: skip
+    freed = {a.get(k) for t in ours for a in t.iter("ALIGNABLE_ANNOTATION") for k in ("TIME_SLOT_REF1", "TIME_SLOT_REF2")}
+    _remove(root, ours)
+    freed -= {a.get(k) for a in root.iter("ALIGNABLE_ANNOTATION") for k in ("TIME_SLOT_REF1", "TIME_SLOT_REF2")}
+    _remove(time_order, [slot for slot in time_order if slot.tag == "TIME_SLOT" and slot.get("TIME_SLOT_ID") in freed])
+    _remove(header, [prop for prop in header.findall("PROPERTY") if (prop.get("NAME") or "").startswith(SIGNFER_PROPERTY)])
+    used_types = {t.get("LINGUISTIC_TYPE_REF") for t in root.findall("TIER")}
+    _remove(root, [lt for lt in root.findall("LINGUISTIC_TYPE")
+                   if lt.get("LINGUISTIC_TYPE_ID") in SIGNFER_TYPES.values() and lt.get("LINGUISTIC_TYPE_ID") not in used_types])  # fmt: skip
+
+    # 2. add signfer's tiers
+    team_tiers = {t.get("TIER_ID") for t in root.findall("TIER")}
+    clash = sorted(set(tiers) & team_tiers)
+    if clash:
+        raise InputError(team_eaf, f"has its own tier(s) named {', '.join(clash)}, which signfer writes; rename them or map the "
+                                   "signers to other names with --participants")  # fmt: skip
+    taken_slots = {s.get("TIME_SLOT_ID") for s in time_order.iter("TIME_SLOT")}
+    taken_anns = {e.get("ANNOTATION_ID") for e in root.iter() if e.get("ANNOTATION_ID")}
+    counter = {"ts": 0, "a": 0}
+
+    def fresh(kind: str, taken: set) -> str:
+        while True:
+            counter[kind] += 1
+            name = f"signfer-{kind}{counter[kind]}"
+            if name not in taken:
+                taken.add(name)
+                return name
+
+    mark = annotator or signfer_annotator("")
+    new_tiers, needed_types = [], []
+    for name, anns in tiers.items():
+        ltype = tier_type(name)
+        if ltype not in needed_types:
+            needed_types.append(ltype)
+        attrs = {"TIER_ID": name, "LINGUISTIC_TYPE_REF": ltype, "ANNOTATOR": mark}
+        if (participants or {}).get(name):
+            attrs["PARTICIPANT"] = participants[name]
+        tier = ET.Element("TIER", attrs)
+        for start, end, value in anns:
+            s, e = int(round(start)), int(round(end))
+            if e <= s:
+                continue
+            ids = []
+            for t in (s, e):
+                ids.append(fresh("ts", taken_slots))
+                slot = ET.Element("TIME_SLOT", {"TIME_SLOT_ID": ids[-1], "TIME_VALUE": str(t)})
+                _insert(time_order, len(time_order), slot, unit, 1)
+            ann = ET.SubElement(tier, "ANNOTATION")
+            al = ET.SubElement(ann, "ALIGNABLE_ANNOTATION", {"ANNOTATION_ID": fresh("a", taken_anns), "TIME_SLOT_REF1": ids[0], "TIME_SLOT_REF2": ids[1]})
+            ET.SubElement(al, "ANNOTATION_VALUE").text = str(value)
+        new_tiers.append(tier)
+    at = _last_index(root, "TIER", "TIME_ORDER")
+    for k, tier in enumerate(new_tiers):
+        _insert(root, at + k, tier, unit, 0)
+    have_types = {lt.get("LINGUISTIC_TYPE_ID") for lt in root.findall("LINGUISTIC_TYPE")}
+    at = _last_index(root, "LINGUISTIC_TYPE", "TIER", "TIME_ORDER")
+    for ltype in needed_types:
+        if ltype not in have_types:
+            elem = ET.Element("LINGUISTIC_TYPE", {"LINGUISTIC_TYPE_ID": ltype, "TIME_ALIGNABLE": "true", "GRAPHIC_REFERENCES": "false"})
+            _insert(root, at, elem, unit, 0)
+            at += 1
+    properties = {**(properties or {}), DIGESTS_PROPERTY: json.dumps(_tier_digests(root, new_tiers), separators=(",", ":"))}
+    for key, value in properties.items():
+        key = str(key) if str(key).startswith(SIGNFER_PROPERTY) else SIGNFER_PROPERTY + str(key)
+        prop = ET.Element("PROPERTY", {"NAME": key})
+        prop.text = str(value)
+        _insert(header, len(header), prop, unit, 1)
+
+    text = _as_written(root, team_eaf)
+    with atomic_write(out_path) as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n")
+    return out_path

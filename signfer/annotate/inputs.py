@@ -132,8 +132,7 @@ def _annotate_each(annotator: Annotator, paths: list[Path], out: Path, progress:
             continue
         files = [str(p) for p in res.outputs.values()]
         row.update(result_fields(res, signers), outputs=" ".join(files))
-        for stale in set(decision.outputs if decision else ()) - set(res.outputs.values()):  # signfer's, not rewritten (other formats)
-            stale.unlink(missing_ok=True)
+        remove_stale_outputs(decision.outputs if decision else (), res.outputs.values(), out)
         done.mark(name, path, res.outputs.values())
         log(f"{_message(path, res, opts.signers is not None)} -> {', '.join(files)}")
         for note in res.notes:
@@ -160,3 +159,18 @@ def _message(path, res, signers: bool) -> str:
 
 
 __all__ = ["SUMMARY_FILE", "annotate_inputs", "expand_inputs", "load_annotator", "load_models", "result_fields"]
+
+
+def remove_stale_outputs(earlier, written, out: Path) -> list[Path]:
+    """Remove the outputs an earlier run wrote that this run did not write again (a format no longer asked for).
+
+    Only files inside the output folder are ever removed: an output written elsewhere (a corpus team's EAF
+    enriched in place) is the team's file, whatever an earlier run wrote into it."""
+    out = Path(out).resolve()
+    kept = {Path(p).resolve() for p in written}
+    removed = []
+    for stale in {Path(p).resolve() for p in earlier} - kept:
+        if stale.parent == out or out in stale.parents:
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed

@@ -34,7 +34,7 @@ import pandas as pd
 
 from signfer.errors import OptionError
 from signfer.inference.classifier import softmax
-from signfer.annotate.elan import EafTiers, write_tiers
+from signfer.annotate.elan import EafTiers, enrich_eaf, participants_by_side, rename_signers, signfer_annotator, write_tiers
 from signfer.annotate.writers import CsvWriter, JsonWriter, OverlayWriter, RowSchema
 from signfer.annotate.options import FORMATS, AnnotationOptions, FaceOptions, HandOptions, SignerOptions  # noqa: F401 - re-exported
 from signfer.annotate.stages import (
@@ -336,10 +336,13 @@ def annotate_media(
                           cal.reference_logits(class_names, options.calibration.reference_confidence) if baselines is not None else None,
                           None if chosen is None else set(chosen))  # fmt: skip
         csv_w = json_w = eaf_tmp = ovl = None
+        team_eaf = options.eaf_into.team_eaf(path) if options.eaf_into is not None and "eaf" in formats else None
+        if options.eaf_into is not None and "eaf" in formats and team_eaf is None:
+            notes.append(f"--eaf-into: no {options.eaf_into.source / (Path(path).stem + '.eaf')}; wrote signfer's own EAF")
         if out_dir is not None:
             out_dir = Path(out_dir)
             planned = [out_dir / f"{name}.{fmt}" for fmt in formats] + ([out_dir / f"{name}.overlay.mp4"] if do_overlay else [])
-            refuse_overwrite(planned, [path], writes="annotations")
+            refuse_overwrite(planned, [path] + ([team_eaf] if team_eaf is not None and not options.eaf_into.in_place else []), writes="annotations")
             if "csv" in formats:
                 outputs["csv"] = out_dir / f"{name}.csv"
                 csv_w = CsvWriter(stack.enter_context(atomic_write(outputs["csv"])), schema.columns)
@@ -347,13 +350,14 @@ def annotate_media(
                 outputs["json"] = out_dir / f"{name}.json"
                 json_w = JsonWriter(stack.enter_context(atomic_write(outputs["json"])), header)
             if "eaf" in formats:
-                outputs["eaf"] = out_dir / f"{name}.eaf"
+                outputs["eaf"] = team_eaf if team_eaf is not None and options.eaf_into.in_place else out_dir / f"{name}.eaf"
                 eaf_tmp = stack.enter_context(atomic_path(outputs["eaf"]))
             if do_overlay:
                 outputs["overlay"] = out_dir / f"{name}.overlay.mp4"
                 ovl_tmp = stack.enter_context(atomic_path(outputs["overlay"]))
                 ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, schema.smoothed)
                 stack.callback(ovl.close)  # runs before the rename (LIFO)
+        side_x: dict[str, list] = {}  # signer -> [sum of face-centre x, frames]
         tiers = EafTiers(class_names, options.eaf_probabilities, occlusion=hands_on, model_used=signers_on or hands_on, extras=schema.extras) if eaf_tmp is not None else None
 
         def finalize(fr: FrameData) -> None:
@@ -362,6 +366,9 @@ def annotate_media(
             frame_rows = schema.rows(fr)
             for row in frame_rows:
                 counts[row["status"]] = counts.get(row["status"], 0) + 1
+                if team_eaf is not None and row.get("face_x1") is not None:  # --participants: screen side of each signer
+                    sx = side_x.setdefault(row.get("signer_id") or "", [0.0, 0])
+                    sx[0], sx[1] = sx[0] + (row["face_x1"] + row["face_x2"]) / 2, sx[1] + 1
                 if row.get("model_used") is not None:
                     model_counts[row["model_used"]] = model_counts.get(row["model_used"], 0) + 1
                 if csv_w is not None:
@@ -410,7 +417,15 @@ def annotate_media(
                 props["signfer_media_duration_ms"] = f"{(info.frame_count or 0) * info.frame_ms:.0f}" if info.frame_count else f"{end_ms:.0f}"
                 if info.frame_count:
                     props["signfer_media_frames"] = str(info.frame_count)
-            write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
+            if team_eaf is not None:
+                mean_x = {s: v[0] / v[1] for s, v in side_x.items() if s and v[1]}
+                names = participants_by_side(options.eaf_into.participants, mean_x, info.width)
+                if names:  # which signer ID each participant's tiers hold (signer IDs are what --from-elan follows)
+                    props["signfer_participants"] = ",".join(f"{p}={sid}" for p, sid in sorted((p, sid) for sid, p in names.items()))
+                named, parts = rename_signers(named, parts, names)
+                enrich_eaf(team_eaf, named, eaf_tmp, participants=parts, annotator=signfer_annotator(props["signfer_model"]), properties=props)
+            else:
+                write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
             # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:
             ovl.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from signfer.errors import OptionError
-from signfer.annotate.elan import EAF_PROBABILITY_MODES
+from signfer.annotate.elan import EAF_PROBABILITY_MODES, EafInto
 from signfer.annotate.smoothing import Smoothing
 from signfer.signers.calibration import CalibrationOptions, NeutralInterval  # noqa: F401 - calibration's options (defined beside it, a floor below)
 from signfer.signers.covered_half import DEFAULT_THRESHOLD
@@ -89,7 +89,8 @@ class AnnotationOptions:
     The optional stages: ``signers`` (:class:`SignerOptions`: every face with a
     stable signer ID; ``None``: the plain mode, the largest face), ``hands``
     (:class:`HandOptions`: hands over face halves; ``None``: off) and
-    ``calibration`` (:class:`CalibrationOptions`)."""
+    ``calibration`` (:class:`CalibrationOptions`). ``eaf_into`` (:class:`~signfer.annotate.elan.EafInto`): the EAF is a
+    copy of the corpus team's own EAF with signfer's tiers added."""
 
     every: int = 1
     detect_every: int = 1
@@ -104,6 +105,7 @@ class AnnotationOptions:
     #: plain mode, videos: detect around the previous detection's face first (MTCNN's region search: the same
     #: faces at a fraction of the cost), the whole frame when none is found there and every 25th detection
     detect_near: bool = True
+    eaf_into: EafInto | None = None
 
     def __post_init__(self):
         if self.every < 1 or self.detect_every < 1 or self.batch_size < 1:
@@ -140,6 +142,8 @@ class AnnotationOptions:
             out["hands"] = self.hands.to_dict()
         if self.calibration.enabled:
             out["calibration"] = self.calibration.to_dict()
+        if self.eaf_into is not None:
+            out["eaf_into"] = self.eaf_into.to_dict()
         return out
 
 

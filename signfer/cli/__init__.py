@@ -357,6 +357,13 @@ def _annotation_arguments(p) -> None:
     g.add_argument("--batch-size", type=_positive(int), default=16, help="frames decoded, detected and classified together (default: %(default)s)")
     g.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
     g.add_argument("--device", default="auto", help="auto (CUDA when ONNX Runtime or PyTorch has a GPU here), cpu, cuda, cuda:1 ... (default: %(default)s)")
+    g.add_argument("--eaf-into", dest="eaf_into", metavar="FILE.eaf|DIR", help="add signfer's tiers to a copy of your own EAF "
+                   "(a file, or a folder holding <video name>.eaf), written as OUT/<name>.eaf; every tier, annotation and "
+                   "link of yours is kept, and a rerun replaces only signfer's tiers")
+    g.add_argument("--eaf-into-in-place", dest="eaf_into_in_place", action="store_true", help="with --eaf-into: write into "
+                   "your EAF files themselves instead of a copy")
+    g.add_argument("--participants", help="with --eaf-into: the EAF's participant of each signer by screen side, e.g. "
+                   "left=A,right=B (also middle, or a signer ID: S2=C); signfer's tiers are then named A_expression, ...")
     _max_pixels_argument(g)
     g = p.add_argument_group("several signers, hands over faces, calibration (stages of the same pipeline; each works with every other option; docs/signers.md)")
     g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write all | largest | left | right | an ID, one row per frame and signer and one ELAN tier group per signer (default: off, the largest face of each frame)")
@@ -388,7 +395,7 @@ def _annotation_setup(args, threads: int | None = None):
         min_duration_ms=args.min_duration, fps=args.fps, eaf_probabilities=args.eaf_probabilities,
         signers=SignerOptions(signer=args.signer, max_missing_s=args.max_missing) if args.signer else None,
         hands=None if occlusion == "off" else HandOptions(detector=args.hands, occlusion=occlusion, threshold=args.occlusion_threshold, palm_every=args.palm_every),
-        calibration=CalibrationOptions(method=method, neutral=neutral),
+        calibration=CalibrationOptions(method=method, neutral=neutral), eaf_into=_eaf_into(args),
     )  # fmt: skip
     models = ModelOptions(model=args.model, upper=args.upper_model, lower=args.lower_model, fold=args.fold, backend=args.backend, device=args.device,
                           detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, threads=threads)  # fmt: skip
@@ -414,6 +421,18 @@ def _add_annotate(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _annotation_arguments(p)
     p.set_defaults(func=_run_annotate)
+
+
+def _eaf_into(args):
+    from signfer.annotate.elan import EafInto, parse_participants
+
+    if not args.eaf_into:
+        if args.eaf_into_in_place or args.participants:
+            raise OptionError("--eaf-into-in-place and --participants go with --eaf-into")
+        return None
+    if args.participants and not args.signer:
+        raise OptionError("--participants names signers' tiers: use it with --signer (e.g. --signer all)")
+    return EafInto(args.eaf_into, parse_participants(args.participants), in_place=args.eaf_into_in_place)
 
 
 def _run_annotate(args) -> int:
