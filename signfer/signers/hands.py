@@ -84,7 +84,7 @@ def fetch_wheel_announced(log=None) -> Path | None:
     if have:
         return have[0]
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
-    say(f"signfer: fetching MediaPipe's hand models once: pip download --no-deps {MEDIAPIPE_WHEEL} (about 35 MB) into {dest}")
+    say(f"signfer: fetching MediaPipe's hand and face-mesh models once: pip download --no-deps {MEDIAPIPE_WHEEL} (about 35 MB) into {dest}")
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "on", "-d", tmp, MEDIAPIPE_WHEEL]
         proc = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr)
@@ -97,7 +97,8 @@ def fetch_wheel_announced(log=None) -> Path | None:
 
 
 def tflite_interpreter_class():
-    """The TFLite ``Interpreter`` class (ai-edge-litert, or the older tflite-runtime), or :class:`MissingExtra` naming ``[hands]``."""
+    """The TFLite ``Interpreter`` class (ai-edge-litert, or the older tflite-runtime), or :class:`MissingExtra` naming
+    ``[mediapipe]`` (``[hands]`` is its old name, still accepted)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -106,7 +107,7 @@ def tflite_interpreter_class():
         except ImportError:
             from signfer.errors import MissingExtra
 
-            raise MissingExtra("hand detection (--occlusion, --upper-model/--lower-model)", "hands", "ai_edge_litert") from None
+            raise MissingExtra("MediaPipe's models (hands: --occlusion, --upper-model/--lower-model; face mesh: --nmm)", "mediapipe", "ai_edge_litert") from None
     return Interpreter
 
 

@@ -1,0 +1,209 @@
+"""Non-manual events per signer from the per-frame measures, with thresholds relative to the signer's own
+robust statistics (median and MAD over the video), and the continuous curves as an ELAN time-series file.
+
+Events (each with start, end and a strength):
+
+- ``head_nod`` / ``head_shake``: pitch / yaw oscillating. The angle minus its centred moving average over
+  ``oscillation_window_s`` (which keeps 1-6 Hz swings and drops slow turns) must swing beyond
+  ``max(swing_deg, swing_k x the signer's robust SD of that residual)`` to either side at least
+  ``min_swings`` times in a row, each swing within ``max_swing_s`` of the last; strength: peak-to-peak degrees.
+- ``head_tilt``: roll away from the signer's median by more than ``max(tilt_deg, tilt_k x SD)`` for at least
+  ``tilt_min_s``; strength: mean roll offset in degrees (> 0: towards the image's right).
+- ``brow_raise`` / ``brow_furrow``: brow height (mean of left and right; for furrows the inner brows) above /
+  below the signer's median by ``max(brow_raise, brow_k x SD)`` / ``max(brow_furrow, brow_k x SD)`` (shares of the
+  inter-ocular distance) for at least ``brow_min_s``; strength: the largest offset.
+- ``blink``: eye aperture (mean of both eyes) below ``blink_ratio`` x the signer's median for at most ``blink_max_s``;
+  strength: 1 - smallest aperture / median.
+- ``mouth_open``: mouth opening above the median by ``max(mouth_open, mouth_k x SD)`` for at least ``mouth_min_s``;
+  strength: the largest offset.
+
+These are kinematic pre-annotations for an annotator to confirm, not linguistic labels (docs/nonmanual.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from signfer.errors import OptionError
+from signfer.nonmanual.measures import COLUMNS
+
+EVENTS = ("head_nod", "head_shake", "head_tilt", "brow_raise", "brow_furrow", "blink", "mouth_open")
+#: the curves of the ELAN time-series file: column, unit, display range
+CURVES = (("head_pitch", "deg", (-30, 30)), ("head_yaw", "deg", (-45, 45)), ("head_roll", "deg", (-30, 30)),
+          ("brow_height", "IOD", (-0.15, 0.15)), ("brow_inner", "IOD", (-0.15, 0.15)),
+          ("eye_aperture", "IOD", (0.0, 0.2)), ("mouth_open", "IOD", (0.0, 0.6)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EventThresholds:
+    """Every threshold of the event detectors (see the module's docstring); ``*_k``: multiples of the signer's
+    robust SD (1.4826 x MAD), the other numbers are floors in degrees, seconds or shares of the inter-ocular distance."""
+
+    oscillation_window_s: float = 0.6
+    swing_deg: float = 3.0
+    swing_k: float = 3.0
+    min_swings: int = 2
+    max_swing_s: float = 0.5
+    tilt_deg: float = 8.0
+    tilt_k: float = 3.0
+    tilt_min_s: float = 0.4
+    brow_raise: float = 0.04
+    brow_furrow: float = 0.03
+    brow_k: float = 3.0
+    brow_min_s: float = 0.15
+    blink_ratio: float = 0.5
+    blink_max_s: float = 0.5
+    mouth_open: float = 0.08
+    mouth_k: float = 3.0
+    mouth_min_s: float = 0.1
+
+    def __post_init__(self):
+        for k, v in asdict(self).items():
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise OptionError(f"non-manual threshold {k} must be a number >= 0, got {v!r}")
+        if self.min_swings < 1 or not 0 < self.blink_ratio < 1:
+            raise OptionError("min_swings must be >= 1 and blink_ratio between 0 and 1")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    start_ms: float
+    end_ms: float
+    strength: float
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "start_ms": round(self.start_ms, 1), "end_ms": round(self.end_ms, 1), "strength": round(self.strength, 4)}
+
+
+def robust(x: np.ndarray) -> tuple[float, float]:
+    """(median, robust SD = 1.4826 x MAD) of the finite values of ``x``."""
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return float("nan"), float("nan")
+    med = float(np.median(x))
+    return med, float(1.4826 * np.median(np.abs(x - med)))
+
+
+def _fill(x: np.ndarray) -> np.ndarray:
+    """Gaps (NaN) filled by linear interpolation (the ends by the nearest value)."""
+    ok = np.isfinite(x)
+    if ok.all() or not ok.any():
+        return x.copy()
+    i = np.arange(len(x))
+    return np.interp(i, i[ok], x[ok])
+
+
+def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
+    n = max(1, n | 1)  # odd, centred
+    pad = np.pad(x, n // 2, mode="edge")
+    c = np.cumsum(np.concatenate([[0.0], pad]))
+    return (c[n:] - c[:-n]) / n
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[(first, last)] index runs where ``mask`` is true."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1))
+
+
+class Detector:
+    """The events of one signer from their per-frame measures (``times`` in ms; NaN where no face)."""
+
+    def __init__(self, thresholds: EventThresholds | None = None):
+        self.th = thresholds or EventThresholds()
+
+    def _span(self, t: np.ndarray, i: int, j: int) -> tuple[float, float]:
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 40.0
+        return float(t[i] - step / 2), float(t[j] + step / 2)
+
+    def oscillations(self, kind: str, t: np.ndarray, angle: np.ndarray) -> list[Event]:
+        th = self.th
+        valid = np.isfinite(angle)
+        if valid.sum() < 3:
+            return []
+        step_s = float(np.median(np.diff(t))) / 1000.0
+        x = _fill(angle)
+        r = x - _moving_mean(x, int(round(th.oscillation_window_s / step_s)))
+        r[~valid] = 0.0
+        _, sd = robust(r[valid])
+        half = max(th.swing_deg / 2, th.swing_k * sd)
+        # swings: maximal stretches beyond +half or -half; their extreme frames, alternating in sign
+        sign = np.where(r > half, 1, np.where(r < -half, -1, 0))
+        swings = []  # (index of the extreme, sign, first, last)
+        for s in (1, -1):
+            for i, j in _runs(sign == s):
+                k = i + int(np.argmax(s * r[i:j + 1]))
+                swings.append((k, s, i, j))
+        swings.sort()
+        events, chain = [], []
+        max_gap = th.max_swing_s * 1000.0
+
+        def close():
+            if len(chain) >= th.min_swings:
+                a, b = chain[0][2], chain[-1][3]
+                seg = r[a:b + 1]
+                events.append(Event(kind, *self._span(t, a, b), float(seg.max() - seg.min())))
+
+        for sw in swings:
+            if chain and (sw[1] == chain[-1][1] or t[sw[0]] - t[chain[-1][0]] > max_gap):
+                close()
+                chain = []
+            chain.append(sw)
+        close()
+        return events
+
+    def sustained(self, kind: str, t: np.ndarray, x: np.ndarray, floor: float, k: float, min_s: float, direction: int,
+                  max_s: float | None = None, relative: float | None = None) -> list[Event]:  # fmt: skip
+        med, sd = robust(x)
+        if not math.isfinite(med):
+            return []
+        d = direction * (x - med)
+        thr = med * (1 - relative) if relative is not None else max(floor, k * sd)
+        mask = (x < thr) if relative is not None else (d > thr)
+        mask &= np.isfinite(x)
+        out = []
+        for i, j in _runs(mask):
+            start, end = self._span(t, i, j)
+            dur = (end - start) / 1000.0
+            if dur + 1e-9 < min_s or (max_s is not None and dur > max_s + 1e-9):
+                continue
+            if relative is not None:
+                strength = 1.0 - float(np.nanmin(x[i:j + 1])) / med if med > 0 else float("nan")
+            elif kind == "head_tilt":
+                strength = float(np.nanmean(x[i:j + 1] - med))
+            else:
+                strength = float(np.nanmax(d[i:j + 1]))
+            out.append(Event(kind, start, end, strength))
+        return out
+
+    def events(self, times, measures: dict[str, np.ndarray]) -> list[Event]:
+        """Every event of one signer, by start time. ``measures``: column -> values per frame."""
+        th = self.th
+        t = np.asarray(times, np.float64)
+        m = {k: np.asarray(measures[k], np.float64) for k in COLUMNS}
+        brows = (m["brow_left"] + m["brow_right"]) / 2
+        eyes = (m["eye_left"] + m["eye_right"]) / 2
+        out = self.oscillations("head_nod", t, m["head_pitch"]) + self.oscillations("head_shake", t, m["head_yaw"])
+        out += self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, 1)
+        out += [e for e in self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, -1)]
+        out += self.sustained("brow_raise", t, brows, th.brow_raise, th.brow_k, th.brow_min_s, 1)
+        out += self.sustained("brow_furrow", t, m["brow_inner"], th.brow_furrow, th.brow_k, th.brow_min_s, -1)
+        out += self.sustained("blink", t, eyes, 0.0, 0.0, 0.0, -1, max_s=th.blink_max_s, relative=1 - th.blink_ratio)
+        out += self.sustained("mouth_open", t, m["mouth_open"], th.mouth_open, th.mouth_k, th.mouth_min_s, 1)
+        return sorted(out, key=lambda e: (e.start_ms, e.kind))
+
+
+def curves(times, measures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The continuous curves of :data:`CURVES` for one signer: angles as measured, brow height (mean of both
+    brows), inner brows and eye aperture (mean of both eyes) relative to the signer's median (brows) or raw."""
+    m = {k: np.asarray(measures[k], np.float64) for k in COLUMNS}
+    brows = (m["brow_left"] + m["brow_right"]) / 2
+    return {
+        "head_pitch": m["head_pitch"], "head_yaw": m["head_yaw"], "head_roll": m["head_roll"],
+        "brow_height": brows - robust(brows)[0], "brow_inner": m["brow_inner"] - robust(m["brow_inner"])[0],
+        "eye_aperture": (m["eye_left"] + m["eye_right"]) / 2, "mouth_open": m["mouth_open"],
+    }  # fmt: skip
