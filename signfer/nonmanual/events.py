@@ -6,7 +6,9 @@ Events (each with start, end and a strength):
 - ``head_nod`` / ``head_shake``: pitch / yaw oscillating. The angle minus its centred moving average over
   ``oscillation_window_s`` (which keeps 1-6 Hz swings and drops slow turns) must swing beyond
   ``max(swing_deg, swing_k x the signer's robust SD of that residual)`` to either side at least
-  ``min_swings`` times in a row, each swing within ``max_swing_s`` of the last; strength: peak-to-peak degrees.
+  ``min_swings`` times in a row, each swing within ``max_swing_s`` of the last; strength: peak-to-peak degrees. A
+  nod overlapping a shake less than ``cross_ratio`` times as strong is the shake's echo on the other axis (and
+  vice versa), and dropped.
 - ``head_tilt``: roll away from the signer's median by more than ``max(tilt_deg, tilt_k x SD)`` for at least
   ``tilt_min_s``; strength: mean roll offset in degrees (> 0: towards the image's right).
 - ``brow_raise`` / ``brow_furrow``: brow height (mean of left and right; for furrows the inner brows) above /
@@ -47,6 +49,7 @@ class EventThresholds:
     swing_k: float = 3.0
     min_swings: int = 2
     max_swing_s: float = 0.5
+    cross_ratio: float = 0.5
     tilt_deg: float = 8.0
     tilt_k: float = 3.0
     tilt_min_s: float = 0.4
@@ -187,7 +190,12 @@ class Detector:
         m = {k: np.asarray(measures[k], np.float64) for k in COLUMNS}
         brows = (m["brow_left"] + m["brow_right"]) / 2
         eyes = (m["eye_left"] + m["eye_right"]) / 2
-        out = self.oscillations("head_nod", t, m["head_pitch"]) + self.oscillations("head_shake", t, m["head_yaw"])
+        nods, shakes = self.oscillations("head_nod", t, m["head_pitch"]), self.oscillations("head_shake", t, m["head_yaw"])
+
+        def echo(e: Event, others: list[Event]) -> bool:
+            return any(min(e.end_ms, o.end_ms) > max(e.start_ms, o.start_ms) and e.strength < th.cross_ratio * o.strength for o in others)
+
+        out = [e for e in nods if not echo(e, shakes)] + [e for e in shakes if not echo(e, nods)]
         out += self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, 1)
         out += [e for e in self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, -1)]
         out += self.sustained("brow_raise", t, brows, th.brow_raise, th.brow_k, th.brow_min_s, 1)
