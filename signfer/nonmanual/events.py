@@ -11,13 +11,17 @@ Events (each with start, end and a strength):
   vice versa), and dropped.
 - ``head_tilt``: roll away from the signer's median by more than ``max(tilt_deg, tilt_k x SD)`` for at least
   ``tilt_min_s``; strength: mean roll offset in degrees (> 0: towards the image's right).
-- ``brow_raise`` / ``brow_furrow``: brow height (mean of left and right; for furrows the inner brows) above /
+- ``brow_raise`` / ``brow_furrow``: brow height (mean of left and right; for furrows the inner brows; both measured
+  on the frontalised mesh and with the rest of their dependence on pitch removed, :func:`pitch_corrected`) above /
   below the signer's median by ``max(brow_raise, brow_k x SD)`` / ``max(brow_furrow, brow_k x SD)`` (shares of the
   inter-ocular distance) for at least ``brow_min_s``; strength: the largest offset.
 - ``blink``: eye aperture (mean of both eyes) below ``blink_ratio`` x the signer's median for at most ``blink_max_s``;
   strength: 1 - smallest aperture / median.
 - ``mouth_open``: mouth opening above the median by ``max(mouth_open, mouth_k x SD)`` for at least ``mouth_min_s``;
   strength: the largest offset.
+
+Tilts, brows and mouth start where the offset crosses its threshold and last while it stays above ``hysteresis``
+x the threshold.
 
 These are kinematic pre-annotations for an annotator to confirm, not linguistic labels (docs/nonmanual.md).
 """
@@ -53,8 +57,8 @@ class EventThresholds:
     tilt_deg: float = 8.0
     tilt_k: float = 3.0
     tilt_min_s: float = 0.4
-    brow_raise: float = 0.04
-    brow_furrow: float = 0.03
+    brow_raise: float = 0.02
+    brow_furrow: float = 0.02
     brow_k: float = 3.0
     brow_min_s: float = 0.15
     blink_ratio: float = 0.5
@@ -62,6 +66,7 @@ class EventThresholds:
     mouth_open: float = 0.08
     mouth_k: float = 3.0
     mouth_min_s: float = 0.1
+    hysteresis: float = 0.5
 
     def __post_init__(self):
         for k, v in asdict(self).items():
@@ -89,6 +94,29 @@ def robust(x: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     med = float(np.median(x))
     return med, float(1.4826 * np.median(np.abs(x - med)))
+
+
+def pitch_corrected(x: np.ndarray, pitch: np.ndarray, bin_deg: float = 2.0, min_frames: int = 5) -> np.ndarray:
+    """``x`` (a brow height) with what the head's pitch explains removed: the line through the medians of ``x`` in
+    ``bin_deg`` bins of pitch (bins of at least ``min_frames`` frames, weighted by their counts; medians, so brow
+    raises and furrows, a minority at any pitch, do not pull it), subtracted about the signer's median pitch.
+    The frontalised mesh already removes most of the pitch effect; this takes the signer-specific rest
+    (Kuznetsova & Kimmelman 2024 correct 2D landmarks the same way)."""
+    ok = np.isfinite(x) & np.isfinite(pitch)
+    if ok.sum() < 2 * min_frames:
+        return x
+    b = np.floor(pitch[ok] / bin_deg).astype(np.int64)
+    centres, medians, counts = [], [], []
+    for k in np.unique(b):
+        sel = b == k
+        if sel.sum() >= min_frames:
+            centres.append(float(np.median(pitch[ok][sel])))
+            medians.append(float(np.median(x[ok][sel])))
+            counts.append(float(sel.sum()))
+    if len(centres) < 3 or np.ptp(centres) < 3 * bin_deg:
+        return x
+    slope, _ = np.polyfit(centres, medians, 1, w=np.sqrt(counts))
+    return x - slope * (pitch - np.nanmedian(pitch[ok]))
 
 
 def _fill(x: np.ndarray) -> np.ndarray:
@@ -168,6 +196,12 @@ class Detector:
         thr = med * (1 - relative) if relative is not None else max(floor, k * sd)
         mask = (x < thr) if relative is not None else (d > thr)
         mask &= np.isfinite(x)
+        if relative is None and self.th.hysteresis < 1:  # extend each run while the offset stays above the lower level
+            low = (d > thr * self.th.hysteresis) & np.isfinite(x)
+            mask = np.zeros_like(mask)
+            for i, j in _runs(low):
+                if (d[i:j + 1] > thr).any():
+                    mask[i:j + 1] = True
         out = []
         for i, j in _runs(mask):
             start, end = self._span(t, i, j)
@@ -188,7 +222,8 @@ class Detector:
         th = self.th
         t = np.asarray(times, np.float64)
         m = {k: np.asarray(measures[k], np.float64) for k in COLUMNS}
-        brows = (m["brow_left"] + m["brow_right"]) / 2
+        brows = pitch_corrected((m["brow_left"] + m["brow_right"]) / 2, m["head_pitch"])
+        inner = pitch_corrected(m["brow_inner"], m["head_pitch"])
         eyes = (m["eye_left"] + m["eye_right"]) / 2
         nods, shakes = self.oscillations("head_nod", t, m["head_pitch"]), self.oscillations("head_shake", t, m["head_yaw"])
 
@@ -199,7 +234,7 @@ class Detector:
         out += self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, 1)
         out += [e for e in self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, -1)]
         out += self.sustained("brow_raise", t, brows, th.brow_raise, th.brow_k, th.brow_min_s, 1)
-        out += self.sustained("brow_furrow", t, m["brow_inner"], th.brow_furrow, th.brow_k, th.brow_min_s, -1)
+        out += self.sustained("brow_furrow", t, inner, th.brow_furrow, th.brow_k, th.brow_min_s, -1)
         out += self.sustained("blink", t, eyes, 0.0, 0.0, 0.0, -1, max_s=th.blink_max_s, relative=1 - th.blink_ratio)
         out += self.sustained("mouth_open", t, m["mouth_open"], th.mouth_open, th.mouth_k, th.mouth_min_s, 1)
         return sorted(out, key=lambda e: (e.start_ms, e.kind))
@@ -207,11 +242,13 @@ class Detector:
 
 def curves(times, measures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The continuous curves of :data:`CURVES` for one signer: angles as measured, brow height (mean of both
-    brows), inner brows and eye aperture (mean of both eyes) relative to the signer's median (brows) or raw."""
+    brows) and inner brows corrected for pitch and relative to the signer's median, eye aperture (mean of both eyes)
+    and mouth opening as measured."""
     m = {k: np.asarray(measures[k], np.float64) for k in COLUMNS}
-    brows = (m["brow_left"] + m["brow_right"]) / 2
+    brows = pitch_corrected((m["brow_left"] + m["brow_right"]) / 2, m["head_pitch"])
+    inner = pitch_corrected(m["brow_inner"], m["head_pitch"])
     return {
         "head_pitch": m["head_pitch"], "head_yaw": m["head_yaw"], "head_roll": m["head_roll"],
-        "brow_height": brows - robust(brows)[0], "brow_inner": m["brow_inner"] - robust(m["brow_inner"])[0],
+        "brow_height": brows - robust(brows)[0], "brow_inner": inner - robust(inner)[0],
         "eye_aperture": (m["eye_left"] + m["eye_right"]) / 2, "mouth_open": m["mouth_open"],
     }  # fmt: skip

@@ -113,3 +113,52 @@ def test_nods_and_shakes_on_each_signers_own_tiers_with_linked_curves(two_signer
         assert curves.columns[track["col"]] == name and track["row"] == 1
     assert {f"{s}_head_pitch" for s in who} | {f"{s}_brow_height" for s in who} <= set(conf["tracks"])
     assert np.allclose(curves["time_s"] * 1000, frames.drop_duplicates("frame")["time_ms"], atol=1)
+
+
+BROW_FPS = 10.0
+
+
+def _measure(frames, face_mesh):
+    """Per-frame measures of the one face in each frame (MTCNN boxes, the mesh followed between frames)."""
+    from signfer.faces.detect import get_detector
+    from signfer.nonmanual.measures import COLUMNS, face_measures
+    from signfer.nonmanual.mesh import MeshTracker
+
+    det, tracker = get_detector("mtcnn"), MeshTracker(face_mesh)
+    rows = []
+    for frame in frames:
+        faces = det.detect(frame)
+        mesh = tracker.update(frame, {"S1": faces[0]})["S1"] if faces else None
+        rows.append(face_measures(mesh.points, frame.shape[1], frame.shape[0])[0] if mesh is not None else dict.fromkeys(COLUMNS, np.nan))
+    return {c: np.array([r[c] for r in rows]) for c in COLUMNS}
+
+
+def brow_sequence(face, lifts):
+    """12 s at 10 fps: the head pitching slowly between -15 and +15 deg (one cycle per 4.4 s, 2 deg of yaw wobble) and
+    ``lifts`` [(start_s, end_s, share of the inter-ocular distance)] of the brows; returns frames, times (ms), truth."""
+    n = int(12 * BROW_FPS)
+    t = np.arange(n) / BROW_FPS
+    pitch = 15 * np.sin(2 * np.pi * t / 4.4)
+    lift = np.zeros(n)
+    for a, b, h in lifts:
+        lift[(t >= a) & (t < b)] = h
+    frames = [face.render(rotation(2 * np.sin(t[k]), pitch[k], 0), size=224, face_px=100, brow_lift=lift[k]) for k in range(n)]
+    return frames, t * 1000, [(a * 1000, b * 1000) for a, b, _ in lifts]
+
+
+#: brow lifts (start s, end s, share of the inter-ocular distance) at different phases of the pitching: a fifth of the time
+LIFTS = [(1.0, 1.7, 0.08), (4.2, 4.9, 0.15), (7.3, 8.0, 0.1), (10.2, 10.9, 0.12)]
+
+
+@pytest.mark.parametrize("who", ["astronaut_face", "hopper_face"])
+def test_brow_raises_found_while_the_head_pitches_and_none_from_pitch_alone(who, request, face_mesh):
+    from signfer.nonmanual.events import Detector
+
+    face = request.getfixturevalue(who)
+    frames, times, truth = brow_sequence(face, LIFTS)
+    found = [(e.start_ms, e.end_ms) for e in Detector().events(times, _measure(frames, face_mesh)) if e.kind == "brow_raise"]
+    score = f1(found, truth)
+    frames, times, _ = brow_sequence(face, [])
+    still = [e for e in Detector().events(times, _measure(frames, face_mesh)) if e.kind in ("brow_raise", "brow_furrow")]
+    print(f"{who}: brow raise F1 {score:.2f} ({len(found)} found, {len(truth)} true); events from pitch alone: {still}")
+    assert score >= 0.9 and not still
