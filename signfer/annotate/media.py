@@ -235,11 +235,11 @@ def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep
         if hands is not None:
             hands(frames)
         assign(frames)
-        if nonmanual is not None:
-            nonmanual(frames)
         return frames
 
     def classify(frames: list[FrameData]) -> list[FrameData]:
+        if nonmanual is not None:  # beside the classifier, in the background thread, while the next batch is located
+            nonmanual(frames)
         crop(frames)
         classify_stage(frames)
         return frames

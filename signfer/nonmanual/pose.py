@@ -36,25 +36,39 @@ def canonical_face() -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(v), rows[:, 4]
 
 
+@functools.lru_cache(maxsize=1)
 def pose_landmarks() -> np.ndarray:
     """Indices of the landmarks the pose is fitted on (MediaPipe's Procrustes basis)."""
     return np.flatnonzero(canonical_face()[1] > 0)
 
 
+def _axis(k: int, rad: float) -> np.ndarray:
+    c, s = np.cos(rad), np.sin(rad)
+    i, j = ((1, 2), (2, 0), (0, 1))[k]
+    m = np.eye(3)
+    m[i, i] = m[j, j] = c
+    m[i, j], m[j, i] = -s, s
+    return m
+
+
+@functools.lru_cache(maxsize=1)
+def _pose_object() -> np.ndarray:
+    return np.ascontiguousarray(canonical_face()[0][pose_landmarks()])
+
+
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """The 3x3 rotation of a head at ``yaw``, ``pitch``, ``roll`` degrees (see the module's conventions)."""
-    from scipy.spatial.transform import Rotation
-
-    p, y, r = np.asarray([pitch, yaw, roll], np.float64) * _SIGN
-    return Rotation.from_euler("ZYX", [r, y, p], degrees=True).as_matrix()
+    p, y, r = np.radians(np.asarray([pitch, yaw, roll], np.float64) * _SIGN)
+    return _axis(2, r) @ _axis(1, y) @ _axis(0, p)
 
 
 def angles(R: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees of the rotation ``R`` (inverse of :func:`rotation`)."""
-    from scipy.spatial.transform import Rotation
-
-    r, y, p = Rotation.from_matrix(np.asarray(R, np.float64)).as_euler("ZYX", degrees=True)
-    p, y, r = np.array([p, y, r]) * _SIGN
+    """(yaw, pitch, roll) in degrees of the rotation ``R`` (inverse of :func:`rotation`; yaw within +-90)."""
+    R = np.asarray(R, np.float64)
+    y = -np.arcsin(np.clip(R[2, 0], -1.0, 1.0))
+    r = np.arctan2(R[1, 0], R[0, 0])
+    p = np.arctan2(R[2, 1], R[2, 2])
+    p, y, r = np.degrees([p, y, r]) * _SIGN
     return float(y), float(p), float(r)
 
 
@@ -66,9 +80,8 @@ def camera(width: int, height: int, focal: float = FOCAL) -> np.ndarray:
 def head_rotation(points: np.ndarray, width: int, height: int, focal: float = FOCAL, guess=None) -> tuple[np.ndarray, np.ndarray]:
     """(R, t): the canonical face's rotation and translation (cm) into the camera from 2D landmarks ``points``
     (468, >= 2) in image pixels. ``guess``: a previous (R, t) to start from (video)."""
-    verts, _ = canonical_face()
     idx = pose_landmarks()
-    obj = verts[idx]
+    obj = _pose_object()
     img = np.ascontiguousarray(np.asarray(points, np.float64)[idx, :2])
     K = camera(width, height, focal)
     if guess is not None:
