@@ -15,10 +15,11 @@ Events (each with start, end and a strength):
   on the frontalised mesh and with the rest of their dependence on pitch removed, :func:`pitch_corrected`) above /
   below the signer's median by ``max(brow_raise, brow_k x SD)`` / ``max(brow_furrow, brow_k x SD)`` (shares of the
   inter-ocular distance) for at least ``brow_min_s``; strength: the largest offset.
-- ``blink``: eye aperture (mean of both eyes) below ``blink_ratio`` x the signer's median for at most ``blink_max_s``;
-  strength: 1 - smallest aperture / median.
-- ``mouth_open``: mouth opening above the median by ``max(mouth_open, mouth_k x SD)`` for at least ``mouth_min_s``;
-  strength: the largest offset.
+- ``blink``: eye aperture (mean of both eyes) below ``blink_ratio`` x its running median over ``blink_window_s``
+  (the eyes' level changes with gaze and smiling) for at most ``blink_max_s``; strength: 1 - smallest ratio.
+- ``mouth_open``: mouth opening above the signer's closed level (the 10th percentile) by
+  ``max(mouth_open, mouth_k x SD)`` (SD of the frames below the median) for at least ``mouth_min_s``;
+  strength: the largest opening above the closed level.
 
 Tilts, brows and mouth start where the offset crosses its threshold and last while it stays above ``hysteresis``
 x the threshold.
@@ -61,7 +62,8 @@ class EventThresholds:
     brow_furrow: float = 0.02
     brow_k: float = 3.0
     brow_min_s: float = 0.15
-    blink_ratio: float = 0.5
+    blink_ratio: float = 0.85
+    blink_window_s: float = 1.0
     blink_max_s: float = 0.5
     mouth_open: float = 0.08
     mouth_k: float = 3.0
@@ -72,8 +74,8 @@ class EventThresholds:
         for k, v in asdict(self).items():
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise OptionError(f"non-manual threshold {k} must be a number >= 0, got {v!r}")
-        if self.min_swings < 1 or not 0 < self.blink_ratio < 1:
-            raise OptionError("min_swings must be >= 1 and blink_ratio between 0 and 1")
+        if self.min_swings < 1 or not 0 < self.blink_ratio < 1 or self.blink_window_s <= 0:
+            raise OptionError("min_swings must be >= 1, blink_ratio between 0 and 1 and blink_window_s > 0")
 
 
 @dataclass(frozen=True)
@@ -187,16 +189,37 @@ class Detector:
         close()
         return events
 
+    def blinks(self, t: np.ndarray, eyes: np.ndarray) -> list[Event]:
+        from scipy.ndimage import median_filter
+
+        th = self.th
+        valid = np.isfinite(eyes)
+        if valid.sum() < 3:
+            return []
+        step_s = float(np.median(np.diff(t))) / 1000.0
+        n = max(3, int(round(th.blink_window_s / step_s)) | 1)
+        level = median_filter(_fill(eyes), size=n, mode="nearest")
+        ratio = np.where(valid & (level > 0), eyes / np.where(level > 0, level, 1.0), np.nan)
+        out = []
+        for i, j in _runs(ratio < th.blink_ratio):
+            start, end = self._span(t, i, j)
+            if (end - start) / 1000.0 <= th.blink_max_s + 1e-9:
+                out.append(Event("blink", start, end, 1.0 - float(np.nanmin(ratio[i:j + 1]))))
+        return out
+
     def sustained(self, kind: str, t: np.ndarray, x: np.ndarray, floor: float, k: float, min_s: float, direction: int,
-                  max_s: float | None = None, relative: float | None = None) -> list[Event]:  # fmt: skip
+                  base: str = "median") -> list[Event]:  # fmt: skip
         med, sd = robust(x)
         if not math.isfinite(med):
             return []
+        if base == "closed":  # mouth: the closed level and the noise of the frames at or below the median
+            ok = x[np.isfinite(x)]
+            sd = robust(ok[ok <= med])[1]
+            med = float(np.percentile(ok, 10))
         d = direction * (x - med)
-        thr = med * (1 - relative) if relative is not None else max(floor, k * sd)
-        mask = (x < thr) if relative is not None else (d > thr)
-        mask &= np.isfinite(x)
-        if relative is None and self.th.hysteresis < 1:  # extend each run while the offset stays above the lower level
+        thr = max(floor, k * sd)
+        mask = (d > thr) & np.isfinite(x)
+        if self.th.hysteresis < 1:  # extend each run while the offset stays above the lower level
             low = (d > thr * self.th.hysteresis) & np.isfinite(x)
             mask = np.zeros_like(mask)
             for i, j in _runs(low):
@@ -206,11 +229,9 @@ class Detector:
         for i, j in _runs(mask):
             start, end = self._span(t, i, j)
             dur = (end - start) / 1000.0
-            if dur + 1e-9 < min_s or (max_s is not None and dur > max_s + 1e-9):
+            if dur + 1e-9 < min_s:
                 continue
-            if relative is not None:
-                strength = 1.0 - float(np.nanmin(x[i:j + 1])) / med if med > 0 else float("nan")
-            elif kind == "head_tilt":
+            if kind == "head_tilt":
                 strength = float(np.nanmean(x[i:j + 1] - med))
             else:
                 strength = float(np.nanmax(d[i:j + 1]))
@@ -235,8 +256,8 @@ class Detector:
         out += [e for e in self.sustained("head_tilt", t, m["head_roll"], th.tilt_deg, th.tilt_k, th.tilt_min_s, -1)]
         out += self.sustained("brow_raise", t, brows, th.brow_raise, th.brow_k, th.brow_min_s, 1)
         out += self.sustained("brow_furrow", t, inner, th.brow_furrow, th.brow_k, th.brow_min_s, -1)
-        out += self.sustained("blink", t, eyes, 0.0, 0.0, 0.0, -1, max_s=th.blink_max_s, relative=1 - th.blink_ratio)
-        out += self.sustained("mouth_open", t, m["mouth_open"], th.mouth_open, th.mouth_k, th.mouth_min_s, 1)
+        out += self.blinks(t, eyes)
+        out += self.sustained("mouth_open", t, m["mouth_open"], th.mouth_open, th.mouth_k, th.mouth_min_s, 1, base="closed")
         return sorted(out, key=lambda e: (e.start_ms, e.kind))
 
 
