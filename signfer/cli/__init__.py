@@ -733,6 +733,8 @@ def _add_annotate_corpus(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads per worker (default: cores / workers; 1 with --engine ray, where it is also the CPUs each actor asks for)")
     _engine_arguments(p)
     p.add_argument("--gpus-per-worker", type=float, default=0, metavar="G", help="with --engine ray: GPUs per actor (e.g. 1, or 0.5 for two models per GPU); the model then runs on the GPU (default: %(default)s = CPU)")
+    p.add_argument("--nmm", action="store_true", help="non-manual markers per signer, as `signfer annotate --nmm` (docs/nonmanual.md)")
+    p.add_argument("--nmm-threshold", action="append", default=[], metavar="NAME=VALUE", help="with --nmm: set an event threshold (repeatable)")
     p.set_defaults(func=_run_annotate_corpus)
 
 
@@ -745,7 +747,7 @@ def _run_annotate_corpus(args) -> int:
                                 every=args.every, detect_every=args.detect_every, detect_scale=args.detect_scale,
                                 detector=args.detector, smooth=args.smooth, batch_size=args.batch_size, backend=args.backend,
                                 device=args.device, threads=args.threads, engine=args.engine, address=args.address,
-                                gpus_per_worker=args.gpus_per_worker)
+                                gpus_per_worker=args.gpus_per_worker, nonmanual=_nonmanual_options(args))
     except Stopped as exc:
         print(f"signfer annotate-corpus: {exc}", file=sys.stderr)
         return 143

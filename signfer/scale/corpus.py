@@ -219,6 +219,7 @@ def annotate_corpus(
     engine: str = "local",
     address: str | None = None,
     gpus_per_worker: float = 0,
+    nonmanual=None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Annotate every video of ``inputs`` (a list file, or a sequence of paths) into ``out`` with ``workers`` workers.
@@ -233,7 +234,7 @@ def annotate_corpus(
     has room for) on the cluster at ``address`` (default: ``RAY_ADDRESS``, else a local Ray),
     each with ``threads`` CPUs (default 1) and ``gpus_per_worker`` GPUs (the model then runs on
     the GPU: ``device`` becomes ``cuda``); ``out`` and the inputs must be on a file system
-    every node sees. Raises :class:`signfer.scale.engine.Stopped` on SIGTERM / Ctrl-C after
+    every node sees. ``nonmanual``: :class:`~signfer.annotate.stages.NonManualOptions` (``--nmm``) or None. Raises :class:`signfer.scale.engine.Stopped` on SIGTERM / Ctrl-C after
     recording what finished.
     """
     if engine not in ENGINES:
@@ -264,7 +265,7 @@ def annotate_corpus(
         tasks.append(Task(jid, {"input": str(p.resolve()), "final": str(final), "name": name, "job": jid, "info": info,
                                 "marker": str(ledger.marker(jid)), "run": run}, info=info))
     options_kw = dict(every=every, detect_every=detect_every, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
-                      min_duration_ms=min_duration_ms, fps=fps, eaf_probabilities=eaf_probabilities)
+                      min_duration_ms=min_duration_ms, fps=fps, eaf_probabilities=eaf_probabilities, nonmanual=nonmanual)
     recognizer_kw = dict(device=device, backend=backend, detector=detector, detect_scale=detect_scale, batch_size=batch_size)
     init = (model, recognizer_kw, options_kw, list(formats), threads)
     is_done = lambda t: Path(t.payload["final"]).is_dir()
