@@ -404,7 +404,9 @@ class NonManualStage:
         else:
             from signfer.nonmanual.mesh import FaceMesh, MeshTracker
 
-            self.tracker = MeshTracker(FaceMesh(min_presence=options.min_presence))
+            mesh = FaceMesh(min_presence=options.min_presence)
+            mesh._load()  # now: a missing runtime or model is said once, not on every frame
+            self.tracker = MeshTracker(mesh)
 
     def __call__(self, frames: list[FrameData]) -> None:
         for f in frames:
