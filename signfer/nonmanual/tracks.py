@@ -113,7 +113,7 @@ def write_timeseries(tracks: Tracks, csv_path: str | os.PathLike, tsconf_path: s
         track = ET.SubElement(src, "track", derivative="0", name=col)
         ET.SubElement(track, "property", key="detect-range", value="false")
         pos = ET.SubElement(track, "sample-position")
-        ET.SubElement(pos, "pos", col=str(col_index), row="1")  # row 0 is the header
+        ET.SubElement(pos, "pos", col=str(col_index), row="0")  # as ELAN writes it for CSV tracks: the column of each line
         ET.SubElement(track, "description").text = f"signfer non-manual curve {curve} ({unit})"
         ET.SubElement(track, "units").text = unit
         ET.SubElement(track, "range", max=f"{hi}", min=f"{lo}")

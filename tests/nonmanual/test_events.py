@@ -110,7 +110,7 @@ def test_nods_and_shakes_on_each_signers_own_tiers_with_linked_curves(two_signer
     curves = pd.read_csv(res.outputs["curves"])
     assert conf["provider"].endswith("CSVServiceProvider") and conf["time_column"] == 0 and conf["source"] == res.outputs["curves"].resolve().as_uri()
     for name, track in conf["tracks"].items():
-        assert curves.columns[track["col"]] == name and track["row"] == 1
+        assert curves.columns[track["col"]] == name and track["row"] == 0
     assert {f"{s}_head_pitch" for s in who} | {f"{s}_brow_height" for s in who} <= set(conf["tracks"])
     assert np.allclose(curves["time_s"] * 1000, frames.drop_duplicates("frame")["time_ms"], atol=1)
 
