@@ -51,7 +51,7 @@ def annotate_inputs(
     unknown = sorted(set(f.lower() for f in formats) - set(FORMATS))
     if unknown or not (formats or overlay):
         raise OptionError(f"unknown or no output format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma-separated)")
-    if (options.hands is not None and isinstance(options.hands.detector, str)) or (options.nonmanual is not None and options.nonmanual.mesh is None):
+    if (options.hands is not None and isinstance(options.hands.detector, str)) or options.nonmanual is not None:
         from signfer.signers.hands import tflite_interpreter_class
 
         tflite_interpreter_class()  # a missing [hands] extra is said once, before any video starts

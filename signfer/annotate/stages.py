@@ -211,14 +211,12 @@ class NonManualOptions:
     """Non-manual markers (``--nmm``): MediaPipe's face mesh on each signer's face (kept below ``min_presence``:
     no mesh), head pose with a camera of focal length ``focal`` x the frame's long side, measures per frame and
     events per signer with ``thresholds`` (:class:`~signfer.nonmanual.events.EventThresholds`); ``curves``: the
-    ELAN time-series files beside the EAF. ``mesh``: an object with ``.update(rgb, {signer: face})`` instead of
-    the model (tests)."""
+    ELAN time-series files beside the EAF."""
 
     thresholds: EventThresholds = field(default_factory=EventThresholds)
     focal: float = FOCAL
     min_presence: float = 0.5
     curves: bool = True
-    mesh: object = None
 
     def __post_init__(self):
         if not self.focal > 0 or not 0 <= self.min_presence <= 1:
@@ -398,15 +396,12 @@ class NonManualStage:
     the mesh follows each signer from frame to frame (:class:`~signfer.nonmanual.mesh.MeshTracker`)."""
 
     def __init__(self, options: NonManualOptions):
-        self.options = options
-        if options.mesh is not None:
-            self.tracker = options.mesh
-        else:
-            from signfer.nonmanual.mesh import FaceMesh, MeshTracker
+        from signfer.nonmanual.mesh import FaceMesh, MeshTracker
 
-            mesh = FaceMesh(min_presence=options.min_presence)
-            mesh._load()  # now: a missing runtime or model is said once, not on every frame
-            self.tracker = MeshTracker(mesh)
+        self.options = options
+        mesh = FaceMesh(min_presence=options.min_presence)
+        mesh.load()  # now: a missing runtime or model is said once, not on every frame
+        self.tracker = MeshTracker(mesh)
 
     def __call__(self, frames: list[FrameData]) -> None:
         for f in frames:

@@ -97,7 +97,8 @@ class FaceMesh:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def _load(self):
+    def load(self):
+        """The TFLite interpreter (built on first use; raises ``WeightsUnavailable`` / ``MissingExtra``)."""
         if self._it is None:
             path = Path(self.model) if self.model else model_file("face_mesh")
             if not path.is_file():
@@ -113,7 +114,7 @@ class FaceMesh:
         crop = cv2.warpAffine(np.ascontiguousarray(rgb), m, (MESH_INPUT, MESH_INPUT), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         with self._lock:
-            it = self._load()
+            it = self.load()
             it.set_tensor(self._in, (crop.astype(np.float32) / 255.0)[None])
             it.invoke()
             outs = [it.get_tensor(i) for i in self._out]
