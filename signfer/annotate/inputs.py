@@ -54,7 +54,7 @@ def annotate_inputs(
     if (options.hands is not None and isinstance(options.hands.detector, str)) or options.nonmanual is not None:
         from signfer.signers.hands import tflite_interpreter_class
 
-        tflite_interpreter_class()  # a missing [hands] extra is said once, before any video starts
+        tflite_interpreter_class()  # a missing [mediapipe] extra is said once, before any video starts
     recognizer_kw.setdefault("batch_size", options.batch_size)
     models = load_models(model, upper_model, lower_model, **recognizer_kw)
     log(f"model: {models['full'].describe()}" + "".join(f"; {r} face: {models[r].describe()}" for r in ("upper", "lower") if models[r] is not None))
