@@ -21,12 +21,14 @@ def _ramp(t, t0, t1, a, b):
 
 def schedule(kind_first: str, n: int):
     """Per frame (yaw, pitch) and the true events for one signer: still stretches, an oscillation of the first kind
-    (2 Hz, 12 deg), a slow turn there and back (25 deg over 1.5 s each way), then the other kind (3.5 Hz, 9 deg)."""
+    (2 Hz, 12 deg), a slow turn there and back (25 deg over 1.5 s each way), the other kind (3.5 Hz, 9 deg), the first
+    kind again (1.5 Hz, 8 deg), the other again (4 Hz, 20 deg): the issue's range of 1.5-4 Hz and 8-20 deg."""
     t = np.arange(n) / FPS
     yaw, pitch = np.zeros(n), np.zeros(n)
     other = "head_shake" if kind_first == "head_nod" else "head_nod"
     truth = []
-    for kind, (t0, t1), hz, amp in ((kind_first, (1.0, 2.5), 2.0, 12.0), (other, (7.5, 8.65), 3.5, 9.0)):
+    for kind, (t0, t1), hz, amp in ((kind_first, (1.0, 2.5), 2.0, 12.0), (other, (7.5, 8.65), 3.5, 9.0),
+                                    (kind_first, (10.0, 12.0), 1.5, 8.0), (other, (13.0, 14.0), 4.0, 20.0)):  # fmt: skip
         on = (t >= t0) & (t < t1)
         wave = amp * np.sin(2 * np.pi * hz * (t[on] - t0))
         (pitch if kind == "head_nod" else yaw)[on] += wave
@@ -39,7 +41,7 @@ def schedule(kind_first: str, n: int):
 @pytest.fixture(scope="session")
 def two_signers_nodding(tmp_path_factory, astronaut_face, hopper_face):
     """Astronaut (left) nods first, then shakes; Grace Hopper (right) shakes first, then nods; both turn slowly between."""
-    n = int(9.5 * FPS)
+    n = int(15 * FPS)
     plans = {"astronaut": schedule("head_nod", n), "hopper": schedule("head_shake", n)}
     frames = []
     for k in range(n):
