@@ -140,3 +140,15 @@ def read_tsconf(path: str | os.PathLike) -> dict:
     provider = next((p.get("value") for p in src.findall("property") if p.get("key") == "provider"), None)
     return {"source": src.get("source-url"), "time_column": int(src.get("time-column")), "sample_type": src.get("sample-type"),
             "provider": provider, "tracks": tracks}  # fmt: skip
+
+
+def relink_timeseries(folder: str | os.PathLike) -> None:
+    """Point every ``*_tsconf.xml`` in ``folder`` at the ``_curves.csv`` beside it (after the folder was moved, e.g. from
+    a corpus worker's staging folder to its final place)."""
+    for conf in Path(folder).glob("*_tsconf.xml"):
+        csv = conf.with_name(conf.name[: -len("_tsconf.xml")] + "_curves.csv")
+        tree = ET.parse(conf)
+        for src in tree.getroot().findall("tracksource"):
+            src.set("source-url", csv.resolve().as_uri())
+        with atomic_write(conf) as fh:
+            fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree.getroot(), encoding="unicode") + "\n")

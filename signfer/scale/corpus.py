@@ -142,6 +142,10 @@ def annotate_one(payload: dict) -> dict:
         if final.exists():  # an older complete copy (e.g. a forced rerun): replace it
             shutil.rmtree(final)
         os.replace(stage, final)
+        if options.nonmanual is not None:  # the ELAN time-series config names its CSV by absolute path
+            from signfer.nonmanual.tracks import relink_timeseries
+
+            relink_timeseries(final)
     except InputError as exc:
         shutil.rmtree(stage, ignore_errors=True)
         return {"status": "failed", "error": str(exc), "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid()}

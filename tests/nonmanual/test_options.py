@@ -55,3 +55,6 @@ def test_annotate_corpus_with_nmm_writes_tiers_and_linked_curves(tmp_path, astro
     assert {"head_nod", "head_shake", "brow_raise", "blink", "mouth_open"} <= set(eaf.tiers)  # plain mode: no signer prefix
     assert [a for a, *_ in eaf.get_annotation_data_for_tier("head_nod")], "the nodding is found"
     assert {d["RELATIVE_LINK_URL"].lstrip("./") for d in eaf.linked_file_descriptors} == {"nodding_curves.csv", "nodding_tsconf.xml"}
+    from signfer.nonmanual.tracks import read_tsconf
+
+    assert read_tsconf(folder / "nodding_tsconf.xml")["source"] == (folder / "nodding_curves.csv").resolve().as_uri()
