@@ -19,7 +19,7 @@ FLOORS = [
     {"faces", "evaluation"},
     {"data"},
     {"models"},
-    {"inference", "signers"},
+    {"inference", "signers", "nonmanual"},
     {"annotate", "training"},
     {"export", "explain", "scale", "samples", "experiments"},
     {"cli"},

@@ -345,13 +345,20 @@ def write_tiers(
     media: str | os.PathLike | None = None,
     participants: dict[str, str] | None = None,
     properties: dict | None = None,
+    linked_files: Sequence[tuple[str | os.PathLike, str]] = (),
 ) -> Path:
     """Write an EAF 3.0 file with ``tiers`` (name -> ``(start_ms, end_ms, value)``, in the order given): signfer's ELAN writer.
 
     Times are rounded to whole milliseconds; empty or inverted intervals are skipped. ``participants``:
     tier name -> participant (signer ID). ``media`` is linked (absolute URL plus a path relative to the EAF).
+    ``linked_files``: ``(path, mime type)`` of secondary files (``LINKED_FILE_DESCRIPTOR``: e.g. ELAN time-series
+    CSV and ``_tsconf.xml``), linked the same way.
     """
     eaf = new_eaf(media, path, properties)
+    for file, mime in linked_files:
+        file = Path(file).resolve()
+        rel = os.path.relpath(file, Path(path).resolve().parent)
+        eaf.add_secondary_linked_file(file.as_uri(), relpath=Path(rel).as_posix(), mimetype=mime)
     for name, anns in tiers.items():
         eaf.add_tier(name, part=(participants or {}).get(name))
         for start, end, value in anns:

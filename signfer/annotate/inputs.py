@@ -36,10 +36,10 @@ def load_models(models: ModelOptions, batch_size: int = 16) -> dict:
 def load_annotator(models: ModelOptions, options: AnnotationOptions | None = None, outputs: OutputOptions | None = None) -> Annotator:
     """Load the models (once) and build the Annotator that every input of a process (or Ray actor) goes through."""
     options = options or AnnotationOptions()
-    if options.hands is not None and isinstance(options.hands.detector, str):
+    if (options.hands is not None and isinstance(options.hands.detector, str)) or options.nonmanual is not None:
         from signfer.signers.hands import tflite_interpreter_class
 
-        tflite_interpreter_class()  # a missing [hands] extra is said once, before any video starts
+        tflite_interpreter_class()  # a missing [mediapipe] extra is said once, before any video starts
     return Annotator(load_models(models, options.batch_size), options, outputs)
 
 

@@ -44,6 +44,7 @@ from signfer.annotate.stages import (
     FrameData,
     HandStage,
     LargestFace,
+    NonManualStage,
     SignerPost,
     Signers,
 )
@@ -142,6 +143,7 @@ def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep
     if policy == "switch" and (models["upper"] is None or models["lower"] is None):
         raise OptionError("occlusion policy 'switch' needs an upper-face and a lower-face model (--upper-model, --lower-model); "
                          "use --occlusion flag to only record occlusion")  # fmt: skip
+    nonmanual = NonManualStage(options.nonmanual) if options.nonmanual is not None else None
     crop = CropStage(models, policy, keep_images)
     classify_stage = ClassifyStage(models)
 
@@ -154,6 +156,8 @@ def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep
         return frames
 
     def classify(frames: list[FrameData]) -> list[FrameData]:
+        if nonmanual is not None:  # beside the classifier, in the background thread, while the next batch is located
+            nonmanual(frames)
         crop(frames)
         classify_stage(frames)
         return frames
@@ -287,7 +291,9 @@ def annotate_media(
     info = reader.info
     name = name or Path(path).stem or "annotation"
     signers_on, hands_on = options.signers is not None, options.hands is not None
-    schema = RowSchema(class_names, options.smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs))
+    nmm = options.nonmanual
+    schema = RowSchema(class_names, options.smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs),
+                       nonmanual=nmm is not None)  # fmt: skip
     step_ms = info.frame_ms * (options.every if info.kind == "video" else 1)
     header = {
         "media": {"path": str(Path(path).resolve()), "kind": info.kind, "fps": info.fps, "frame_count": info.frame_count, "width": info.width, "height": info.height, "decoder": info.backend},
@@ -342,6 +348,9 @@ def annotate_media(
         if out_dir is not None:
             out_dir = Path(out_dir)
             planned = [out_dir / f"{name}.{fmt}" for fmt in formats] + ([out_dir / f"{name}.overlay.mp4"] if do_overlay else [])
+            if nmm is not None and nmm.curves and "eaf" in formats:  # ELAN time-series files, linked from the EAF
+                outputs["curves"], outputs["tsconf"] = out_dir / f"{name}_curves.csv", out_dir / f"{name}_tsconf.xml"
+                planned += [outputs["curves"], outputs["tsconf"]]
             refuse_overwrite(planned, [path] + ([team_eaf] if team_eaf is not None and not options.eaf_into.in_place else []), writes="annotations")
             if "csv" in formats:
                 outputs["csv"] = out_dir / f"{name}.csv"
@@ -359,6 +368,11 @@ def annotate_media(
                 stack.callback(ovl.close)  # runs before the rename (LIFO)
         side_x: dict[str, list] = {}  # signer -> [sum of face-centre x, frames]
         tiers = EafTiers(class_names, options.eaf_probabilities, occlusion=hands_on, model_used=signers_on or hands_on, extras=schema.extras) if eaf_tmp is not None else None
+        nmm_tracks = None
+        if nmm is not None:
+            from signfer.nonmanual.tracks import Tracks
+
+            nmm_tracks = Tracks(nmm.thresholds)
 
         def finalize(fr: FrameData) -> None:
             nonlocal n_analysed
@@ -379,6 +393,8 @@ def annotate_media(
                     rows.append(row)
             if tiers is not None:
                 tiers.push(fr.time_ms, frame_rows, schema.smoothed)
+            if nmm_tracks is not None:
+                nmm_tracks.push(fr.time_ms, frame_rows)
             if ovl is not None:
                 image = fr.image
                 if overlay_frames is not None:
@@ -401,6 +417,12 @@ def annotate_media(
         order = [""] if not signers_on else (chosen if chosen is not None else sorted(post_segments, key=_id_key))
         signer_segments = {s: post_segments.get(s, []) for s in order}
         segments = sorted((seg for segs in signer_segments.values() for seg in segs), key=lambda s: (s.start_ms, s.label))
+        nmm_tiers = nmm_parts = nmm_events = None
+        if nmm_tracks is not None:
+            from signfer.annotate.elan import signer_tier
+            from signfer.nonmanual.tracks import event_tiers
+
+            nmm_tiers, nmm_parts, nmm_events = event_tiers(nmm_tracks, order, signer_tier)
         summary = {"frames": n_analysed, **{f"rows_{k}" if signers_on else f"frames_{k}": v for k, v in counts.items()}, "segments": len(segments), "end_ms": end_ms}
         if json_w is not None:
             more = {}
@@ -409,9 +431,21 @@ def annotate_media(
             if options.calibration.enabled:
                 more["baselines"] = baseline_info
                 more["notes"] = notes
+            if nmm_events is not None:
+                more["nonmanual_events"] = nmm_events
             json_w.close(signer_segments if signers_on else segments, summary, **more)
         if eaf_tmp is not None:
             named, parts = tiers.tiers(signer_segments, end_ms, order)
+            linked = []
+            if nmm_tiers is not None:
+                named, parts = {**named, **nmm_tiers}, {**parts, **nmm_parts}
+            if "curves" in outputs:
+                from signfer.nonmanual.tracks import write_timeseries
+
+                csv_tmp = stack.enter_context(atomic_path(outputs["curves"]))
+                ts_tmp = stack.enter_context(atomic_path(outputs["tsconf"]))
+                write_timeseries(nmm_tracks, csv_tmp, ts_tmp, order, csv_url=outputs["curves"])
+                linked = [(outputs["curves"], "text/csv"), (outputs["tsconf"], "text/xml")]
             props = {"signfer_model": full.source or full.spec.arch, "signfer_media": str(Path(path).resolve())}
             if info.kind == "video":
                 props["signfer_media_duration_ms"] = f"{(info.frame_count or 0) * info.frame_ms:.0f}" if info.frame_count else f"{end_ms:.0f}"
@@ -425,7 +459,7 @@ def annotate_media(
                 named, parts = rename_signers(named, parts, names)
                 enrich_eaf(team_eaf, named, eaf_tmp, participants=parts, annotator=signfer_annotator(props["signfer_model"]), properties=props)
             else:
-                write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
+                write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props, linked_files=linked)
             # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:
             ovl.close()

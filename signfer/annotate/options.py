@@ -8,12 +8,14 @@ only (the recognizers are loaded with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 from signfer.errors import OptionError
 from signfer.annotate.elan import EAF_PROBABILITY_MODES, EafInto
 from signfer.annotate.smoothing import Smoothing
+from signfer.nonmanual.events import EventThresholds
+from signfer.nonmanual.pose import FOCAL
 from signfer.signers.calibration import CalibrationOptions, NeutralInterval  # noqa: F401 - calibration's options (defined beside it, a floor below)
 from signfer.signers.covered_half import DEFAULT_THRESHOLD
 
@@ -80,6 +82,26 @@ class HandOptions:
         return {"detector": det, "occlusion": self.occlusion, "threshold": self.threshold, "palm_every": self.palm_every}
 
 
+@dataclass(frozen=True)
+class NonManualOptions:
+    """Non-manual markers (``--nmm``): MediaPipe's face mesh on each signer's face (kept below ``min_presence``:
+    no mesh), head pose with a camera of focal length ``focal`` x the frame's long side, measures per frame and
+    events per signer with ``thresholds`` (:class:`~signfer.nonmanual.events.EventThresholds`); ``curves``: the
+    ELAN time-series files beside the EAF."""
+
+    thresholds: EventThresholds = field(default_factory=EventThresholds)
+    focal: float = FOCAL
+    min_presence: float = 0.5
+    curves: bool = True
+
+    def __post_init__(self):
+        if not self.focal > 0 or not 0 <= self.min_presence <= 1:
+            raise OptionError("nmm focal must be > 0 and min_presence between 0 and 1")
+
+    def to_dict(self) -> dict:
+        return {"thresholds": asdict(self.thresholds), "focal": self.focal, "min_presence": self.min_presence, "curves": self.curves}
+
+
 @dataclass
 class AnnotationOptions:
     """How to annotate: analyse every ``every``-th frame; detect faces every ``detect_every``-th
@@ -106,6 +128,8 @@ class AnnotationOptions:
     #: faces at a fraction of the cost), the whole frame when none is found there and every 25th detection
     detect_near: bool = True
     eaf_into: EafInto | None = None
+    #: non-manual markers (``--nmm``): head pose, brows, eyes, mouth per frame; events and curves per signer
+    nonmanual: NonManualOptions | None = None
 
     def __post_init__(self):
         if self.every < 1 or self.detect_every < 1 or self.batch_size < 1:
@@ -144,6 +168,8 @@ class AnnotationOptions:
             out["calibration"] = self.calibration.to_dict()
         if self.eaf_into is not None:
             out["eaf_into"] = self.eaf_into.to_dict()
+        if self.nonmanual is not None:
+            out["nonmanual"] = self.nonmanual.to_dict()
         return out
 
 

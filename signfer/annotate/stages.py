@@ -8,6 +8,7 @@
       -> SignerStage    faces -> signers: LargestFace (one signer, the plain case; template tracking between
                         detections) or Signers (every face, stable IDs re-identified after absences);
                         occlusion of each face half by the hands
+      -> NonManualStage optional (--nmm): face mesh per signer, head pose, brows, eyes, mouth (signfer.nonmanual)
       -> CropStage      the face cut as the model that will read it expects (full / upper / lower face)
       -> ClassifyStage  batched, one classifier per region: logits (+ extra numeric outputs)
       -> SignerPost     per signer: calibration (logits only), softmax, smoothing, segments
@@ -33,9 +34,10 @@ from signfer.faces.detect import pick_face
 from signfer.faces.tracker import FaceTracker
 from signfer.faces.types import Face
 from signfer.inference.classifier import softmax
-from signfer.annotate.options import FaceOptions, HandOptions, SignerOptions  # noqa: F401 - the stages' options (annotate.options)
+from signfer.annotate.options import FaceOptions, HandOptions, NonManualOptions, SignerOptions  # noqa: F401 - the stages' options (annotate.options)
 from signfer.annotate.segments import Segment, SegmentBuilder
 from signfer.annotate.smoothing import Smoothing, StreamingSmoother
+from signfer.nonmanual.measures import face_measures
 from signfer.signers.calibration import calibrate
 from signfer.signers.covered_half import (
     NO_OCCLUSION,
@@ -74,6 +76,7 @@ class FaceObs:
     calibrated: np.ndarray | None = None  # probabilities after calibration (when on)
     smoothed: np.ndarray | None = None  # decision probabilities + extras, smoothed (when on)
     box: tuple | None = None  # the box reported (clipped to the frame); None: face.box
+    nonmanual: dict | None = None  # with --nmm: head pose, brows, eyes, mouth (signfer.nonmanual.measures.COLUMNS)
 
     @property
     def shown_box(self) -> tuple:
@@ -114,7 +117,8 @@ class FrameData:
 
         faces = [{"signer_id": o.signer_id, "face": face(o.face), "source": o.source, "status": o.status, "error": o.error,
                   "occlusion": None if o.occlusion is None else [o.occlusion.state, o.occlusion.upper, o.occlusion.lower],
-                  "region": o.region, "logits": arr(o.logits), "extras": arr(o.extras), "box": None if o.box is None else [float(v) for v in o.box]}
+                  "region": o.region, "logits": arr(o.logits), "extras": arr(o.extras), "box": None if o.box is None else [float(v) for v in o.box],
+                  "nonmanual": o.nonmanual}
                  for o in self.faces]  # fmt: skip
         return {"index": self.index, "time_ms": self.time_ms, "source": self.source, "error": self.error, "status": self.status,
                 "hands": None if self.hands is None else len(self.hands), "faces": faces}  # fmt: skip
@@ -132,7 +136,7 @@ class FrameData:
 
         faces = [FaceObs(o["signer_id"], face(o["face"]), o["source"], o["status"], o["error"],
                          None if o["occlusion"] is None else Occlusion(*o["occlusion"]), o["region"], None, arr(o["logits"]), arr(o["extras"]),
-                         box=None if o["box"] is None else tuple(o["box"]))
+                         box=None if o["box"] is None else tuple(o["box"]), nonmanual=o.get("nonmanual"))
                  for o in rec["faces"]]  # fmt: skip
         hands = None if rec["hands"] is None else [None] * rec["hands"]
         return cls(rec["index"], rec["time_ms"], None, rec["source"], rec["error"], rec["status"], None, hands, faces)
@@ -301,6 +305,34 @@ class Signers(_EachFrame):
                 obs.status, obs.region = "no_face", "none"  # lost, and no hand explains it
             out.append(obs)
         f.faces = out
+
+
+class NonManualStage:
+    """Face mesh and measures (``obs.nonmanual``) of every face seen in the frame (detected or tracked, not coasting);
+    the mesh follows each signer from frame to frame (:class:`~signfer.nonmanual.mesh.MeshTracker`)."""
+
+    def __init__(self, options: NonManualOptions):
+        from signfer.nonmanual.mesh import FaceMesh, MeshTracker
+
+        self.options = options
+        mesh = FaceMesh(min_presence=options.min_presence)
+        mesh.load()  # now: a missing runtime or model is said once, not on every frame
+        self.tracker = MeshTracker(mesh)
+
+    def __call__(self, frames: list[FrameData]) -> None:
+        for f in frames:
+            if f.status == "error" or f.image is None:
+                continue
+            seen = {o.signer_id: o for o in f.faces if o.status == "ok" and o.source != "coasting"}
+            try:
+                meshes = self.tracker.update(f.image, {sid: o.face for sid, o in seen.items()})
+                h, w = f.image.shape[:2]
+                for sid, mesh in meshes.items():
+                    if mesh is not None:
+                        seen[sid].nonmanual = face_measures(mesh.points, w, h, self.options.focal)[0]
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
+                for o in seen.values():
+                    o.nonmanual, o.error = None, f"non-manual: {type(exc).__name__}: {exc}"
 
 
 class CropStage:

@@ -27,6 +27,7 @@ from typing import IO, Iterable, Sequence
 import numpy as np
 
 from signfer.annotate.segments import Segment
+from signfer.nonmanual.measures import COLUMNS as NONMANUAL_COLUMNS
 
 #: EAF properties recording the media an annotation was made on (checked by ``train --from-elan``)
 MEDIA_PROPERTIES = ("signfer_media", "signfer_media_duration_ms", "signfer_media_frames")
@@ -43,11 +44,13 @@ def _probability_columns(prefix: str, names: list[str], extras: Sequence[str] = 
 
 
 def frame_columns(class_names: Iterable[str], smoothed: bool = False, source: bool = False, *, signers: bool = False, hands: bool = False,
-                  calibrated: bool = False, extras: Sequence[str] = ()) -> list[str]:  # fmt: skip
+                  calibrated: bool = False, extras: Sequence[str] = (), nonmanual: bool = False) -> list[str]:  # fmt: skip
     """Columns of the per-frame table: ``frame, time_ms, [source,] [signer_id,] status, error``, face box and eyes,
     ``tracked``, [``face_source``], [``hands, occlusion, occluded_upper, occluded_lower``], [``model_used``],
     ``label, confidence, p_<class>...``, the extra outputs, then ``calibrated_*`` (calibration on) and
-    ``smooth_*`` (smoothing on; extras smoothed too)."""
+    ``smooth_*`` (smoothing on; extras smoothed too), then the non-manual measures (``--nmm``: ``head_yaw``,
+    ``head_pitch``, ``head_roll`` in degrees, ``brow_left/right/inner``, ``eye_left/right``, ``mouth_open/width``
+    as shares of the inter-ocular distance; see signfer.nonmanual.measures)."""
     names = list(class_names)
     cols = ["frame", "time_ms"] + (["source"] if source else []) + (["signer_id"] if signers else []) + ["status", "error"] + FACE_COLUMNS
     if signers or hands:
@@ -61,6 +64,8 @@ def frame_columns(class_names: Iterable[str], smoothed: bool = False, source: bo
         cols += _probability_columns("calibrated_", names)
     if smoothed:
         cols += _probability_columns("smooth_", names, extras)
+    if nonmanual:
+        cols += list(NONMANUAL_COLUMNS)
     return cols
 
 
@@ -79,11 +84,12 @@ class RowSchema:
     hands: bool = False
     calibrated: bool = False
     extras: tuple[str, ...] = ()
+    nonmanual: bool = False
 
     @property
     def columns(self) -> list[str]:
         return frame_columns(self.class_names, self.smoothed, self.source, signers=self.signers, hands=self.hands,
-                             calibrated=self.calibrated, extras=self.extras)  # fmt: skip
+                             calibrated=self.calibrated, extras=self.extras, nonmanual=self.nonmanual)  # fmt: skip
 
     def _probs(self, row: dict, prefix: str, probs, extras=None) -> None:
         if probs is None:
@@ -137,6 +143,8 @@ class RowSchema:
                 self._probs(row, "calibrated_", obs.calibrated, ())
             if self.smoothed:
                 self._probs(row, "smooth_", obs.smoothed)
+            if self.nonmanual and obs.nonmanual:
+                row.update({c: round(float(obs.nonmanual[c]), 4) for c in NONMANUAL_COLUMNS})
             out.append(row)
         return out
 
@@ -186,6 +194,8 @@ class RowSchema:
             rec["calibrated"] = block("calibrated_", ())
         if self.smoothed:
             rec["smoothed"] = block("smooth_", self.extras)
+        if self.nonmanual:
+            rec["nonmanual"] = None if row.get("head_yaw") is None else {c: row.get(c) for c in NONMANUAL_COLUMNS}
         return rec
 
 

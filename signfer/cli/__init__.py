@@ -376,6 +376,8 @@ def _annotation_arguments(p) -> None:
     g.add_argument("--occlusion-threshold", type=float, default=0.25, metavar="F", help="a face half counts as covered when a hand covers at least F of it (default: %(default)s)")
     g.add_argument("--calibrate", choices=["none", "median", "interval"], default="none", help="remove each signer's resting-face bias from the logits, measured on neutral frames only: median = the frames the model itself rates neutral with high confidence, interval = the --neutral stretches; without such frames outputs stay raw (said in the log); raw and calibrated outputs are both written (default: %(default)s)")
     g.add_argument("--neutral", action="append", default=[], metavar="[SIGNER:]START-END", help="a stretch in seconds where the signer (or every signer) is neutral, e.g. 0-2.5 or S2:10-12; implies --calibrate interval (repeatable)")
+    g.add_argument("--nmm", action="store_true", help="non-manual markers per signer (MediaPipe's face mesh, [mediapipe] extra): head yaw/pitch/roll, brow height, eye aperture, mouth as CSV/JSON columns; nod, shake, tilt, brow raise/furrow, blink, mouth open as EAF tiers (<ID>_head_shake ...) and the curves as an ELAN time-series file; pre-annotations to confirm (docs/nonmanual.md)")
+    g.add_argument("--nmm-threshold", action="append", default=[], metavar="NAME=VALUE", help="with --nmm: set an event threshold, e.g. swing_deg=4 or brow_raise=0.05 (names and defaults: docs/nonmanual.md; repeatable)")
 
 
 def _annotation_setup(args, threads: int | None = None):
@@ -396,6 +398,7 @@ def _annotation_setup(args, threads: int | None = None):
         signers=SignerOptions(signer=args.signer, max_missing_s=args.max_missing) if args.signer else None,
         hands=None if occlusion == "off" else HandOptions(detector=args.hands, occlusion=occlusion, threshold=args.occlusion_threshold, palm_every=args.palm_every),
         calibration=CalibrationOptions(method=method, neutral=neutral), eaf_into=_eaf_into(args),
+        nonmanual=_nonmanual_options(args),
     )  # fmt: skip
     models = ModelOptions(model=args.model, upper=args.upper_model, lower=args.lower_model, fold=args.fold, backend=args.backend, device=args.device,
                           detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, threads=threads)  # fmt: skip
@@ -433,6 +436,31 @@ def _eaf_into(args):
     if args.participants and not args.signer:
         raise OptionError("--participants names signers' tiers: use it with --signer (e.g. --signer all)")
     return EafInto(args.eaf_into, parse_participants(args.participants), in_place=args.eaf_into_in_place)
+
+
+def _nonmanual_options(args):
+    """``NonManualOptions`` from ``--nmm`` and ``--nmm-threshold NAME=VALUE`` (None without ``--nmm``)."""
+    if not getattr(args, "nmm", False):
+        if getattr(args, "nmm_threshold", None):
+            raise OptionError("--nmm-threshold needs --nmm")
+        return None
+    from dataclasses import fields
+
+    from signfer.annotate.options import NonManualOptions
+    from signfer.nonmanual.events import EventThresholds
+
+    kinds = {f.name: f.type for f in fields(EventThresholds)}
+    values = {}
+    for item in args.nmm_threshold:
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in kinds:
+            raise OptionError(f"--nmm-threshold {item!r}: expected NAME=VALUE with NAME one of {', '.join(kinds)}")
+        try:
+            values[name] = int(value) if kinds[name] in (int, "int") else float(value)
+        except ValueError:
+            raise OptionError(f"--nmm-threshold {item!r}: {value!r} is not a number") from None
+    return NonManualOptions(thresholds=EventThresholds(**values))
 
 
 def _run_annotate(args) -> int:
@@ -753,7 +781,7 @@ COMMAND_NEEDS = {
 #: top-level modules of the optional extras: an ImportError naming one of them is a missing extra, not a bug
 EXTRA_OF_MODULE = {"torch": "train", "timm": "train", "sklearn": "train", "safetensors": "train", "h5py": "train",
                    "onnx": "train", "pytorch_grad_cam": "train", "matplotlib": "train", "mtcnn": "train",
-                   "torchvision": "train", "ai_edge_litert": "hands", "ray": "cluster"}
+                   "torchvision": "train", "ai_edge_litert": "mediapipe", "ray": "cluster"}
 
 
 def _command_adders() -> list:

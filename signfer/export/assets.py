@@ -91,6 +91,12 @@ def build_assets(folder: str | Path = ASSETS) -> Path:
         "licence": "public domain (US Navy photo)",
         "sha256": _sha256(folder / "grace_hopper.jpg"),
     }
+    # files this tool does not build (e.g. canonical_face.csv, taken from MediaPipe's source) keep their entries
+    previous = folder / "PROVENANCE.yaml"
+    if previous.is_file():
+        for name, entry in (yaml.safe_load(previous.read_text(encoding="utf-8")) or {}).items():
+            if name not in entries and (folder / name).is_file():
+                entries[name] = entry
     with open(folder / "PROVENANCE.yaml", "w", encoding="utf-8") as fh:
         fh.write("# Files shipped in the signfer wheel: where each came from, its licence and SHA-256.\n")
         fh.write("# Regenerate with: python -m signfer.export.assets\n")

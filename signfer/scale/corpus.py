@@ -134,6 +134,10 @@ class CorpusWorker:
             res = self.annotator.annotate(src, stage, name=name)
             done.forget(name)  # an interrupted replacement must not look like a person's edit
             outputs = _commit(stage, final, old)
+            if self.annotator.options.nonmanual is not None:  # the ELAN time-series config names its CSV by absolute path
+                from signfer.nonmanual.tracks import relink_timeseries
+
+                relink_timeseries(final)
         except InputError as exc:
             shutil.rmtree(stage, ignore_errors=True)
             return {"status": "failed", "error": str(exc), "reason": reason, "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid()}

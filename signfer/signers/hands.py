@@ -39,6 +39,8 @@ _MODELS = {
     "palm_full": ("mediapipe/modules/palm_detection/palm_detection_full.tflite", "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54"),
     "landmark_lite": ("mediapipe/modules/hand_landmark/hand_landmark_lite.tflite", "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6"),
     "landmark_full": ("mediapipe/modules/hand_landmark/hand_landmark_full.tflite", "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3"),
+    # the face mesh of signfer.nonmanual (468 landmarks, 192x192 input), from the same wheel
+    "face_mesh": ("mediapipe/modules/face_landmark/face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
 }
 COMPLEXITIES = ("lite", "full")
 
@@ -82,7 +84,7 @@ def fetch_wheel_announced(log=None) -> Path | None:
     if have:
         return have[0]
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
-    say(f"signfer: fetching MediaPipe's hand models once: pip download --no-deps {MEDIAPIPE_WHEEL} (about 35 MB) into {dest}")
+    say(f"signfer: fetching MediaPipe's hand and face-mesh models once: pip download --no-deps {MEDIAPIPE_WHEEL} (about 35 MB) into {dest}")
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "on", "-d", tmp, MEDIAPIPE_WHEEL]
         proc = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr)
@@ -95,7 +97,8 @@ def fetch_wheel_announced(log=None) -> Path | None:
 
 
 def tflite_interpreter_class():
-    """The TFLite ``Interpreter`` class (ai-edge-litert, or the older tflite-runtime), or :class:`MissingExtra` naming ``[hands]``."""
+    """The TFLite ``Interpreter`` class (ai-edge-litert, or the older tflite-runtime), or :class:`MissingExtra` naming
+    ``[mediapipe]`` (``[hands]`` is its old name, still accepted)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -104,7 +107,7 @@ def tflite_interpreter_class():
         except ImportError:
             from signfer.errors import MissingExtra
 
-            raise MissingExtra("hand detection (--occlusion, --upper-model/--lower-model)", "hands", "ai_edge_litert") from None
+            raise MissingExtra("MediaPipe's models (hands: --occlusion, --upper-model/--lower-model; face mesh: --nmm)", "mediapipe", "ai_edge_litert") from None
     return Interpreter
 
 

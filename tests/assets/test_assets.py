@@ -16,7 +16,7 @@ def _sha256(path) -> str:
 
 def test_provenance_names_every_shipped_file_with_its_digest_and_licence():
     prov = provenance()
-    assert set(prov) == {"mtcnn_pnet.onnx", "mtcnn_rnet.onnx", "mtcnn_onet.onnx", "fer2013.onnx", "astronaut.png", "grace_hopper.jpg"}
+    assert set(prov) == {"mtcnn_pnet.onnx", "mtcnn_rnet.onnx", "mtcnn_onet.onnx", "fer2013.onnx", "astronaut.png", "grace_hopper.jpg", "canonical_face.csv"}
     for name, entry in prov.items():
         assert _sha256(asset_path(name)) == entry["sha256"], name
         assert entry["licence"] and entry["source"]
