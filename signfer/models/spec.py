@@ -32,7 +32,9 @@ class ModelSpec:
     minus the BGR means; kept for models trained that way), ``minus_one_one`` (x/127.5-1),
     ``unit`` (x/255). ``preset`` names the face preprocessing preset (see
     ``signfer.faces.presets``); ``preset_overrides`` any switched steps; ``region`` the
-    face region the model was trained on.
+    face region the model was trained on. ``bn_momentum``: the BatchNorm momentum (PyTorch
+    convention) the model trained with when it is not PyTorch's 0.1 (a Keras-origin model: 0.01 =
+    Keras' 0.99); None = not recorded.
     """
 
     arch: str
@@ -46,6 +48,7 @@ class ModelSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     extra_outputs: dict[str, int] = field(default_factory=dict)
+    bn_momentum: float | None = None
 
     def __post_init__(self):
         extras = {str(k): int(v) for k, v in dict(self.extra_outputs or {}).items()}
@@ -83,6 +86,8 @@ class ModelSpec:
         d["mean"], d["std"] = list(self.mean), list(self.std)
         if not d["extra_outputs"]:
             del d["extra_outputs"]  # specs without extras read and hash as before
+        if d.get("bn_momentum") is None:
+            d.pop("bn_momentum", None)  # likewise specs without a recorded BatchNorm momentum
         return d
 
     @classmethod

@@ -266,6 +266,12 @@ def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  
         spec = default_spec(recipe.arch, list(outputs), pretrained=recipe.pretrained)
     changes = dict(class_names=list(outputs), input_size=recipe.image_size, preset=str(recipe.preset),
                    preset_overrides=dict(recipe.preset_overrides), region=recipe.region)
+    momentum = getattr(model, "bn_momentum", None) or spec.bn_momentum  # a Keras-origin model trains with Keras' BN momentum
+    if momentum is not None and not recipe.is_baseline:
+        from signfer.models.keras_mobilenet import set_bn_momentum
+
+        set_bn_momentum(model, momentum)
+        changes["bn_momentum"] = float(momentum)
     if recipe.normalization:
         changes["normalization"] = recipe.normalization
         if recipe.normalization == "imagenet":
