@@ -234,9 +234,15 @@ def run_protocol(run_dir: str | os.PathLike) -> dict:
         if path.exists():
             sel = (json.loads(path.read_text(encoding="utf-8")).get("selection") or {})
             select_on = str(sel.get("on", select_on))
+            final = sel.get("final")
             break
+    else:
+        final = None
     split = str(recipe.get("split", "kfold"))
-    return {"select_on": select_on, "split": split, "optimistic": select_on == "test" or split != "kfold"}
+    out = {"select_on": select_on, "split": split, "optimistic": select_on == "test" or split != "kfold"}
+    if select_on == "test" and final == "last":
+        out["final"] = "last"  # best-on-test between stages, the last epoch evaluated (the MobileNet notebooks)
+    return out
 
 
 def protocol_label(protocol: Mapping) -> str:
@@ -244,6 +250,8 @@ def protocol_label(protocol: Mapping) -> str:
     split = "grouped k-fold" if protocol.get("split", "kfold") == "kfold" else "2025 code's 80/20 frame split (not grouped)"
     on = protocol.get("select_on", "validation")
     select = {"test": "select on TEST fold", "none": "no training", "last_epoch": "last epoch"}.get(on, f"select on {on}")
+    if protocol.get("final") == "last":
+        select += ", last epoch evaluated"
     return f"{split}, {select}" + (" (optimistic)" if protocol.get("optimistic") else "")
 
 

@@ -278,7 +278,8 @@ def _write_history(rows: list[dict], path: Path) -> None:
 # --------------------------------------------------------------------------- fitting
 @dataclass
 class FitResult:
-    """What :func:`fit` leaves: the model with the best weights loaded, and the epoch history."""
+    """What :func:`fit` leaves: the model with the best weights loaded (the last epoch's with ``final_on_test: last``
+    under ``select_on: test``), and the epoch history."""
 
     model: nn.Module
     history: list[dict]
@@ -441,7 +442,9 @@ def fit(
     if not plan and distributed.is_main():
         _write_history(history, fold_dir / "history.csv")
     distributed.barrier()  # best.pt is written by rank 0
-    if (fold_dir / "best.pt").exists():
+    # the MobileNet notebooks evaluate the in-memory model after the last epoch (final_on_test: last): keep it
+    # (a run resumed after its last epoch holds last.pt, the same weights)
+    if not recipe.final_is_last_epoch and (fold_dir / "best.pt").exists():
         from signfer.models.checkpoint import load_state_dict_file
 
         model.load_state_dict(load_state_dict_file(fold_dir / "best.pt")[0])
@@ -630,11 +633,14 @@ def train_fold(
 
 
 def selection_info(recipe: Recipe) -> dict:
-    """How the reported checkpoint was chosen (``metrics.json`` key ``selection``): ``on``, ``metric``, ``scope``, ``optimistic``."""
+    """How the reported checkpoint was chosen (``metrics.json`` key ``selection``): ``on``, ``metric``, ``scope``,
+    ``final`` (``best``: the selected checkpoint, ``best.pt``; ``last``: the last epoch's weights, ``last.pt``) and ``optimistic``."""
     if recipe.is_baseline:
         return {"on": "none", "metric": None, "scope": None, "optimistic": False}
     on = recipe.select_on if (recipe.select_on == "test" or recipe.val_fraction > 0) else "last_epoch"
-    return {"on": on, "metric": recipe.select_metric, "scope": recipe.select_scope, "optimistic": recipe.optimistic}
+    final = "last" if recipe.final_is_last_epoch or on == "last_epoch" else "best"
+    return {"on": on, "metric": recipe.select_metric, "scope": recipe.select_scope, "final": final,
+            "optimistic": recipe.optimistic}
 
 
 @contextlib.contextmanager

@@ -40,6 +40,10 @@ SELECT_ON = ("validation", "test")
 #: previous stage and the last stage's best epoch is kept (the notebooks: a fresh ModelCheckpoint per stage,
 #: ``new_model.load_weights(net_description)`` before the next one; the EfficientNet ``train()`` loads its best)
 SELECT_SCOPES = ("run", "stage")
+#: under ``select_on: test``, the weights the test fold is finally evaluated with: ``best`` (the selected checkpoint)
+#: or ``last`` (the model after the last epoch: mobilenet_crossval_train.ipynb cell 11 evaluates the in-memory model
+#: after the last SGD epoch, ``#new_model.load_weights(net_description+'_ft.h5')`` commented out)
+FINAL_ON_TEST = ("best", "last")
 #: class-weighted loss: ``keras`` = mean over the batch of weight[y] * CE (Keras ``class_weight``);
 #: ``torch`` = sum(weight[y] * CE) / sum(weight[y]) (``nn.CrossEntropyLoss(weight=...)``)
 CLASS_WEIGHT_MODES = ("keras", "torch")
@@ -144,7 +148,9 @@ class Recipe:
     horizontal flip of training images), ``val_fraction`` (grouped validation split inside the
     training part, used to keep the best checkpoint; 0 = keep the last epoch), ``select_metric``,
     ``select_on`` (:data:`SELECT_ON`; ``test`` is the published SLTAT protocol and optimistic),
-    ``select_scope`` (:data:`SELECT_SCOPES`), ``split`` (:data:`SPLITS`), ``folds`` (default k of
+    ``select_scope`` (:data:`SELECT_SCOPES`), ``final_on_test`` (:data:`FINAL_ON_TEST`: with ``select_on: test``,
+    ``last`` evaluates the model of the last epoch, as the MobileNet notebooks; the honest protocol always keeps the
+    best validation checkpoint), ``split`` (:data:`SPLITS`), ``folds`` (default k of
     ``signfer cv``), ``stages``.
     Arithmetic: ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) and ``channels_last``
     (``auto``, ``true``, ``false``), see :mod:`signfer.training.precision`; ``run.yaml`` records
@@ -180,6 +186,7 @@ class Recipe:
     select_metric: str = "val_acc"
     select_on: str = "validation"
     select_scope: str = "run"
+    final_on_test: str = "best"
     split: str = "kfold"
     folds: int = 5
     precision: str = "auto"
@@ -196,7 +203,8 @@ class Recipe:
             raise OptionError(f"normalization must be one of {NORMALIZATIONS} or null, got {self.normalization!r}")
         if self.select_metric not in SELECT_METRICS:
             raise OptionError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
-        for key, choices in (("select_on", SELECT_ON), ("select_scope", SELECT_SCOPES), ("class_weight_mode", CLASS_WEIGHT_MODES),
+        for key, choices in (("select_on", SELECT_ON), ("select_scope", SELECT_SCOPES), ("final_on_test", FINAL_ON_TEST),
+                             ("class_weight_mode", CLASS_WEIGHT_MODES),
                              ("sampler", SAMPLERS), ("split", SPLITS)):
             value = str(getattr(self, key)).strip().lower()
             if value not in choices:
@@ -226,6 +234,11 @@ class Recipe:
     def optimistic(self) -> bool:
         """True when the checkpoint is chosen on the test fold (``select_on: test``): its test figures are optimistic."""
         return self.select_on == "test" and not self.is_baseline
+
+    @property
+    def final_is_last_epoch(self) -> bool:
+        """True when the test fold is evaluated with the last epoch's weights (``select_on: test`` and ``final_on_test: last``)."""
+        return self.select_on == "test" and self.final_on_test == "last" and not self.is_baseline
 
     @property
     def is_baseline(self) -> bool:

@@ -116,12 +116,44 @@ def test_stage_scope_restarts_from_the_previous_stages_best(tmp_path, monkeypatc
     assert run_scope.best_epoch == 2 and run_scope.best_value == 0.8
 
 
+def test_mobilenet_rows_evaluate_the_last_epoch_under_select_on_test(tmp_path, monkeypatch):
+    """mobilenet_crossval_train.ipynb cell 11, transcribed: new_model.load_weights(best of the stage) before each next
+    stage, then the in-memory model after the LAST SGD epoch is evaluated (#new_model.load_weights(...) commented out)."""
+    from signfer.models.checkpoint import load_state_dict_file
+
+    values = [0.3, 0.8, 0.5, 0.9, 0.6]  # stage b: best epoch 4 (0.9), last epoch 5 (0.6)
+    published = [STAGES2, "select_scope=stage", "select_on=test", "final_on_test=last"]
+    result, starts = _fit_with_scripted_validation(tmp_path / "p", monkeypatch, published, values)
+    assert all(torch.equal(starts[2][k], starts[3][k]) for k in starts[2])  # stage b starts from stage a's best (epoch 2)
+    last = load_state_dict_file(tmp_path / "p" / "last.pt")[0]
+    best = load_state_dict_file(tmp_path / "p" / "best.pt")[0]
+    final = result.model.state_dict()
+    assert all(torch.equal(final[k], last[k]) for k in last)  # the last epoch's weights are evaluated...
+    assert not all(torch.equal(final[k], best[k]) for k in best)  # ...not stage b's best (epoch 4)
+    assert result.best_epoch == 4
+    # the honest protocol (select_on validation) ignores final_on_test and keeps the best checkpoint
+    honest, _ = _fit_with_scripted_validation(tmp_path / "h", monkeypatch, [STAGES2, "select_scope=stage", "final_on_test=last"], values)
+    best_h = load_state_dict_file(tmp_path / "h" / "best.pt")[0]
+    assert all(torch.equal(honest.model.state_dict()[k], best_h[k]) for k in best_h)
+
+
+def test_m_recipes_use_the_last_epoch_only_under_the_published_protocol():
+    from signfer.training.loop import selection_info
+    from signfer.training.recipes import load_recipe
+
+    for name in ("M1", "M2", "mobilenet-ft-sgd-ip"):
+        assert load_recipe(name).final_on_test == "last"
+        assert selection_info(load_recipe(name, ["select_on=test"]))["final"] == "last"
+        assert selection_info(load_recipe(name))["final"] == "best"
+    assert load_recipe("E2").final_on_test == "best"  # the EfficientNet train() ends with model.load_state_dict(best_model)
+
+
 def test_select_on_test_trains_on_the_whole_training_part_and_is_marked(synthetic_feph, tmp_path):
     from signfer.training.loop import train
 
     metrics = train(TINY, synthetic_feph, tmp_path / "t", fold=0, progress=False, cache_dir=tmp_path / "c",
                     overrides=["select_on=test", "val_fraction=0.2", "stages.0.epochs=1"])
-    assert metrics["selection"] == {"on": "test", "metric": "val_acc", "scope": "run", "optimistic": True}
+    assert metrics["selection"] == {"on": "test", "metric": "val_acc", "scope": "run", "final": "best", "optimistic": True}
     folds = pd.read_csv(tmp_path / "t" / "folds.csv")
     history = pd.read_csv(tmp_path / "t" / "fold_0" / "history.csv")
     # the "validation" figures are the test fold's: the same accuracy as the test predictions of that epoch
