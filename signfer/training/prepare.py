@@ -68,12 +68,15 @@ def run_info(recipe: Recipe, data, data_format: str, k: int) -> dict:
     """The ``run.yaml`` content: resolved recipe, data, region, preset, seed, k, signfer version."""
     from signfer import __version__
 
+    from signfer.faces.presets import get_preset
+
     return _plain({
         "recipe": recipe.to_dict(),
         "data": str(Path(data).resolve()),
         "data_format": data_format,
         "region": recipe.region,
         "preset": recipe.preset,
+        "preset_fields": get_preset(recipe.preset).to_dict(),  # by value: a preset may change meaning later
         "seed": recipe.seed,
         "k": int(k),
         "signfer_version": __version__,
@@ -110,9 +113,15 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
         from signfer.training.precision import LEGACY
 
         old_recipe = {**LEGACY, **old_recipe}  # runs made before the precision options trained in fp32
+        from signfer.faces.presets import RENAMED
+
+        if "preset_fields" not in saved and old_recipe.get("preset") in RENAMED:  # trained before the preset changed meaning
+            old_recipe["preset"] = RENAMED[old_recipe["preset"]]
         differ += [f"recipe.{key}" for key in info["recipe"] if old_recipe.get(key) != info["recipe"][key]]
         if differ:
-            raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}); "
+            hint = (f" (this run was trained with preset {old_recipe['preset']}: resume it with --set preset={old_recipe['preset']})"
+                    if "recipe.preset" in differ else "")
+            raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}){hint}; "
                              "choose a new --out")
     df = load_data(data, data_format, recipe)
     if folds_csv.exists():

@@ -207,3 +207,26 @@ def test_resume_with_the_published_protocol_is_exact(synthetic_feph, tmp_path, s
     ha = pd.read_csv(tmp_path / "full" / "fold_1" / "history.csv")
     hb = pd.read_csv(tmp_path / "cut" / "fold_1" / "history.csv")
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
+
+
+def test_a_run_trained_before_easier2025_changed_meaning_is_not_resumed_with_other_crops(synthetic_feph, tmp_path):
+    """run.yaml stores the preset by value; a run folder written before (no preset_fields) naming easier2025 was trained
+    on today's easier2025-refined crops: resuming it with the new easier2025 is refused, with the refined one accepted."""
+    import yaml
+
+    from signfer.errors import OptionError
+    from signfer.training.prepare import prepare_run
+    from signfer.training.recipes import load_recipe
+
+    out = tmp_path / "run"
+    prepare_run(load_recipe(TINY, ["preset=easier2025"]), synthetic_feph, out)
+    info = yaml.safe_load((out / "run.yaml").read_text())
+    assert info["preset_fields"]["rotate_about"] == "centre"
+    del info["preset_fields"]  # as signfer wrote run.yaml before the split
+    (out / "run.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+    (out / "fold_0").mkdir()
+    (out / "fold_0" / "last.pt").write_bytes(b"")
+    with pytest.raises(OptionError, match="preset.*--set preset=easier2025-refined"):
+        prepare_run(load_recipe(TINY, ["preset=easier2025"]), synthetic_feph, out)
+    df = prepare_run(load_recipe(TINY, ["preset=easier2025-refined"]), synthetic_feph, out)
+    assert "fold" in df
