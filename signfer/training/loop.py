@@ -453,7 +453,7 @@ def fit(
 
 # --------------------------------------------------------------------------- one fold, end to end
 def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None,
-                pin_memory: bool = False) -> DataLoader:
+                pin_memory: bool = False, valid_rows: int = 0) -> DataLoader:
     """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``).
 
     Under torchrun a shuffled loader gives this process its share of the same global batches
@@ -462,17 +462,28 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
     class (:func:`balanced_sample_weights`), as EASIER-EkmanClassifier's loaders do. ``pin_memory``: page-locked
     batches for asynchronous copies to a GPU. With ``workers``, a loader without shuffling keeps its worker
     processes between epochs (validation is run every epoch); a shuffled one starts them each epoch, so that
-    their random flips follow ``generator`` and a resumed run draws the same ones. Each worker loads 4 batches ahead."""
-    if shuffle and getattr(recipe, "sampler", "shuffle") == "balanced":
+    their random flips follow ``generator`` and a resumed run draws the same ones. Each worker loads 4 batches ahead.
+
+    ``recipe.sampler == "published-2025"``: ``dataset`` is the whole reordered training file whose first
+    ``valid_rows`` items are the validation rows (:func:`signfer.data.sampler.published_2025_order`); the loader
+    draws as base_data_loader.py does (:func:`signfer.data.sampler.published_2025_weights`)."""
+    kind = getattr(recipe, "sampler", "shuffle")
+    if shuffle and kind in ("balanced", "published-2025"):
         if distributed.is_distributed():
             from signfer.errors import UserError
 
-            raise UserError("sampler: balanced is not supported under torchrun / accelerate launch; train on one process")
+            raise UserError(f"sampler: {kind} is not supported under torchrun / accelerate launch; train on one process")
         from torch.utils.data import WeightedRandomSampler
 
-        sampler = WeightedRandomSampler(torch.as_tensor(balanced_sample_weights(dataset.labels), dtype=torch.double),
-                                        num_samples=len(dataset), replacement=True, generator=generator)
-        drop_last = len(dataset) % recipe.batch_size == 1
+        if kind == "balanced":
+            weights = balanced_sample_weights(dataset.labels)
+        else:
+            from signfer.data.sampler import published_2025_weights
+
+            weights = published_2025_weights(dataset.labels, valid_rows)  # entry j weighs row j of the whole set
+        sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), num_samples=len(weights),
+                                        replacement=True, generator=generator)
+        drop_last = len(weights) % recipe.batch_size == 1
         return DataLoader(dataset, batch_size=recipe.batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
                           pin_memory=pin_memory)
     if shuffle and distributed.is_distributed():
@@ -564,9 +575,16 @@ def train_fold(
     class_names = recipe.class_names()
 
     train_part, test = fold_split(df, fold)
+    valid_rows = 0  # sampler published-2025: validation rows at the head of the training set
     if recipe.select_on == "test" and not recipe.is_baseline:
         # the published SLTAT protocol: every training image trains, the best epoch is chosen on the test fold (optimistic)
         train_df, val_df = train_part, test
+    elif recipe.sampler == "published-2025" and not recipe.is_baseline:
+        from signfer.data.sampler import published_2025_order
+
+        # the 2025 code's loader reads the whole reordered training file: its first valid_rows rows validate
+        train_df, valid_rows = published_2025_order(train_part, recipe.val_fraction)
+        val_df = train_df.iloc[:valid_rows]
     elif recipe.split == "easier2025" and recipe.val_fraction > 0 and not recipe.is_baseline:
         from signfer.data.folds import easier2025_validation_split
 
@@ -599,7 +617,7 @@ def train_fold(
         generator = torch.Generator().manual_seed(recipe.seed)
         weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
         train_loader = make_loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers,
-                                   generator, pin_memory=pin)
+                                   generator, pin_memory=pin, valid_rows=valid_rows)
         val_loader = (make_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers,
                                   pin_memory=pin) if len(val_df) else None)
         if progress:

@@ -47,9 +47,11 @@ FINAL_ON_TEST = ("best", "last")
 #: class-weighted loss: ``keras`` = mean over the batch of weight[y] * CE (Keras ``class_weight``);
 #: ``torch`` = sum(weight[y] * CE) / sum(weight[y]) (``nn.CrossEntropyLoss(weight=...)``)
 CLASS_WEIGHT_MODES = ("keras", "torch")
-#: training order: ``shuffle`` (every image once per epoch) or ``balanced`` (torch ``WeightedRandomSampler``
-#: with scikit-learn's 'balanced' class weights, with replacement, as EASIER-EkmanClassifier's loaders)
-SAMPLERS = ("shuffle", "balanced")
+#: training order: ``shuffle`` (every image once per epoch), ``balanced`` (torch ``WeightedRandomSampler``
+#: with scikit-learn's 'balanced' class weights, with replacement, as EASIER-EkmanClassifier's loaders mean to) or
+#: ``published-2025`` (that sampler as base_data_loader.py runs it: indices over the whole reordered training file,
+#: validation rows drawn, the last training rows never, weights shifted; see signfer.data.sampler; needs split easier2025)
+SAMPLERS = ("shuffle", "balanced", "published-2025")
 #: ``kfold``: grouped stratified k-fold (signfer's protocol); ``easier2025``: the 2025 code's single 80/20
 #: frame-level split (Scripts/train_test_split_FePh.py, not grouped by sequence; see signfer.data.folds)
 SPLITS = ("kfold", "easier2025")
@@ -210,6 +212,9 @@ class Recipe:
             if value not in choices:
                 raise OptionError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
             setattr(self, key, value)
+        if self.sampler == "published-2025" and (self.split != "easier2025" or self.select_on != "validation"):
+            raise OptionError("sampler published-2025 is the 2025 code's loader over its own training file: it needs "
+                              "split easier2025 and select_on validation (recipe easier2025-published)")
         for key in ("mean", "std"):
             value = getattr(self, key)
             if value is not None:
