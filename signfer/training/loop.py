@@ -111,12 +111,13 @@ def make_scheduler(stage: Stage, optimizer: torch.optim.Optimizer):
 
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
                weights: torch.Tensor | None = None, mode: str = "keras", precision: Precision | None = None,
-               scaler: "torch.amp.GradScaler | None" = None) -> tuple[torch.Tensor, torch.Tensor]:
+               scaler: "torch.amp.GradScaler | None" = None, sam_second_pass: str = "frozen_bn") -> tuple[torch.Tensor, torch.Tensor]:
     """One update on a batch; returns (loss, logits) of the first forward pass. SAM makes two passes.
 
     ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`). ``precision``: forward pass
     and loss under its autocast (bf16 / fp16; None = fp32); ``scaler``: the fp16 gradient scaler (not with
-    SAM). ``x`` is expected in the model's memory format already.
+    SAM). ``x`` is expected in the model's memory format already. ``sam_second_pass``: ``frozen_bn`` (BatchNorm
+    statistics left alone in SAM's second forward) or ``train_mode`` (updated a second time, as the notebooks).
     """
     autocast = precision.autocast if precision is not None else contextlib.nullcontext
     with autocast():
@@ -133,7 +134,8 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: to
         loss.backward()
         if isinstance(optimizer, SAM):
             optimizer.first_step(zero_grad=True)
-            with bn_running_stats_frozen(model), autocast():
+            frozen = bn_running_stats_frozen(model) if sam_second_pass == "frozen_bn" else contextlib.nullcontext()
+            with frozen, autocast():
                 second = weighted_cross_entropy(model(x).float(), y, weights, mode)
             second.backward()
             optimizer.second_step(zero_grad=True)
@@ -152,7 +154,7 @@ def _progress(loader, desc: str, enabled: bool):
 def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, device="cpu",
               progress: bool = False, desc: str = "train", mode: str = "keras", step_scheduler=None,
               frozen_bn: bool = True, precision: Precision | None = None,
-              scaler: "torch.amp.GradScaler | None" = None) -> tuple[float, float]:
+              scaler: "torch.amp.GradScaler | None" = None, sam_second_pass: str = "frozen_bn") -> tuple[float, float]:
     """Train for one pass over ``loader`` (frozen BatchNorm stays in inference mode); returns (mean loss, accuracy).
 
     ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`); ``step_scheduler``:
@@ -167,7 +169,7 @@ def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, dev
     bar = _progress(loader, desc, progress)
     for x, y in bar:
         x, y = precision.prepare_input(x, device), y.to(device, non_blocking=True)
-        loss, logits = train_step(model, x, y, optimizer, weights, mode, precision, scaler)
+        loss, logits = train_step(model, x, y, optimizer, weights, mode, precision, scaler, sam_second_pass)
         if step_scheduler is not None:
             step_scheduler.step()
         total_loss += float(loss) * len(y)
@@ -209,8 +211,12 @@ def _is_channels_last(model: nn.Module) -> bool:
     return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
 
 
-def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
-    """val_loss (plain CE), val_acc and val_mean_sensitivity of validation logits."""
+def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names, batch_mean: int = 0) -> dict:
+    """val_loss (plain CE), val_acc and val_mean_sensitivity of validation logits.
+
+    ``batch_mean``: a batch size: val_acc is then the mean of the accuracies of consecutive batches of that size
+    (the EfficientNet notebooks' ``epoch_val_accuracy += acc / len(test_loader)``: a short last batch weighs as
+    much as a full one); 0: the accuracy over all items."""
     from signfer.evaluation.metrics import mean_sensitivity, sensitivity
 
     if len(labels) == 0:
@@ -220,9 +226,12 @@ def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names) -> d
     pred = logits.argmax(1)
     names = list(class_names)
     sens = sensitivity([names[i] for i in labels], [names[i] for i in pred], names)
+    hits = pred == labels
+    acc = (np.mean([hits[i:i + batch_mean].mean() for i in range(0, len(hits), batch_mean)]) if batch_mean
+           else hits.mean())
     return {
         "val_loss": float(F.cross_entropy(t, y)),
-        "val_acc": float((pred == labels).mean()),
+        "val_acc": float(acc),
         "val_mean_sensitivity": mean_sensitivity(sens),
     }
 
@@ -386,12 +395,14 @@ def fit(
         per_step = getattr(scheduler, "per_step", False)
         train_loss, train_acc = run_epoch(train_model, train_loader, optimizer, weights, device, progress, desc,
                                           mode=recipe.class_weight_mode, step_scheduler=scheduler if per_step else None,
-                                          frozen_bn=stage.frozen_bn, precision=precision, scaler=scaler)
+                                          frozen_bn=stage.frozen_bn, precision=precision, scaler=scaler,
+                                          sam_second_pass=recipe.setting("sam_second_pass"))
         if scheduler is not None and not per_step:
             scheduler.step()
         if val_loader is not None:
+            batch_mean = recipe.batch_size if recipe.setting("val_accuracy") == "batch_mean" else 0
             figures = validation_figures(*predict_logits(model, val_loader, device, channels_last=precision.channels_last),
-                                         class_names)
+                                         class_names, batch_mean)
         else:
             figures = dict.fromkeys(("val_loss", "val_acc", "val_mean_sensitivity"), math.nan)
         row = {"stage": stage.name, "epoch": index + 1, "train_loss": train_loss, "train_acc": train_acc, **figures,
@@ -510,14 +521,16 @@ def balanced_sample_weights(labels) -> np.ndarray:
 
 
 def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):
-    """A :class:`~signfer.data.dataset.FaceDataset` of ``part`` as the recipe prepares it; random flips only when ``train``.
+    """A :class:`~signfer.data.dataset.FaceDataset` of ``part`` as the recipe prepares it; random flips only when ``train``
+    (and at test time too under the published protocol with ``published: {test_flip: true}``).
 
     Labels are indexed in the recipe's classes (a baseline model's own classes may differ).
     """
     from signfer.data.dataset import FaceDataset
 
+    flip = recipe.hflip and train or (not train and recipe.setting("test_flip"))
     return FaceDataset(part, recipe.class_names(), preset=recipe.preset, region=recipe.region, size=recipe.image_size,
-                       normalize=spec.normalize, hflip=recipe.hflip and train,
+                       normalize=spec.normalize, hflip=flip,
                        overrides=recipe.preset_overrides or None, cache_dir=cache_dir)
 
 

@@ -47,6 +47,23 @@ FINAL_ON_TEST = ("best", "last")
 #: class-weighted loss: ``keras`` = mean over the batch of weight[y] * CE (Keras ``class_weight``);
 #: ``torch`` = sum(weight[y] * CE) / sum(weight[y]) (``nn.CrossEntropyLoss(weight=...)``)
 CLASS_WEIGHT_MODES = ("keras", "torch")
+#: settings of the published code that apply only under ``select_on: test`` (the published protocol), each with
+#: signfer's value (the honest protocol's) first:
+#: ``sam_second_pass``: ``frozen_bn`` (signfer: SAM's second forward leaves BatchNorm statistics alone) or
+#: ``train_mode`` (the EfficientNet notebooks: a plain second ``model(data)``, statistics updated twice per step);
+#: ``test_flip``: RandomHorizontalFlip in the test transform (enet_crossval_train.ipynb ``test_transforms``);
+#: ``val_accuracy``: ``pooled`` or ``batch_mean`` (``epoch_val_accuracy += acc / len(test_loader)``);
+#: ``eval_channels``: ``rgb`` or ``bgr`` (Table 4's MobileNet rows without IP: ``img=cv2.imread(filepath)``,
+#: ``#img = cv2.cvtColor(img,cv2.COLOR_BGR2RGB)``: trained on RGB, evaluated on BGR);
+#: ``train_resize``: ``opencv`` (signfer: area / bilinear) or ``nearest`` (Keras ``flow_from_directory``
+#: resizes training images with nearest neighbour; the notebooks' evaluation uses ``cv2.resize``, bilinear)
+PUBLISHED_SETTINGS = {
+    "sam_second_pass": ("frozen_bn", "train_mode"),
+    "test_flip": (False, True),
+    "val_accuracy": ("pooled", "batch_mean"),
+    "eval_channels": ("rgb", "bgr"),
+    "train_resize": ("opencv", "nearest"),
+}
 #: training order: ``shuffle`` (every image once per epoch), ``balanced`` (torch ``WeightedRandomSampler``
 #: with scikit-learn's 'balanced' class weights, with replacement, as EASIER-EkmanClassifier's loaders mean to) or
 #: ``published-2025`` (that sampler as base_data_loader.py runs it: indices over the whole reordered training file,
@@ -150,7 +167,8 @@ class Recipe:
     horizontal flip of training images), ``val_fraction`` (grouped validation split inside the
     training part, used to keep the best checkpoint; 0 = keep the last epoch), ``select_metric``,
     ``select_on`` (:data:`SELECT_ON`; ``test`` is the published SLTAT protocol and optimistic),
-    ``select_scope`` (:data:`SELECT_SCOPES`), ``final_on_test`` (:data:`FINAL_ON_TEST`: with ``select_on: test``,
+    ``select_scope`` (:data:`SELECT_SCOPES`), ``published`` (:data:`PUBLISHED_SETTINGS`: the published code's
+    conventions, in force only under ``select_on: test``; read them with :meth:`setting`), ``final_on_test`` (:data:`FINAL_ON_TEST`: with ``select_on: test``,
     ``last`` evaluates the model of the last epoch, as the MobileNet notebooks; the honest protocol always keeps the
     best validation checkpoint), ``split`` (:data:`SPLITS`), ``folds`` (default k of
     ``signfer cv``), ``stages``.
@@ -189,6 +207,7 @@ class Recipe:
     select_on: str = "validation"
     select_scope: str = "run"
     final_on_test: str = "best"
+    published: dict = field(default_factory=dict)
     split: str = "kfold"
     folds: int = 5
     precision: str = "auto"
@@ -212,6 +231,12 @@ class Recipe:
             if value not in choices:
                 raise OptionError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
             setattr(self, key, value)
+        self.published = dict(self.published or {})
+        for key, value in self.published.items():
+            if key not in PUBLISHED_SETTINGS:
+                raise OptionError(f"unknown published setting {key!r}; known: {', '.join(PUBLISHED_SETTINGS)}")
+            if value not in PUBLISHED_SETTINGS[key]:
+                raise OptionError(f"published setting {key} must be one of {PUBLISHED_SETTINGS[key]}, got {value!r}")
         if self.sampler == "published-2025" and (self.split != "easier2025" or self.select_on != "validation"):
             raise OptionError("sampler published-2025 is the 2025 code's loader over its own training file: it needs "
                               "split easier2025 and select_on validation (recipe easier2025-published)")
@@ -239,6 +264,13 @@ class Recipe:
     def optimistic(self) -> bool:
         """True when the checkpoint is chosen on the test fold (``select_on: test``): its test figures are optimistic."""
         return self.select_on == "test" and not self.is_baseline
+
+    def setting(self, key: str):
+        """The value of a :data:`PUBLISHED_SETTINGS` key in force: the recipe's ``published`` value under
+        ``select_on: test`` (the published protocol) for a recipe that trains, signfer's own otherwise (M0 / E0 were
+        evaluated by separate testing notebooks, without these conventions)."""
+        default = PUBLISHED_SETTINGS[key][0]
+        return self.published.get(key, default) if self.select_on == "test" and not self.is_baseline else default
 
     @property
     def final_is_last_epoch(self) -> bool:

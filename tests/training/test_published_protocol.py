@@ -230,3 +230,120 @@ def test_a_run_trained_before_easier2025_changed_meaning_is_not_resumed_with_oth
         prepare_run(load_recipe(TINY, ["preset=easier2025"]), synthetic_feph, out)
     df = prepare_run(load_recipe(TINY, ["preset=easier2025-refined"]), synthetic_feph, out)
     assert "fold" in df
+
+
+# --------------------------------------------------------------------------- the EfficientNet notebooks' conventions
+class NotebookSAM(torch.optim.Optimizer):
+    """cross_validation/EfficientNet/sam.py (davda54/sam), transcribed. (The test net has no bias before its BatchNorm:
+    that gradient is rounding noise, which Adam would blow up to +-lr.)"""
+
+    def __init__(self, params, base_optimizer, rho=0.05, **kwargs):
+        defaults = dict(rho=rho, **kwargs)
+        super().__init__(params, defaults)
+        self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
+        self.param_groups = self.base_optimizer.param_groups
+
+    @torch.no_grad()
+    def first_step(self, zero_grad=False):
+        grad_norm = torch.norm(torch.stack([p.grad.norm(p=2) for g in self.param_groups for p in g["params"] if p.grad is not None]), p=2)
+        for group in self.param_groups:
+            scale = group["rho"] / (grad_norm + 1e-12)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                e_w = p.grad * scale.to(p)
+                p.add_(e_w)
+                self.state[p]["e_w"] = e_w
+        if zero_grad:
+            self.zero_grad()
+
+    @torch.no_grad()
+    def second_step(self, zero_grad=False):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                p.sub_(self.state[p]["e_w"])
+        self.base_optimizer.step()
+        if zero_grad:
+            self.zero_grad()
+
+
+def _bn_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 3))
+
+
+def test_sam_second_pass_in_train_mode_is_the_notebooks_step():
+    """enet_crossval_train.ipynb train(): output = model(data); loss.backward(); first_step; output = model(data);
+    loss.backward(); second_step: the second forward runs in train mode, so BatchNorm statistics move twice."""
+    import copy
+
+    from signfer.training.loop import train_step
+    from signfer.training.sam import SAM
+
+    x, y = torch.randn(6, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    ref = _bn_net().train()
+    opt = NotebookSAM(ref.parameters(), torch.optim.Adam, lr=1e-3)
+    criterion = torch.nn.CrossEntropyLoss()
+    published, honest = copy.deepcopy(ref), copy.deepcopy(ref)
+    for _ in range(2):  # two steps: the transcribed loop body
+        loss = criterion(ref(x), y)
+        loss.backward()
+        opt.first_step(zero_grad=True)
+        loss = criterion(ref(x), y)
+        loss.backward()
+        opt.second_step(zero_grad=True)
+    opt_p = SAM(published.parameters(), torch.optim.Adam, rho=0.05, lr=1e-3)
+    opt_h = SAM(honest.parameters(), torch.optim.Adam, rho=0.05, lr=1e-3)
+    for _ in range(2):
+        train_step(published, x, y, opt_p, sam_second_pass="train_mode")
+        train_step(honest, x, y, opt_h)
+    want = ref.state_dict()
+    for k, v in published.state_dict().items():
+        assert torch.allclose(v.float(), want[k].float(), atol=1e-6), k
+    assert int(published[1].num_batches_tracked) == 4 and int(honest[1].num_batches_tracked) == 2
+    assert not torch.allclose(honest[1].running_mean, want["1.running_mean"], atol=1e-4)  # signfer: updated once per step
+
+
+def test_batch_mean_accuracy_is_the_notebooks():
+    from signfer.training.loop import validation_figures
+
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(70, 3)).astype(np.float32), rng.integers(0, 3, 70)
+    loader = [(torch.from_numpy(logits[i:i + 32]), torch.from_numpy(labels[i:i + 32])) for i in range(0, 70, 32)]
+    epoch_val_accuracy = 0  # for data, label in test_loader: ... epoch_val_accuracy += acc / len(test_loader)
+    for val_output, label in loader:
+        acc = (val_output.argmax(dim=1) == label).float().mean()
+        epoch_val_accuracy += acc / len(loader)
+    figures = validation_figures(logits, labels, ["a", "b", "c"], batch_mean=32)
+    assert figures["val_acc"] == pytest.approx(float(epoch_val_accuracy), abs=1e-6)
+    pooled = validation_figures(logits, labels, ["a", "b", "c"])["val_acc"]
+    assert pooled == pytest.approx((logits.argmax(1) == labels).mean()) and pooled != pytest.approx(figures["val_acc"], abs=1e-4)
+
+
+def test_published_settings_apply_to_e_rows_only_under_select_on_test(synthetic_feph):
+    from signfer.data.feph import load_feph
+    from signfer.models.spec import ModelSpec
+    from signfer.training.loop import make_dataset
+    from signfer.training.recipes import load_recipe
+
+    e2, e2_test = load_recipe("E2"), load_recipe("E2", ["select_on=test"])
+    assert [e2.setting(k) for k in ("sam_second_pass", "test_flip", "val_accuracy")] == ["frozen_bn", False, "pooled"]
+    assert [e2_test.setting(k) for k in ("sam_second_pass", "test_flip", "val_accuracy")] == ["train_mode", True, "batch_mean"]
+    assert load_recipe("E1", ["select_on=test"]).setting("test_flip") is True
+    assert load_recipe("E0", ["select_on=test"]).setting("test_flip") is False  # the testing notebook: no flip
+    assert load_recipe("efficientnet-ft-sgd-sam-hf", ["select_on=test"]).setting("test_flip") is False  # commented out there
+    # the test transform's RandomHorizontalFlip: one torch.rand(1) < 0.5 per image, as torchvision draws it
+    df, _ = load_feph(synthetic_feph, policy="sltat2022")
+    spec = ModelSpec(arch="mobilenetv2_100", class_names=list(e2.class_names()), preset="none", input_size=32)
+    tiny = load_recipe(TINY, ["select_on=test", "published={test_flip: true}"])
+    test_ds = make_dataset(tiny, spec, df.iloc[:12], train=False)
+    assert test_ds.hflip and not make_dataset(load_recipe(TINY), spec, df.iloc[:12], train=False).hflip
+    torch.manual_seed(5)
+    got = [torch.equal(test_ds[i][0], torch.flip(make_dataset(load_recipe(TINY), spec, df.iloc[:12], train=False)[i][0], dims=[2]))
+           for i in range(12)]
+    torch.manual_seed(5)
+    want = [bool(torch.rand(1) < 0.5) for _ in range(12)]
+    assert got == want and 0 < sum(got) < 12
