@@ -78,7 +78,7 @@ def _add_preprocess(sub) -> None:
                    "min_face_score (null = the detector's floor|0.9|0), "
                    "square (true|false), zoom (1.1), padding (black|edge), colour (equalize|standardize|none), "
                    "colour_order (before_rotation|after_rotation), clip_sd (2.5), align (true|false), rotate_about (eyes|centre), "
-                   "rotate_filter (bilinear|nearest), size (224), "
+                   "rotate_filter (bilinear|nearest), size (224), resize (auto|nearest), "
                    "region_split (landmarks|middle), half_face_shape (half|square), no_face (skip|whole_image|whole_image_as_is)")
     p.add_argument("--size", type=_positive(int), default=None, help="output size in pixels (default: the preset's, 224)")
     p.add_argument("--workers", type=_positive(int), default=1, help="worker processes (default: %(default)s)")

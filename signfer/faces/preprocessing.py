@@ -100,7 +100,7 @@ def preprocess(img: np.ndarray, face: Face, preset: str | Preset = "easier2025",
     if preset.colour_order == "after_rotation":
         pixels = normalize_colour(pixels, preset)
     split = region_split_row(face, to_crop, preset) if region != "full" else None
-    pixels = T.resize_face(T.face_region(pixels, region, split), preset.output_shape(region))
+    pixels = T.resize_face(T.face_region(pixels, region, split), preset.output_shape(region), preset.resize)
     return FaceCrop(pixels=pixels, box=box, angle=angle, face=face, preset=preset.name, region=region)
 
 

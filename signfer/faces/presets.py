@@ -29,10 +29,11 @@ _CHOICES = {
     "region_split": ("landmarks", "middle"),
     "half_face_shape": ("half", "square"),
     "no_face": ("skip", "whole_image", "whole_image_as_is"),
+    "resize": ("auto", "nearest"),
 }
 #: fields added after presets were first stored in model specs, with the value every earlier preset had: left out
 #: of :meth:`Preset.key` at that value, so the crop-cache keys of the existing presets do not change
-_LATER_FIELDS = {"min_face_score": None, "rotate_about": "eyes", "rotate_filter": "bilinear"}
+_LATER_FIELDS = {"min_face_score": None, "rotate_about": "eyes", "rotate_filter": "bilinear", "resize": "auto"}
 #: presets whose meaning changed, and the name of what they meant before: a model spec naming one of them without
 #: the preset's fields (written before the change) resolves to the old meaning (see :func:`preset_for`)
 RENAMED = {"easier2025": "easier2025-refined"}
@@ -53,7 +54,9 @@ class Preset:
     ``before_rotation`` (the 2025 paper: black rotation corners stay out of the histogram) or
     ``after_rotation`` (ablation); rotate to level the eyes (``align``; skipped for a face without
     eyes) about ``rotate_about`` (``eyes``: their midpoint; ``centre``: the crop's centre, as PIL's
-    ``Image.rotate``) with ``rotate_filter`` (``bilinear`` or ``nearest``); cut the region; resize.
+    ``Image.rotate``) with ``rotate_filter`` (``bilinear`` or ``nearest``); cut the region; resize
+    (``resize``: ``auto`` = area when shrinking, bilinear when enlarging; ``nearest`` = PIL's nearest neighbour,
+    Keras ``flow_from_directory``).
 
     Regions: ``upper`` / ``lower`` split the aligned crop at the eye-mouth midline
     (``region_split: landmarks``, the middle when the face has no mouth landmarks) or at the
@@ -83,6 +86,7 @@ class Preset:
     rotate_about: str = "eyes"
     rotate_filter: str = "bilinear"
     size: int = 224
+    resize: str = "auto"
     region_split: str = "landmarks"
     half_face_shape: str = "half"
     no_face: str = "skip"

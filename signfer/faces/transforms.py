@@ -225,14 +225,23 @@ def face_region(img: np.ndarray, region: str = "full", split_row: float | None =
     return img[:row] if region == "upper" else img[row:]
 
 
-def resize_face(img: np.ndarray, size: int | Sequence[int] = 224) -> np.ndarray:
+RESIZES = ("auto", "nearest")
+
+
+def resize_face(img: np.ndarray, size: int | Sequence[int] = 224, method: str = "auto") -> np.ndarray:
     """Resize to ``size`` x ``size``, or to ``(height, width)`` when ``size`` is a pair.
 
-    Shrinking uses area averaging, enlarging bilinear interpolation.
+    ``method="auto"``: shrinking uses area averaging, enlarging bilinear interpolation. ``"nearest"``: PIL's
+    nearest neighbour (``cv2.INTER_NEAREST_EXACT``), what Keras' ``flow_from_directory`` (``load_img``,
+    ``interpolation='nearest'``) does to the SLTAT notebooks' training images.
     """
+    if method not in RESIZES:
+        raise OptionError(f"resize must be one of {RESIZES}, got {method!r}")
     height, width = (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
     if img.shape[:2] == (height, width):
         return img
+    if method == "nearest":
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     shrinking = height * width < img.shape[0] * img.shape[1]
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 

@@ -520,18 +520,36 @@ def balanced_sample_weights(labels) -> np.ndarray:
     return per_class[np.searchsorted(classes, labels)]
 
 
-def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):
-    """A :class:`~signfer.data.dataset.FaceDataset` of ``part`` as the recipe prepares it; random flips only when ``train``
-    (and at test time too under the published protocol with ``published: {test_flip: true}``).
+class BGRNormalize:
+    """``normalize`` of RGB batches fed the channels in BGR order (picklable, for loader workers)."""
 
+    def __init__(self, normalize):
+        self.normalize = normalize
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        return self.normalize(np.ascontiguousarray(rgb[..., ::-1]))
+
+
+def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None, final: bool = False):
+    """A :class:`~signfer.data.dataset.FaceDataset` of ``part`` as the recipe prepares it; random flips only when ``train``.
+
+    Under the published protocol (``select_on: test``) the recipe's ``published`` settings apply: ``test_flip``
+    flips evaluation images too, ``train_resize: nearest`` resizes training crops with nearest neighbour (Keras
+    ``flow_from_directory``), and ``eval_channels: bgr`` feeds the ``final`` evaluation (the test predictions, not
+    the per-epoch selection) BGR images, as Table 4's notebooks without IP (``cv2.imread`` without ``cvtColor``).
     Labels are indexed in the recipe's classes (a baseline model's own classes may differ).
     """
     from signfer.data.dataset import FaceDataset
 
     flip = recipe.hflip and train or (not train and recipe.setting("test_flip"))
+    overrides = dict(recipe.preset_overrides or {})
+    if train and recipe.setting("train_resize") == "nearest":
+        overrides["resize"] = "nearest"
+    normalize = spec.normalize
+    if final and recipe.setting("eval_channels") == "bgr":
+        normalize = BGRNormalize(spec.normalize)
     return FaceDataset(part, recipe.class_names(), preset=recipe.preset, region=recipe.region, size=recipe.image_size,
-                       normalize=spec.normalize, hflip=flip,
-                       overrides=recipe.preset_overrides or None, cache_dir=cache_dir)
+                       normalize=normalize, hflip=flip, overrides=overrides or None, cache_dir=cache_dir)
 
 
 def predictions_table(df: pd.DataFrame, probs: np.ndarray, class_names) -> pd.DataFrame:
@@ -643,7 +661,7 @@ def train_fold(
         fit(model, spec, recipe, train_loader, val_loader, fold_dir, loader_generator=generator, weights=weights,
             device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra, precision=precision)
 
-    test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir)
+    test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir, final=True)
     logits, _ = predict_logits(model, make_loader(test_ds, recipe, False, workers, pin_memory=pin), device, progress,
                                f"{fold_dir.name} test", channels_last=precision.channels_last)
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
