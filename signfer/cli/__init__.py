@@ -332,6 +332,10 @@ def _run_report(args) -> int:
     reference = None if str(args.reference).lower() in ("none", "") else args.reference
     table = report_runs(args.run_dirs, out=args.out, reference=reference, names=args.names, avg_sens_std=args.avg_sens_std)
     print(f"{int((table['kind'] == 'run').sum())} run(s), {int((table['kind'] == 'reference').sum())} reference row(s)")
+    from signfer.evaluation.summary import per_fold_lines
+
+    for line in per_fold_lines(table):  # the published per-fold accuracies beside the runs'
+        print(line[2:])
     print(f"report in {args.out / 'report.md'}, {args.out / 'report.csv'}")
     return 0
 
