@@ -168,3 +168,20 @@ def test_an_old_checkpoint_and_an_old_onnx_file_keep_their_crops(tmp_path):
     assert old_spec.preset == "easier2025-refined"
     _, new_spec, _ = load_checkpoint(tmp_path / "new.pt")
     assert preset_for_spec(new_spec) == get_preset("easier2025")
+
+
+def test_training_crops_keep_the_codes_no_face_fallback(tmp_path):
+    """The crop cache of a data set uses a face-less image whole; with easier2025 it stays unequalised, as the code."""
+    import cv2 as _cv2
+
+    from signfer.data.cache import CropCache
+
+    blank = np.full((60, 80, 3), 90, np.uint8)
+    blank[:30] = 30
+    path = tmp_path / "blank.png"
+    _cv2.imwrite(str(path), blank)
+    code = CropCache("easier2025", size=32, cache_dir=False)
+    refined = CropCache("easier2025-refined", size=32, cache_dir=False)
+    assert code.preset.no_face == "whole_image_as_is" and refined.preset.no_face == "whole_image"
+    np.testing.assert_array_equal(code.get(path), T.resize_face(blank, 32))
+    assert set(np.unique(refined.get(path))) <= {0, 255} and refined.get(path).max() == 255  # equalised
