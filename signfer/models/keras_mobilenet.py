@@ -175,7 +175,8 @@ def keras_mobilenet_state_dict(weights: dict[str, dict[str, np.ndarray]], model:
         raise RuntimeError(f"expected {N_BLOCKS} depthwise-separable blocks, the model has {len(blocks)}")
     for i, block in enumerate(blocks, start=1):
         p = names[id(block)]
-        sd[f"{p}.conv_dw.weight"] = depthwise_kernel(need(f"conv_dw_{i}")["depthwise_kernel"])
+        dw = need(f"conv_dw_{i}")
+        sd[f"{p}.conv_dw.weight"] = depthwise_kernel(dw["depthwise_kernel"] if "depthwise_kernel" in dw else dw["kernel"])  # Keras 3: 'kernel'
         sd.update(batchnorm_tensors(need(f"conv_dw_{i}_bn"), f"{p}.bn1"))
         sd[f"{p}.conv_pw.weight"] = conv_kernel(need(f"conv_pw_{i}")["kernel"])
         sd.update(batchnorm_tensors(need(f"conv_pw_{i}_bn"), f"{p}.bn2"))
