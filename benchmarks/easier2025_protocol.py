@@ -5,14 +5,14 @@ random angle (+-15 deg) about the face, shifted and scaled, with the class drawn
 forehead (FePh codes 0-6, one class per sequence of 4 frames; plus FePh's awkward rows, code 7 among them). MTCNN
 finds the faces, so the presets really crop and rotate. FePh itself is not on this machine.
 
-Runs: recipe ``easier2025-published`` (the code's 80/20 frame split, frame-level validation split) trained from
-random weights at 64 px (``--set``-style overrides below), one stage, with
+Runs: recipe ``easier2025-published`` (the code's 80/20 frame split, frame-level validation split) fine-tuned from
+ImageNet MobileNetV2 weights (not from AffectNet) at ``--size`` px, one stage of ``--epochs``, with
 - preset ``easier2025`` (the code) or ``easier2025-refined`` (signfer's), and
 - sampler ``published-2025`` (the code's loader) or ``balanced`` (what it meant),
 each over several seeds; plus the honest recipe ``easier2025`` (grouped k-fold) with either preset. Table: test
 accuracy and mean sensitivity, mean (std) over seeds / folds, percent.
 
-    python benchmarks/easier2025_protocol.py                 # 3 seeds, 6 epochs
+    python benchmarks/easier2025_protocol.py                 # 3 seeds, 4 epochs, 96 px
     python benchmarks/easier2025_protocol.py --seeds 1 --epochs 2   # a quick check
 """
 
@@ -82,13 +82,13 @@ def run(recipe: str, data: Path, out: Path, overrides: list[str], folds: int | N
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--size", type=int, default=96)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="e25proto-"))
     data = make_face_feph(tmp / "feph")
     cache = tmp / "cache"
-    common = ["init_from=null", "pretrained=null", f"image_size={args.size}", "batch_size=16",
+    common = ["init_from=null", "pretrained=imagenet", "new_head=true", f"image_size={args.size}", "batch_size=16",
               f"stages=[{{name: all, trainable: all, optimizer: adam, lr: 0.001, epochs: {args.epochs}}}]"]
     results = []
     for preset in ("easier2025", "easier2025-refined"):
