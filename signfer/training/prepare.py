@@ -16,6 +16,8 @@ from signfer.io import InputError, atomic_write
 from signfer.training.recipes import Recipe, apply_overrides, load_recipe
 
 DATA_FORMATS = ("feph", "affectnet", "folder")
+#: recipe fields added later, at the value every earlier run had (run.yaml written before them lacks them)
+LATER_RECIPE_FIELDS = {"final_on_test": "best", "published": {}}
 
 
 def resolve_recipe(recipe: str | os.PathLike | Recipe, overrides: dict | list[str] | None = None) -> Recipe:
@@ -112,12 +114,13 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
         old_recipe = saved.get("recipe") or {}
         from signfer.training.precision import LEGACY
 
-        old_recipe = {**LEGACY, **old_recipe}  # runs made before the precision options trained in fp32
+        old_recipe = {**LEGACY, **LATER_RECIPE_FIELDS, **old_recipe}  # runs made before these options: what they did
         from signfer.faces.presets import RENAMED
 
         if "preset_fields" not in saved and old_recipe.get("preset") in RENAMED:  # trained before the preset changed meaning
             old_recipe["preset"] = RENAMED[old_recipe["preset"]]
-        differ += [f"recipe.{key}" for key in info["recipe"] if old_recipe.get(key) != info["recipe"][key]]
+        inert = set(LATER_RECIPE_FIELDS) if info["recipe"].get("select_on") != "test" else set()  # only act under --select-on test
+        differ += [f"recipe.{key}" for key in info["recipe"] if key not in inert and old_recipe.get(key) != info["recipe"][key]]
         if differ:
             hint = (f" (this run was trained with preset {old_recipe['preset']}: resume it with --set preset={old_recipe['preset']})"
                     if "recipe.preset" in differ else "")

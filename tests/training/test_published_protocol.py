@@ -347,3 +347,28 @@ def test_published_settings_apply_to_e_rows_only_under_select_on_test(synthetic_
     torch.manual_seed(5)
     want = [bool(torch.rand(1) < 0.5) for _ in range(12)]
     assert got == want and 0 < sum(got) < 12
+
+
+def test_a_run_made_before_the_published_settings_still_resumes(synthetic_feph, tmp_path):
+    """run.yaml written before final_on_test / published existed: an honest run resumes (those act only under
+    --select-on test); a --select-on test run of an M recipe is refused (it now evaluates the last epoch)."""
+    import yaml
+
+    from signfer.errors import OptionError
+    from signfer.training.prepare import prepare_run
+    from signfer.training.recipes import load_recipe
+
+    for select_on, ok in (("validation", True), ("test", False)):
+        out = tmp_path / select_on
+        overrides = [f"select_on={select_on}", "final_on_test=last", "published={train_resize: nearest}"]
+        prepare_run(load_recipe(TINY, overrides), synthetic_feph, out)
+        info = yaml.safe_load((out / "run.yaml").read_text())
+        del info["recipe"]["final_on_test"], info["recipe"]["published"]
+        (out / "run.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+        (out / "fold_0").mkdir()
+        (out / "fold_0" / "last.pt").write_bytes(b"")
+        if ok:
+            prepare_run(load_recipe(TINY, overrides), synthetic_feph, out)
+        else:
+            with pytest.raises(OptionError, match="recipe.final_on_test"):
+                prepare_run(load_recipe(TINY, overrides), synthetic_feph, out)
