@@ -14,7 +14,7 @@ and ``get_sample_weights`` gives sample i the ``compute_class_weight('balanced',
 entry at index ``int(label_i)``. The sampler draws indices ``0 .. n_train - 1`` and the loader reads those rows
 of the WHOLE reordered set: rows ``0 .. len_valid - 1`` are the validation rows (about 10 % of the draws), the last
 ``len_valid`` training rows are never drawn, and row j is drawn with the weight of row ``j + len_valid``'s class, so
-the class mix stays near the natural one. signfer's ``sampler: balanced`` is what the code meant;
+the class mix stays near the natural one (with ``split == 0.0`` the code uses no sampler: a plain shuffle). signfer's ``sampler: balanced`` is what the code meant;
 ``sampler: published-2025`` (recipe ``easier2025-published``) is what it did.
 """
 

@@ -479,6 +479,8 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
     ``valid_rows`` items are the validation rows (:func:`signfer.data.sampler.published_2025_order`); the loader
     draws as base_data_loader.py does (:func:`signfer.data.sampler.published_2025_weights`)."""
     kind = getattr(recipe, "sampler", "shuffle")
+    if kind == "published-2025" and not recipe.val_fraction:
+        kind = "shuffle"  # base_data_loader.py: `if split == 0.0: return None, None`, a plain shuffled loader
     if shuffle and kind in ("balanced", "published-2025"):
         if distributed.is_distributed():
             from signfer.errors import UserError
@@ -610,7 +612,7 @@ def train_fold(
     if recipe.select_on == "test" and not recipe.is_baseline:
         # the published SLTAT protocol: every training image trains, the best epoch is chosen on the test fold (optimistic)
         train_df, val_df = train_part, test
-    elif recipe.sampler == "published-2025" and not recipe.is_baseline:
+    elif recipe.sampler == "published-2025" and recipe.val_fraction > 0 and not recipe.is_baseline:
         from signfer.data.sampler import published_2025_order
 
         # the 2025 code's loader reads the whole reordered training file: its first valid_rows rows validate
