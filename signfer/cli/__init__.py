@@ -68,15 +68,18 @@ def _add_preprocess(sub) -> None:
     p.add_argument("input", type=Path, metavar="INPUT", help="an image, a folder of images (searched recursively; other files are ignored) "
                    "or a FePh folder (the crops keep the FePh_images/ layout and FePh_labels.csv is copied)")
     p.add_argument("output", type=Path, metavar="OUTPUT", help="folder for the crops and manifest.csv")
-    p.add_argument("--preset", default="easier2025", help="preprocessing preset: easier2025 (MTCNN, square, x1.1, equalise, rotate), sltat2022 (Haar crop), none, "
-                   "the ablations easier2025_no_equalization, easier2025_equalize_after_rotation, easier2025_standardize, "
+    p.add_argument("--preset", default="easier2025", help="preprocessing preset: easier2025 (the 2025 code: MTCNN first face, square, x1.1, black padding, equalise, "
+                   "PIL rotate about the centre), easier2025-refined (signfer's: largest confident face, edge padding, bilinear "
+                   "rotation about the eyes), sltat2022 (Haar crop), none, the ablations easier2025_no_equalization, easier2025_equalize_after_rotation, easier2025_standardize, "
                    "or a YAML file (default: %(default)s)")
     p.add_argument("--region", choices=["full", "upper", "lower"], default="full", help="face region to keep: full, or the upper / lower half split at the eye-mouth midline (default: %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="switch one preset step, e.g. --set colour=none or --set colour_order=after_rotation (repeatable). "
-                   "Keys: detector (mtcnn|haar|none), detector_options ({min_face_size: 40}), face_choice (largest|confident), "
+                   "Keys: detector (mtcnn|haar|none), detector_options ({min_face_size: 40}), face_choice (largest|confident|first), "
+                   "min_face_score (null = the detector's floor|0.9|0), "
                    "square (true|false), zoom (1.1), padding (black|edge), colour (equalize|standardize|none), "
-                   "colour_order (before_rotation|after_rotation), clip_sd (2.5), align (true|false), size (224), "
-                   "region_split (landmarks|middle), half_face_shape (half|square), no_face (skip|whole_image)")
+                   "colour_order (before_rotation|after_rotation), clip_sd (2.5), align (true|false), rotate_about (eyes|centre), "
+                   "rotate_filter (bilinear|nearest), size (224), resize (auto|nearest), "
+                   "region_split (landmarks|middle), half_face_shape (half|square), no_face (skip|whole_image|whole_image_as_is)")
     p.add_argument("--size", type=_positive(int), default=None, help="output size in pixels (default: the preset's, 224)")
     p.add_argument("--workers", type=_positive(int), default=1, help="worker processes (default: %(default)s)")
     _max_pixels_argument(p)
@@ -329,6 +332,10 @@ def _run_report(args) -> int:
     reference = None if str(args.reference).lower() in ("none", "") else args.reference
     table = report_runs(args.run_dirs, out=args.out, reference=reference, names=args.names, avg_sens_std=args.avg_sens_std)
     print(f"{int((table['kind'] == 'run').sum())} run(s), {int((table['kind'] == 'reference').sum())} reference row(s)")
+    from signfer.evaluation.summary import per_fold_lines
+
+    for line in per_fold_lines(table):  # the published per-fold accuracies beside the runs'
+        print(line[2:])
     print(f"report in {args.out / 'report.md'}, {args.out / 'report.csv'}")
     return 0
 

@@ -37,8 +37,8 @@ class CropCache:
 
     ``preset``: name, YAML path or :class:`~signfer.faces.presets.Preset`; ``overrides``:
     preset fields to switch. Data sets hold images that must each give a crop, so unless
-    ``overrides`` sets ``no_face``, an image without a detected face is used whole
-    (``no_face: whole_image``) and recorded as such. ``cache_dir``: folder of the cache
+    ``overrides`` sets ``no_face``, a preset that skips an image without a detected face uses it whole
+    (``no_face: whole_image``; a preset with ``whole_image_as_is`` keeps that) and records it as such. ``cache_dir``: folder of the cache
     (default ``signfer.config.cache_dir() / "crops"``); ``False`` keeps nothing on disk.
     """
 
@@ -48,8 +48,9 @@ class CropCache:
 
         overrides = dict(overrides or {})
         overrides["size"] = int(size)
-        overrides.setdefault("no_face", "whole_image")
         self.preset = get_preset(preset, **overrides)
+        if "no_face" not in overrides and self.preset.no_face == "skip":  # whole_image_as_is (the 2025 code) stays
+            self.preset = get_preset(self.preset, no_face="whole_image")
         self.region = region
         self.size = int(size)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.preset.name) or "preset"

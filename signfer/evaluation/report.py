@@ -97,7 +97,12 @@ def report_runs(
 
 def _report_markdown(table, summaries, reference, avg_sens_std, figures, out: Path) -> str:
     lines = ["# signfer report", "", summary.to_markdown(table), "", "Notes:", ""]
-    lines.append("- Percent. Runs: mean (std) over the test folds, std = sample std (ddof 1).")
+    lines.append("- Percent. Runs: mean (std) over the test folds, std = sample std (ddof 1), except a run of a configuration whose "
+                 "published row used the population std (SLTAT Table 5 M0: ddof 0): that run's std is computed the same way.")
+    differing = [f"{n} (ddof {int(r['ddof'])}, as {r['reference_row']})" for n, r in table[table["kind"] == "run"].iterrows()
+                 if r.get("reference_row") and r.get("ddof") not in (None, 1) and not pd.isna(r.get("ddof"))]
+    if differing:
+        lines.append("  - std with the published row's convention: " + ", ".join(differing) + ".")
     lines.append("- sens. var. = the 2025 paper's variance among classes: population variance of the final per-class sensitivities "
                  "(for a k-fold run the per-class means over folds), as fractions (its 0.042); one number per run. "
                  "mean fold sens. var. = mean (std) over folds of each fold's own variance among classes (larger: it adds fold noise).")
@@ -130,6 +135,12 @@ def _report_markdown(table, summaries, reference, avg_sens_std, figures, out: Pa
             by_source.setdefault(str(src), []).append(str(name))
         for src, rows in by_source.items():
             lines.append(f"  - {', '.join(rows)}: {src}")
+    folds = summary.per_fold_lines(table)
+    if folds:
+        lines += ["", "## Accuracy per fold", "",
+                  "The published per-fold accuracies (printed by the notebooks) beside each run's. The published fold split "
+                  "is not reproducible (see docs/recipes.md); M0 and E0 do not train, so their folds test the crops and the "
+                  "model port alone.", "", *folds]
     if figures:
         lines += ["", "## Plots", ""]
         for caption, path in figures:

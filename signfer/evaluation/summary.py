@@ -141,6 +141,7 @@ def summarize_run(run_dir: str | os.PathLike, write: bool = True, ddof: int = 1)
     summary = pd.concat([folds, mean.to_frame("mean").T, std.to_frame("std").T])
     summary.index.name = "fold"
     summary.attrs["protocol"] = run_protocol(run_dir)
+    summary.attrs["recipe"] = run_recipe_name(run_dir)
     if write:
         with atomic_write(run_dir / "summary.csv") as fh:
             summary.to_csv(fh, float_format="%.6g")
@@ -211,6 +212,18 @@ def reference_avg_sens_std(reference: str | None) -> str:
     return str(tab.get("avg_sens_std", "folds"))
 
 
+def run_recipe_name(run_dir: str | os.PathLike) -> str | None:
+    """The recipe name in a run's ``run.yaml`` (e.g. ``M0``), or None."""
+    import yaml
+
+    path = Path(run_dir) / "run.yaml"
+    if not path.exists():
+        return None
+    info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    recipe = info.get("recipe") if isinstance(info, dict) else None
+    return str(recipe["name"]) if isinstance(recipe, dict) and recipe.get("name") else None
+
+
 def run_protocol(run_dir: str | os.PathLike) -> dict:
     """How a run chose its checkpoints and split its data, from its ``run.yaml`` and ``metrics.json`` files.
 
@@ -234,9 +247,15 @@ def run_protocol(run_dir: str | os.PathLike) -> dict:
         if path.exists():
             sel = (json.loads(path.read_text(encoding="utf-8")).get("selection") or {})
             select_on = str(sel.get("on", select_on))
+            final = sel.get("final")
             break
+    else:
+        final = None
     split = str(recipe.get("split", "kfold"))
-    return {"select_on": select_on, "split": split, "optimistic": select_on == "test" or split != "kfold"}
+    out = {"select_on": select_on, "split": split, "optimistic": select_on == "test" or split != "kfold"}
+    if select_on == "test" and final == "last":
+        out["final"] = "last"  # best-on-test between stages, the last epoch evaluated (the MobileNet notebooks)
+    return out
 
 
 def protocol_label(protocol: Mapping) -> str:
@@ -244,6 +263,8 @@ def protocol_label(protocol: Mapping) -> str:
     split = "grouped k-fold" if protocol.get("split", "kfold") == "kfold" else "2025 code's 80/20 frame split (not grouped)"
     on = protocol.get("select_on", "validation")
     select = {"test": "select on TEST fold", "none": "no training", "last_epoch": "last epoch"}.get(on, f"select on {on}")
+    if protocol.get("final") == "last":
+        select += ", last epoch evaluated"
     return f"{split}, {select}" + (" (optimistic)" if protocol.get("optimistic") else "")
 
 
@@ -270,6 +291,7 @@ def kfold_table(
         raise OptionError(f"avg_sens_std must be 'folds', 'classes' or 'reference', got {avg_sens_std!r}")
     if not isinstance(runs, Mapping):
         runs = dict(zip(run_names(runs), runs))
+    ref_rows = reference_rows(reference) if reference else {}
     rows, classes = {}, []
     for name, summary in runs.items():
         protocol = None
@@ -284,9 +306,16 @@ def kfold_table(
         classes += [c for c in run_classes if c not in classes]
         folds = _folds_of(summary)
         mean, std = summary.loc["mean"], summary.loc["std"]
+        match = ref_rows.get(str(summary.attrs.get("recipe")))  # the published row of the same configuration
+        ddof = 1
+        if match is not None and match.get("ddof") is not None and int(match["ddof"]) != 1:
+            ddof = int(match["ddof"])  # std over folds as that row computed it (Table 5 M0: population std)
+            std = folds.std(ddof=ddof)
         row: dict = {"kind": "run", "folds": len(folds),
                      "protocol": protocol_label(protocol) if protocol else "",
-                     "optimistic": bool(protocol and protocol.get("optimistic"))}
+                     "optimistic": bool(protocol and protocol.get("optimistic")), "ddof": ddof,
+                     "fold_acc": " / ".join(f"{v:.2f}" for v in folds[ACC]),
+                     "reference_row": match["name"] if match is not None else ""}
         for col in _figure_columns(run_classes):
             row[col], row[_std_col(col)] = float(mean[col]), float(std[col])
         if avg_sens_std == "classes":
@@ -301,7 +330,7 @@ def kfold_table(
     columns = ["kind", "folds", "protocol", "optimistic"]
     for col in _figure_columns(classes):
         columns += [col, _std_col(col)]
-    columns.append("source")
+    columns += ["ddof", "fold_acc", "reference_row", "source"]
     table = table.reindex(columns=columns)
     table.index.name = "configuration"
     table.attrs["avg_sens_std"] = avg_sens_std
@@ -309,7 +338,7 @@ def kfold_table(
 
 
 def _classes_in(table: pd.DataFrame) -> list[str]:
-    skip = {"kind", "folds", "protocol", "optimistic", "source", *FIGURES}
+    skip = {"kind", "folds", "protocol", "optimistic", "source", "ddof", "fold_acc", "reference_row", *FIGURES}
     return [c for c in table.columns if c not in skip and not c.endswith("_std")]
 
 
@@ -419,9 +448,49 @@ def reference_table(spec: str) -> pd.DataFrame:
             row[c], row[_std_col(c)] = _pair((r.get("sensitivity") or {}).get(c))
         note = r.get("note")
         row["source"] = source + (f"; {note}" if note else "")
+        row["ddof"] = float(r["ddof"]) if r.get("ddof") is not None else math.nan
+        row["fold_acc"] = " / ".join(f"{v:.2f}" for v in r.get("fold_acc") or [])
+        row["reference_row"] = ""
         rows[f"{prefix} {r['config']}"] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     columns = ["kind", "folds", "protocol", "optimistic"]
     for col in _figure_columns(classes):
         columns += [col, _std_col(col)]
-    return out.reindex(columns=[*columns, "source"])
+    return out.reindex(columns=[*columns, "ddof", "fold_acc", "reference_row", "source"])
+
+
+def reference_rows(spec: str) -> dict[str, dict]:
+    """The published rows of a reference table by configuration: ``{"M0": {...the YAML row..., "name": "SLTAT'22 T5 M0"}}``.
+
+    Keyed by the row's ``cv`` name where it has one (Table 4: the row that is configuration M0 of Table 5), else by its
+    ``config``; ``name`` is the row's name in :func:`reference_table`."""
+    name, _, table_name = str(spec).partition(":")
+    ref = load_reference(name)
+    tables = ref.get("tables", {})
+    tab = tables.get(table_name.strip() or ref.get("default_table") or next(iter(tables), ""), {})
+    prefix = " ".join(s for s in (ref.get("short", ref.get("name", name)), tab.get("short", "")) if s)
+    return {str(r.get("cv") or r["config"]): {**r, "name": f"{prefix} {r['config']}"} for r in tab.get("rows", [])}
+
+
+def per_fold_lines(table: pd.DataFrame) -> list[str]:
+    """Per-fold accuracies of each run beside those of its published row, and every published row's folds (Markdown
+    list items). Each mean (std) with the std convention of its row (``ddof``)."""
+    lines = []
+    refs = table[table["kind"] == "reference"] if "kind" in table else table.iloc[:0]
+
+    def stats(text: str, ddof) -> str:
+        values = [float(v) for v in text.split(" / ")]
+        d = 1 if ddof is None or (isinstance(ddof, float) and math.isnan(ddof)) else int(ddof)
+        return f"{' / '.join(f'{v:.2f}' for v in values)} = {np.mean(values):.1f} ({np.std(values, ddof=d):.1f}, ddof {d})"
+
+    for name, row in table[table["kind"] == "run"].iterrows() if "kind" in table else []:
+        if row.get("reference_row") and isinstance(row.get("fold_acc"), str) and row["fold_acc"]:
+            ref = refs.loc[row["reference_row"]] if row["reference_row"] in refs.index else None
+            text = f"- {name}: accuracy per fold {stats(row['fold_acc'], row.get('ddof'))}"
+            if ref is not None and isinstance(ref.get("fold_acc"), str) and ref["fold_acc"]:
+                text += f"; published {row['reference_row']}: {stats(ref['fold_acc'], ref.get('ddof'))}"
+            lines.append(text)
+    for name, row in refs.iterrows():
+        if isinstance(row.get("fold_acc"), str) and row["fold_acc"]:
+            lines.append(f"- {name} (published) accuracy per fold: {stats(row['fold_acc'], row.get('ddof'))}")
+    return lines

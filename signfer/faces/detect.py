@@ -90,7 +90,7 @@ def get_detector(name: str | Detector = "mtcnn", **kw) -> Detector:
     return _DETECTORS[key](**kw)
 
 
-PICK_STRATEGIES = ("largest", "confident")
+PICK_STRATEGIES = ("largest", "confident", "first")
 
 #: faces scoring below this are ignored, per detector, on every path (preprocess, the training crop cache,
 #: Recognizer, annotate), so a model sees the faces it was trained on. MTCNN: its O-Net probability; real faces in
@@ -110,12 +110,14 @@ def confident_faces(faces: list[Face], detector, min_score: float | None = None)
 
 
 def pick_face(faces: list[Face], strategy: str = "largest") -> Face | None:
-    """The face to keep when several are found: ``"largest"`` box area or most ``"confident"``
-    (highest score); ties go to the other criterion. ``None`` for no face."""
+    """The face to keep when several are found: ``"largest"`` box area, most ``"confident"``
+    (highest score; ties go to the other criterion) or the detector's ``"first"``. ``None`` for no face."""
     if strategy not in PICK_STRATEGIES:
         raise OptionError(f"unknown pick strategy {strategy!r}; use one of {', '.join(PICK_STRATEGIES)}")
     if not faces:
         return None
+    if strategy == "first":  # the detector's own order (MTCNN: best score first after NMS, as ipazc's face_list[0])
+        return faces[0]
     if strategy == "largest":
         return max(faces, key=lambda f: (f.area, f.score))
     return max(faces, key=lambda f: (f.score, f.area))

@@ -90,13 +90,13 @@ def preprocess(img: np.ndarray, face: Face, preset: str | Preset = "easier2025",
     angle = 0.0
     if preset.align and face.has_eyes:
         left, right = T.transform_points([face.left_eye, face.right_eye], to_crop)
-        pixels = T.align_eyes(pixels, tuple(left), tuple(right))
+        pixels, rotation = T.level_eyes(pixels, tuple(left), tuple(right), preset.rotate_about, preset.rotate_filter)
         angle = -T.eye_angle(tuple(left), tuple(right))
-        to_crop = T.compose(T.eye_rotation(tuple(left), tuple(right)), to_crop)
+        to_crop = T.compose(rotation, to_crop)
     if preset.colour_order == "after_rotation":
         pixels = normalize_colour(pixels, preset)
     split = region_split_row(face, to_crop, preset) if region != "full" else None
-    pixels = T.resize_face(T.face_region(pixels, region, split), preset.output_shape(region))
+    pixels = T.resize_face(T.face_region(pixels, region, split), preset.output_shape(region), preset.resize)
     return FaceCrop(pixels=pixels, box=box, angle=angle, face=face, preset=preset.name, region=region)
 
 
@@ -129,7 +129,8 @@ def preprocess_image(img: np.ndarray, preset: str | Preset = "easier2025", detec
     name, or ``None`` for the preset's.
 
     Without a face: ``None`` when ``preset.no_face == "skip"``; with ``"whole_image"`` the
-    whole image is used (no square, zoom or rotation) and the crop's ``face`` is ``None``.
+    whole image is used (no square, zoom or rotation; ``"whole_image_as_is"``: no colour step either)
+    and the crop's ``face`` is ``None``.
     """
     from signfer.faces.detect import confident_faces, pick_face
 
@@ -138,13 +139,15 @@ def preprocess_image(img: np.ndarray, preset: str | Preset = "easier2025", detec
         detector = detector_for(preset)
     elif isinstance(detector, str):
         detector = cached_detector(detector)
-    faces = confident_faces(detector.detect(img), detector)  # the same floor as Recognizer / annotate
+    faces = confident_faces(detector.detect(img), detector, preset.min_face_score)  # the same floor as Recognizer / annotate
     face = pick_face(faces, preset.face_choice)
     if face is not None:
         return preprocess(img, face, preset, region)
     if preset.no_face == "skip":
         return None
     whole = dataclasses.replace(preset, square=False, zoom=1.0, align=False)
+    if preset.no_face == "whole_image_as_is":  # the 2025 code: the whole frame, not equalised
+        whole = dataclasses.replace(whole, colour="none")
     return dataclasses.replace(preprocess(img, whole_image_face(img), whole, region), face=None)
 
 

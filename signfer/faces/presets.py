@@ -20,14 +20,23 @@ from signfer.config import list_configs, load_yaml_config
 from signfer.errors import OptionError
 
 _CHOICES = {
-    "face_choice": ("largest", "confident"),
+    "face_choice": ("largest", "confident", "first"),
     "padding": ("black", "edge"),
     "colour": ("equalize", "standardize", "none"),
     "colour_order": ("before_rotation", "after_rotation"),
+    "rotate_about": ("eyes", "centre"),
+    "rotate_filter": ("bilinear", "nearest"),
     "region_split": ("landmarks", "middle"),
     "half_face_shape": ("half", "square"),
-    "no_face": ("skip", "whole_image"),
+    "no_face": ("skip", "whole_image", "whole_image_as_is"),
+    "resize": ("auto", "nearest"),
 }
+#: fields added after presets were first stored in model specs, with the value every earlier preset had: left out
+#: of :meth:`Preset.key` at that value, so the crop-cache keys of the existing presets do not change
+_LATER_FIELDS = {"min_face_score": None, "rotate_about": "eyes", "rotate_filter": "bilinear", "resize": "auto"}
+#: presets whose meaning changed, and the name of what they meant before: a model spec naming one of them without
+#: the preset's fields (written before the change) resolves to the old meaning (see :func:`preset_for`)
+RENAMED = {"easier2025": "easier2025-refined"}
 
 
 @dataclass(frozen=True)
@@ -35,14 +44,19 @@ class Preset:
     """How a face is cut out of an image and normalised.
 
     Steps, in order: detect with ``detector`` (``detector_options`` passed to
-    ``signfer.faces.detect.get_detector``) and keep one face (``face_choice``); make the box
+    ``signfer.faces.detect.get_detector``), drop faces scoring below ``min_face_score`` (None: the
+    detector's default floor, MTCNN 0.9; 0: none) and keep one face (``face_choice``: ``largest``,
+    ``confident``, or ``first`` = the detector's first, its best-scoring after NMS); make the box
     square (``square``); enlarge it by ``zoom`` about its centre; crop, filling what leaves
     the frame with ``padding`` (``black`` or ``edge`` = repeat the border pixels); colour
     normalisation (``colour``: ``equalize`` = histogram equalisation of R, G, B separately,
     ``standardize`` = per-channel mean/std clipped at ``clip_sd`` SD, ``none``) applied
     ``before_rotation`` (the 2025 paper: black rotation corners stay out of the histogram) or
-    ``after_rotation`` (ablation); rotate about the eye midpoint to level the eyes (``align``;
-    skipped for a face without eyes); cut the region; resize.
+    ``after_rotation`` (ablation); rotate to level the eyes (``align``; skipped for a face without
+    eyes) about ``rotate_about`` (``eyes``: their midpoint; ``centre``: the crop's centre, as PIL's
+    ``Image.rotate``) with ``rotate_filter`` (``bilinear`` or ``nearest``); cut the region; resize
+    (``resize``: ``auto`` = area when shrinking, bilinear when enlarging; ``nearest`` = PIL's nearest neighbour,
+    Keras ``flow_from_directory``).
 
     Regions: ``upper`` / ``lower`` split the aligned crop at the eye-mouth midline
     (``region_split: landmarks``, the middle when the face has no mouth landmarks) or at the
@@ -51,7 +65,9 @@ class Preset:
     ``square`` it is stretched to ``size`` x ``size``. A full face is ``size`` x ``size``.
 
     ``no_face``: ``skip`` (no crop; the manifest says ``no_face``) or ``whole_image`` (the
-    whole image, neither squared, zoomed nor rotated, goes through colour and resize).
+    whole image, neither squared, zoomed nor rotated, goes through colour and resize) or
+    ``whole_image_as_is`` (the whole image, only resized: no colour step, as the 2025 code's
+    NormalizeImages.py ``img_cropped = img_np``).
     """
 
     name: str = "custom"
@@ -59,6 +75,7 @@ class Preset:
     detector: str = "mtcnn"
     detector_options: dict = field(default_factory=dict)
     face_choice: str = "largest"
+    min_face_score: float | None = None
     square: bool = True
     zoom: float = 1.1
     padding: str = "edge"
@@ -66,7 +83,10 @@ class Preset:
     colour_order: str = "before_rotation"
     clip_sd: float = 2.5
     align: bool = True
+    rotate_about: str = "eyes"
+    rotate_filter: str = "bilinear"
     size: int = 224
+    resize: str = "auto"
     region_split: str = "landmarks"
     half_face_shape: str = "half"
     no_face: str = "skip"
@@ -84,6 +104,9 @@ class Preset:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise OptionError(f"preset {self.name!r}: {key} must be a positive number; got {value!r}")
+        if self.min_face_score is not None and (isinstance(self.min_face_score, bool) or not isinstance(self.min_face_score, (int, float))
+                                                or not 0 <= self.min_face_score <= 1):
+            raise OptionError(f"preset {self.name!r}: min_face_score must be a number from 0 to 1 or null; got {self.min_face_score!r}")
         if not isinstance(self.detector, str) or not isinstance(self.detector_options, Mapping):
             raise OptionError(f"preset {self.name!r}: detector must be a name and detector_options a mapping")
 
@@ -99,7 +122,8 @@ class Preset:
 
     def key(self) -> str:
         """Short hash of every field but name and description: equal keys give equal crops (cache key)."""
-        data = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
+        data = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")
+                and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -139,9 +163,19 @@ def get_preset(preset: str | os.PathLike | Preset | Mapping[str, Any] = "easier2
     return Preset(**{**fields, **overrides})
 
 
+def preset_for(name: str | os.PathLike, overrides: Mapping[str, Any] | None = None, fields: Mapping[str, Any] | None = None) -> Preset:
+    """The preset a model spec means: by value when the spec stores the preset's ``fields`` (written since presets
+    can change meaning), else by ``name``, where a :data:`RENAMED` name means its old preset (a spec written before
+    ``easier2025`` became the 2025 code's pipeline means today's ``easier2025-refined``); ``overrides`` on top."""
+    if fields:
+        return get_preset(dict(fields), **dict(overrides or {}))
+    name = RENAMED.get(str(name), name)
+    return get_preset(name, **dict(overrides or {}))
+
+
 def list_presets() -> list[str]:
     """Names of the shipped presets."""
     return list_configs("presets")
 
 
-__all__ = ["Preset", "get_preset", "list_presets", "FIELDS"]
+__all__ = ["Preset", "get_preset", "preset_for", "list_presets", "FIELDS", "RENAMED"]

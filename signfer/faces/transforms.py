@@ -118,6 +118,81 @@ def align_eyes(img: np.ndarray, left_eye: Point, right_eye: Point) -> np.ndarray
     return cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
+ROTATE_ABOUT = ("eyes", "centre")
+ROTATE_FILTERS = ("bilinear", "nearest")
+
+
+def rotation_centre(img: np.ndarray, left_eye: Point, right_eye: Point, about: str = "eyes") -> Point:
+    """Where the alignment rotates ``img``: the eye midpoint, or the image centre (``(w - 1) / 2``, ``(h - 1) / 2``
+    in pixel-index coordinates: PIL's ``Image.rotate`` centre ``(w / 2, h / 2)`` in pixel-corner coordinates)."""
+    if about not in ROTATE_ABOUT:
+        raise OptionError(f"rotate_about must be one of {ROTATE_ABOUT}, got {about!r}")
+    if about == "eyes":
+        return eye_midpoint(left_eye, right_eye)
+    h, w = img.shape[:2]
+    return ((w - 1) / 2, (h - 1) / 2)
+
+
+def level_eyes(img: np.ndarray, left_eye: Point, right_eye: Point, about: str = "eyes",
+               interpolation: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+    """Rotate ``img`` so the eyes are level, about ``about`` (:data:`ROTATE_ABOUT`) with ``interpolation``
+    (:data:`ROTATE_FILTERS`); same size, black corners. Returns (pixels, 2x3 matrix image -> rotated image).
+
+    ``about="eyes", interpolation="bilinear"`` is :func:`align_eyes`. ``about="centre", interpolation="nearest"``
+    is the 2025 code's ``img_cropped.rotate(angle=theta_degs, resample=PIL.Image.NEAREST)`` pixel for pixel
+    (:func:`pil_rotate_nearest`)."""
+    if interpolation not in ROTATE_FILTERS:
+        raise OptionError(f"rotate_filter must be one of {ROTATE_FILTERS}, got {interpolation!r}")
+    angle = -eye_angle(left_eye, right_eye)  # counter-clockwise on screen, as PIL's rotate(angle) and OpenCV
+    matrix = cv2.getRotationMatrix2D(rotation_centre(img, left_eye, right_eye, about), angle, 1.0)
+    if about == "centre" and interpolation == "nearest":
+        return pil_rotate_nearest(img, angle), matrix
+    h, w = img.shape[:2]
+    flags = cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_NEAREST
+    out = cv2.warpAffine(img, matrix, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return out, matrix
+
+
+def pil_rotate_nearest(img: np.ndarray, angle: float) -> np.ndarray:
+    """``PIL.Image.fromarray(img).rotate(angle, resample=PIL.Image.NEAREST)`` without Pillow: counter-clockwise by
+    ``angle`` degrees about the image centre, same size, black outside.
+
+    Pillow's code transcribed: the inverse affine matrix with ``round(cos, 15)`` / ``round(sin, 15)``, its
+    16.16 fixed-point nearest-neighbour loop (``affine_fixed`` in Geometry.c: sample points at pixel centres,
+    ``>> 16``), and the exact cases of ``rotate`` (0 and 180 degrees; 90 / 270 for square images) as transposes.
+    """
+    h, w = img.shape[:2]
+    angle = angle % 360.0
+    if angle == 0:
+        return img.copy()
+    if angle == 180:
+        return np.ascontiguousarray(img[::-1, ::-1])
+    if angle in (90, 270) and w == h:
+        return np.ascontiguousarray(np.rot90(img, 1 if angle == 90 else -1))
+    rad = -math.radians(angle)
+    a = [round(math.cos(rad), 15), round(math.sin(rad), 15), 0.0, round(-math.sin(rad), 15), round(math.cos(rad), 15), 0.0]
+    cx, cy = w / 2.0, h / 2.0
+    a[2], a[5] = a[0] * -cx + a[1] * -cy + a[2], a[3] * -cx + a[4] * -cy + a[5]
+    a[2] += cx
+    a[5] += cy
+
+    def fix(v: float) -> int:
+        return math.floor(v * 65536.0 + 0.5)
+
+    corners = [(0, 0), (w, 0), (0, h), (w, h)]
+    if not all(abs(x * a[0] + y * a[1] + a[2]) < 32768.0 and abs(x * a[3] + y * a[4] + a[5]) < 32768.0 for x, y in corners):
+        raise OptionError(f"image of {w}x{h} pixels too large for Pillow's fixed-point rotation")
+    a0, a1, a3, a4 = fix(a[0]), fix(a[1]), fix(a[3]), fix(a[4])
+    a2, a5 = fix(a[2] + a[0] * 0.5 + a[1] * 0.5), fix(a[5] + a[3] * 0.5 + a[4] * 0.5)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.int64)
+    xin = (a2 + ys * a1 + xs * a0) >> 16
+    yin = (a5 + ys * a4 + xs * a3) >> 16
+    inside = (xin >= 0) & (xin < w) & (yin >= 0) & (yin < h)
+    out = np.zeros_like(img)
+    out[inside] = img[yin[inside], xin[inside]]
+    return out
+
+
 def transform_points(points: Iterable[Point], matrix: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine ``matrix`` to (x, y) points; returns an (N, 2) float array."""
     pts = np.asarray(list(points), dtype=np.float64).reshape(-1, 2)
@@ -150,14 +225,23 @@ def face_region(img: np.ndarray, region: str = "full", split_row: float | None =
     return img[:row] if region == "upper" else img[row:]
 
 
-def resize_face(img: np.ndarray, size: int | Sequence[int] = 224) -> np.ndarray:
+RESIZES = ("auto", "nearest")
+
+
+def resize_face(img: np.ndarray, size: int | Sequence[int] = 224, method: str = "auto") -> np.ndarray:
     """Resize to ``size`` x ``size``, or to ``(height, width)`` when ``size`` is a pair.
 
-    Shrinking uses area averaging, enlarging bilinear interpolation.
+    ``method="auto"``: shrinking uses area averaging, enlarging bilinear interpolation. ``"nearest"``: PIL's
+    nearest neighbour (``cv2.INTER_NEAREST_EXACT``), what Keras' ``flow_from_directory`` (``load_img``,
+    ``interpolation='nearest'``) does to the SLTAT notebooks' training images.
     """
+    if method not in RESIZES:
+        raise OptionError(f"resize must be one of {RESIZES}, got {method!r}")
     height, width = (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
     if img.shape[:2] == (height, width):
         return img
+    if method == "nearest":
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     shrinking = height * width < img.shape[0] * img.shape[1]
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
@@ -173,6 +257,9 @@ __all__ = [
     "eye_midpoint",
     "eye_rotation",
     "align_eyes",
+    "level_eyes",
+    "pil_rotate_nearest",
+    "rotation_centre",
     "transform_points",
     "translation",
     "compose",

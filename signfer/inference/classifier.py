@@ -101,11 +101,11 @@ def load_torch_model(source: ModelSource):
 
 def preset_for_spec(spec: ModelSpec):
     """The face preprocessing :class:`~signfer.faces.presets.Preset` a model was trained with."""
-    from signfer.faces.presets import get_preset
+    from signfer.faces.presets import preset_for
 
     overrides = dict(spec.preset_overrides or {})
     overrides["size"] = int(spec.input_size)
-    return get_preset(spec.preset, **overrides)
+    return preset_for(spec.preset, overrides, spec.preset_fields)  # by value where the spec stores the preset
 
 
 # --------------------------------------------------------------------------- classifiers

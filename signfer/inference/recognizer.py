@@ -292,6 +292,8 @@ class Recognizer:
     def min_face_score(self) -> float | None:
         if self._min_face_score is not None:
             return float(self._min_face_score)
+        if self.preset.min_face_score is not None:  # the preset's floor (the 2025 code's pipeline: none)
+            return float(self.preset.min_face_score)
         return DEFAULT_MIN_FACE_SCORE.get(self.detector_name)
 
     def describe(self) -> str:

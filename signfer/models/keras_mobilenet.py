@@ -10,7 +10,10 @@ Two Keras details matter for equal numbers: before every stride-2 convolution Ke
 asymmetrically (``ZeroPadding2D(((0, 1), (0, 1)))`` then a ``valid`` convolution), which is
 TensorFlow's ``same`` padding for even input sizes, so the timm body is built with
 ``pad_type="same"`` (exact for inputs whose side is a multiple of 32, e.g. 224); and Keras
-BatchNormalization uses eps 1e-3 (PyTorch: 1e-5).
+BatchNormalization uses eps 1e-3 (PyTorch: 1e-5). When it trains, Keras' BatchNormalization updates
+its moving statistics with ``momentum=0.99`` (``moving = 0.99 * moving + 0.01 * batch``), which is
+PyTorch ``momentum=0.01`` (PyTorch's default 0.1 adapts them ten times faster): every BatchNorm of the
+port uses :data:`KERAS_BN_MOMENTUM`, and the spec of a model trained from it records it (``bn_momentum``).
 
 Input (as HSEmotion trained it): RGB 224 x 224, float 0-255 minus (103.939, 116.779, 123.68)
 per R, G, B channel, no channel flip (their ``mobilenet_preprocess_input``).
@@ -32,6 +35,8 @@ from signfer.models.spec import IP_RGB_OFFSETS
 #: HSEmotion's per-channel offsets, subtracted from the RGB channels in this order (no BGR flip): ModelSpec's ``ip``.
 HSEMOTION_KERAS_MEANS = IP_RGB_OFFSETS
 KERAS_BN_EPS = 1e-3
+#: Keras ``BatchNormalization(momentum=0.99)`` in PyTorch's convention (the weight of the new batch statistic).
+KERAS_BN_MOMENTUM = 0.01
 #: Number of depthwise-separable blocks in MobileNet-v1.
 N_BLOCKS = 13
 
@@ -106,11 +111,15 @@ class HSEmotionMobileNet(nn.Module):
     fine-tuning replaced only the last layer; ``feats`` belongs to the backbone.
     """
 
+    #: BatchNorm momentum of a Keras-origin model (PyTorch convention); recorded in the spec of a model trained from it.
+    bn_momentum = KERAS_BN_MOMENTUM
+
     def __init__(self, num_classes: int = 7, feat_dim: int = 256, drop_rate: float = 0.5):
         super().__init__()
         import timm
 
         self.body = timm.create_model("mobilenetv1_100", num_classes=0, pad_type="same", bn_eps=KERAS_BN_EPS)
+        set_bn_momentum(self, KERAS_BN_MOMENTUM)
         self.drop = nn.Dropout(drop_rate)
         self.feats = nn.Linear(self.body.num_features, feat_dim)
         self.act = nn.ReLU()
@@ -141,6 +150,16 @@ class HSEmotionMobileNet(nn.Module):
         self.classifier = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
+def set_bn_momentum(model: nn.Module, momentum: float) -> int:
+    """Set every BatchNorm layer of ``model`` to ``momentum`` (PyTorch convention); returns how many were set."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = float(momentum)
+            n += 1
+    return n
+
+
 def keras_mobilenet_state_dict(weights: dict[str, dict[str, np.ndarray]], model: HSEmotionMobileNet, source: str = "") -> dict[str, torch.Tensor]:
     """Map Keras MobileNet + HSEmotion head weights (from :func:`read_keras_h5`) onto ``model``'s state-dict keys."""
     def need(layer: str) -> dict[str, np.ndarray]:
@@ -156,7 +175,8 @@ def keras_mobilenet_state_dict(weights: dict[str, dict[str, np.ndarray]], model:
         raise RuntimeError(f"expected {N_BLOCKS} depthwise-separable blocks, the model has {len(blocks)}")
     for i, block in enumerate(blocks, start=1):
         p = names[id(block)]
-        sd[f"{p}.conv_dw.weight"] = depthwise_kernel(need(f"conv_dw_{i}")["depthwise_kernel"])
+        dw = need(f"conv_dw_{i}")
+        sd[f"{p}.conv_dw.weight"] = depthwise_kernel(dw["depthwise_kernel"] if "depthwise_kernel" in dw else dw["kernel"])  # Keras 3: 'kernel'
         sd.update(batchnorm_tensors(need(f"conv_dw_{i}_bn"), f"{p}.bn1"))
         sd[f"{p}.conv_pw.weight"] = conv_kernel(need(f"conv_pw_{i}")["kernel"])
         sd.update(batchnorm_tensors(need(f"conv_pw_{i}_bn"), f"{p}.bn2"))

@@ -32,7 +32,13 @@ class ModelSpec:
     minus the BGR means; kept for models trained that way), ``minus_one_one`` (x/127.5-1),
     ``unit`` (x/255). ``preset`` names the face preprocessing preset (see
     ``signfer.faces.presets``); ``preset_overrides`` any switched steps; ``region`` the
-    face region the model was trained on.
+    face region the model was trained on. ``bn_momentum``: the BatchNorm momentum (PyTorch
+    convention) the model trained with when it is not PyTorch's 0.1 (a Keras-origin model: 0.01 =
+    Keras' 0.99); None = not recorded. ``preset_fields``: the preset's own fields (before
+    ``preset_overrides``), so the crops are resolved by value (:func:`signfer.faces.presets.preset_for`);
+    filled for presets whose meaning has changed (``easier2025``). A spec read by :meth:`from_dict`
+    that names such a preset without its fields was written before the change and means the old
+    preset (``easier2025`` -> ``easier2025-refined``): a trained model keeps the crops it was trained on.
     """
 
     arch: str
@@ -46,8 +52,18 @@ class ModelSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     extra_outputs: dict[str, int] = field(default_factory=dict)
+    bn_momentum: float | None = None
+    preset_fields: dict | None = None
 
     def __post_init__(self):
+        from signfer.faces.presets import RENAMED, get_preset
+
+        fields = dict(self.preset_fields) if self.preset_fields else None
+        if fields is not None and fields.get("name") != self.preset:
+            fields = None  # the fields of another preset (e.g. left over from dataclasses.replace(spec, preset=...))
+        if fields is None and self.preset in RENAMED:
+            fields = get_preset(self.preset).to_dict()  # today's meaning, stored by value
+        self.preset_fields = fields
         extras = {str(k): int(v) for k, v in dict(self.extra_outputs or {}).items()}
         clash = {k: v for k, v in extras.items() if v < len(self.class_names)}
         if clash:
@@ -83,11 +99,18 @@ class ModelSpec:
         d["mean"], d["std"] = list(self.mean), list(self.std)
         if not d["extra_outputs"]:
             del d["extra_outputs"]  # specs without extras read and hash as before
+        for key in ("bn_momentum", "preset_fields"):
+            if d.get(key) is None:
+                d.pop(key, None)  # likewise specs without a recorded BatchNorm momentum or preset by value
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelSpec":
+        from signfer.faces.presets import RENAMED
+
         d = dict(d)
+        if d.get("preset") in RENAMED and not d.get("preset_fields"):
+            d["preset"] = RENAMED[d["preset"]]  # written before the preset changed meaning: the old preset
         for k in ("mean", "std"):
             if k in d:
                 d[k] = tuple(d[k])

@@ -111,12 +111,13 @@ def make_scheduler(stage: Stage, optimizer: torch.optim.Optimizer):
 
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
                weights: torch.Tensor | None = None, mode: str = "keras", precision: Precision | None = None,
-               scaler: "torch.amp.GradScaler | None" = None) -> tuple[torch.Tensor, torch.Tensor]:
+               scaler: "torch.amp.GradScaler | None" = None, sam_second_pass: str = "frozen_bn") -> tuple[torch.Tensor, torch.Tensor]:
     """One update on a batch; returns (loss, logits) of the first forward pass. SAM makes two passes.
 
     ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`). ``precision``: forward pass
     and loss under its autocast (bf16 / fp16; None = fp32); ``scaler``: the fp16 gradient scaler (not with
-    SAM). ``x`` is expected in the model's memory format already.
+    SAM). ``x`` is expected in the model's memory format already. ``sam_second_pass``: ``frozen_bn`` (BatchNorm
+    statistics left alone in SAM's second forward) or ``train_mode`` (updated a second time, as the notebooks).
     """
     autocast = precision.autocast if precision is not None else contextlib.nullcontext
     with autocast():
@@ -133,7 +134,8 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: to
         loss.backward()
         if isinstance(optimizer, SAM):
             optimizer.first_step(zero_grad=True)
-            with bn_running_stats_frozen(model), autocast():
+            frozen = bn_running_stats_frozen(model) if sam_second_pass == "frozen_bn" else contextlib.nullcontext()
+            with frozen, autocast():
                 second = weighted_cross_entropy(model(x).float(), y, weights, mode)
             second.backward()
             optimizer.second_step(zero_grad=True)
@@ -152,7 +154,7 @@ def _progress(loader, desc: str, enabled: bool):
 def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, device="cpu",
               progress: bool = False, desc: str = "train", mode: str = "keras", step_scheduler=None,
               frozen_bn: bool = True, precision: Precision | None = None,
-              scaler: "torch.amp.GradScaler | None" = None) -> tuple[float, float]:
+              scaler: "torch.amp.GradScaler | None" = None, sam_second_pass: str = "frozen_bn") -> tuple[float, float]:
     """Train for one pass over ``loader`` (frozen BatchNorm stays in inference mode); returns (mean loss, accuracy).
 
     ``mode``: how class weights enter the loss (:func:`weighted_cross_entropy`); ``step_scheduler``:
@@ -167,7 +169,7 @@ def run_epoch(model: nn.Module, loader: DataLoader, optimizer, weights=None, dev
     bar = _progress(loader, desc, progress)
     for x, y in bar:
         x, y = precision.prepare_input(x, device), y.to(device, non_blocking=True)
-        loss, logits = train_step(model, x, y, optimizer, weights, mode, precision, scaler)
+        loss, logits = train_step(model, x, y, optimizer, weights, mode, precision, scaler, sam_second_pass)
         if step_scheduler is not None:
             step_scheduler.step()
         total_loss += float(loss) * len(y)
@@ -209,8 +211,12 @@ def _is_channels_last(model: nn.Module) -> bool:
     return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
 
 
-def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
-    """val_loss (plain CE), val_acc and val_mean_sensitivity of validation logits."""
+def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names, batch_mean: int = 0) -> dict:
+    """val_loss (plain CE), val_acc and val_mean_sensitivity of validation logits.
+
+    ``batch_mean``: a batch size: val_acc is then the mean of the accuracies of consecutive batches of that size
+    (the EfficientNet notebooks' ``epoch_val_accuracy += acc / len(test_loader)``: a short last batch weighs as
+    much as a full one); 0: the accuracy over all items."""
     from signfer.evaluation.metrics import mean_sensitivity, sensitivity
 
     if len(labels) == 0:
@@ -220,9 +226,12 @@ def validation_figures(logits: np.ndarray, labels: np.ndarray, class_names) -> d
     pred = logits.argmax(1)
     names = list(class_names)
     sens = sensitivity([names[i] for i in labels], [names[i] for i in pred], names)
+    hits = pred == labels
+    acc = (np.mean([hits[i:i + batch_mean].mean() for i in range(0, len(hits), batch_mean)]) if batch_mean
+           else hits.mean())
     return {
         "val_loss": float(F.cross_entropy(t, y)),
-        "val_acc": float((pred == labels).mean()),
+        "val_acc": float(acc),
         "val_mean_sensitivity": mean_sensitivity(sens),
     }
 
@@ -278,7 +287,8 @@ def _write_history(rows: list[dict], path: Path) -> None:
 # --------------------------------------------------------------------------- fitting
 @dataclass
 class FitResult:
-    """What :func:`fit` leaves: the model with the best weights loaded, and the epoch history."""
+    """What :func:`fit` leaves: the model with the best weights loaded (the last epoch's with ``final_on_test: last``
+    under ``select_on: test``), and the epoch history."""
 
     model: nn.Module
     history: list[dict]
@@ -385,12 +395,14 @@ def fit(
         per_step = getattr(scheduler, "per_step", False)
         train_loss, train_acc = run_epoch(train_model, train_loader, optimizer, weights, device, progress, desc,
                                           mode=recipe.class_weight_mode, step_scheduler=scheduler if per_step else None,
-                                          frozen_bn=stage.frozen_bn, precision=precision, scaler=scaler)
+                                          frozen_bn=stage.frozen_bn, precision=precision, scaler=scaler,
+                                          sam_second_pass=recipe.setting("sam_second_pass"))
         if scheduler is not None and not per_step:
             scheduler.step()
         if val_loader is not None:
+            batch_mean = recipe.batch_size if recipe.setting("val_accuracy") == "batch_mean" else 0
             figures = validation_figures(*predict_logits(model, val_loader, device, channels_last=precision.channels_last),
-                                         class_names)
+                                         class_names, batch_mean)
         else:
             figures = dict.fromkeys(("val_loss", "val_acc", "val_mean_sensitivity"), math.nan)
         row = {"stage": stage.name, "epoch": index + 1, "train_loss": train_loss, "train_acc": train_acc, **figures,
@@ -441,7 +453,9 @@ def fit(
     if not plan and distributed.is_main():
         _write_history(history, fold_dir / "history.csv")
     distributed.barrier()  # best.pt is written by rank 0
-    if (fold_dir / "best.pt").exists():
+    # the MobileNet notebooks evaluate the in-memory model after the last epoch (final_on_test: last): keep it
+    # (a run resumed after its last epoch holds last.pt, the same weights)
+    if not recipe.final_is_last_epoch and (fold_dir / "best.pt").exists():
         from signfer.models.checkpoint import load_state_dict_file
 
         model.load_state_dict(load_state_dict_file(fold_dir / "best.pt")[0])
@@ -450,7 +464,7 @@ def fit(
 
 # --------------------------------------------------------------------------- one fold, end to end
 def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, generator: torch.Generator | None = None,
-                pin_memory: bool = False) -> DataLoader:
+                pin_memory: bool = False, valid_rows: int = 0) -> DataLoader:
     """Batches of ``recipe.batch_size``; a shuffled loader draws its order from ``generator`` (saved in ``last.pt``).
 
     Under torchrun a shuffled loader gives this process its share of the same global batches
@@ -459,17 +473,30 @@ def make_loader(dataset, recipe: Recipe, shuffle: bool, workers: int = 0, genera
     class (:func:`balanced_sample_weights`), as EASIER-EkmanClassifier's loaders do. ``pin_memory``: page-locked
     batches for asynchronous copies to a GPU. With ``workers``, a loader without shuffling keeps its worker
     processes between epochs (validation is run every epoch); a shuffled one starts them each epoch, so that
-    their random flips follow ``generator`` and a resumed run draws the same ones. Each worker loads 4 batches ahead."""
-    if shuffle and getattr(recipe, "sampler", "shuffle") == "balanced":
+    their random flips follow ``generator`` and a resumed run draws the same ones. Each worker loads 4 batches ahead.
+
+    ``recipe.sampler == "published-2025"``: ``dataset`` is the whole reordered training file whose first
+    ``valid_rows`` items are the validation rows (:func:`signfer.data.sampler.published_2025_order`); the loader
+    draws as base_data_loader.py does (:func:`signfer.data.sampler.published_2025_weights`)."""
+    kind = getattr(recipe, "sampler", "shuffle")
+    if kind == "published-2025" and not recipe.val_fraction:
+        kind = "shuffle"  # base_data_loader.py: `if split == 0.0: return None, None`, a plain shuffled loader
+    if shuffle and kind in ("balanced", "published-2025"):
         if distributed.is_distributed():
             from signfer.errors import UserError
 
-            raise UserError("sampler: balanced is not supported under torchrun / accelerate launch; train on one process")
+            raise UserError(f"sampler: {kind} is not supported under torchrun / accelerate launch; train on one process")
         from torch.utils.data import WeightedRandomSampler
 
-        sampler = WeightedRandomSampler(torch.as_tensor(balanced_sample_weights(dataset.labels), dtype=torch.double),
-                                        num_samples=len(dataset), replacement=True, generator=generator)
-        drop_last = len(dataset) % recipe.batch_size == 1
+        if kind == "balanced":
+            weights = balanced_sample_weights(dataset.labels)
+        else:
+            from signfer.data.sampler import published_2025_weights
+
+            weights = published_2025_weights(dataset.labels, valid_rows)  # entry j weighs row j of the whole set
+        sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), num_samples=len(weights),
+                                        replacement=True, generator=generator)
+        drop_last = len(weights) % recipe.batch_size == 1
         return DataLoader(dataset, batch_size=recipe.batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
                           pin_memory=pin_memory)
     if shuffle and distributed.is_distributed():
@@ -495,16 +522,36 @@ def balanced_sample_weights(labels) -> np.ndarray:
     return per_class[np.searchsorted(classes, labels)]
 
 
-def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None):
+class BGRNormalize:
+    """``normalize`` of RGB batches fed the channels in BGR order (picklable, for loader workers)."""
+
+    def __init__(self, normalize):
+        self.normalize = normalize
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        return self.normalize(np.ascontiguousarray(rgb[..., ::-1]))
+
+
+def make_dataset(recipe: Recipe, spec, part: pd.DataFrame, *, train: bool, cache_dir=None, final: bool = False):
     """A :class:`~signfer.data.dataset.FaceDataset` of ``part`` as the recipe prepares it; random flips only when ``train``.
 
+    Under the published protocol (``select_on: test``) the recipe's ``published`` settings apply: ``test_flip``
+    flips evaluation images too, ``train_resize: nearest`` resizes training crops with nearest neighbour (Keras
+    ``flow_from_directory``), and ``eval_channels: bgr`` feeds the ``final`` evaluation (the test predictions, not
+    the per-epoch selection) BGR images, as Table 4's notebooks without IP (``cv2.imread`` without ``cvtColor``).
     Labels are indexed in the recipe's classes (a baseline model's own classes may differ).
     """
     from signfer.data.dataset import FaceDataset
 
+    flip = recipe.hflip and train or (not train and recipe.setting("test_flip"))
+    overrides = dict(recipe.preset_overrides or {})
+    if train and recipe.setting("train_resize") == "nearest":
+        overrides["resize"] = "nearest"
+    normalize = spec.normalize
+    if final and recipe.setting("eval_channels") == "bgr":
+        normalize = BGRNormalize(spec.normalize)
     return FaceDataset(part, recipe.class_names(), preset=recipe.preset, region=recipe.region, size=recipe.image_size,
-                       normalize=spec.normalize, hflip=recipe.hflip and train,
-                       overrides=recipe.preset_overrides or None, cache_dir=cache_dir)
+                       normalize=normalize, hflip=flip, overrides=overrides or None, cache_dir=cache_dir)
 
 
 def predictions_table(df: pd.DataFrame, probs: np.ndarray, class_names) -> pd.DataFrame:
@@ -561,9 +608,16 @@ def train_fold(
     class_names = recipe.class_names()
 
     train_part, test = fold_split(df, fold)
+    valid_rows = 0  # sampler published-2025: validation rows at the head of the training set
     if recipe.select_on == "test" and not recipe.is_baseline:
         # the published SLTAT protocol: every training image trains, the best epoch is chosen on the test fold (optimistic)
         train_df, val_df = train_part, test
+    elif recipe.sampler == "published-2025" and recipe.val_fraction > 0 and not recipe.is_baseline:
+        from signfer.data.sampler import published_2025_order
+
+        # the 2025 code's loader reads the whole reordered training file: its first valid_rows rows validate
+        train_df, valid_rows = published_2025_order(train_part, recipe.val_fraction)
+        val_df = train_df.iloc[:valid_rows]
     elif recipe.split == "easier2025" and recipe.val_fraction > 0 and not recipe.is_baseline:
         from signfer.data.folds import easier2025_validation_split
 
@@ -596,7 +650,7 @@ def train_fold(
         generator = torch.Generator().manual_seed(recipe.seed)
         weights = class_weights(train_df["label"], class_names) if recipe.class_weights else None
         train_loader = make_loader(make_dataset(recipe, spec, train_df, train=True, cache_dir=cache_dir), recipe, True, workers,
-                                   generator, pin_memory=pin)
+                                   generator, pin_memory=pin, valid_rows=valid_rows)
         val_loader = (make_loader(make_dataset(recipe, spec, val_df, train=False, cache_dir=cache_dir), recipe, False, workers,
                                   pin_memory=pin) if len(val_df) else None)
         if progress:
@@ -609,7 +663,7 @@ def train_fold(
         fit(model, spec, recipe, train_loader, val_loader, fold_dir, loader_generator=generator, weights=weights,
             device=device, progress=progress, state=state, on_epoch_end=on_epoch_end, extra=extra, precision=precision)
 
-    test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir)
+    test_ds = make_dataset(recipe, spec, test, train=False, cache_dir=cache_dir, final=True)
     logits, _ = predict_logits(model, make_loader(test_ds, recipe, False, workers, pin_memory=pin), device, progress,
                                f"{fold_dir.name} test", channels_last=precision.channels_last)
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
@@ -630,11 +684,14 @@ def train_fold(
 
 
 def selection_info(recipe: Recipe) -> dict:
-    """How the reported checkpoint was chosen (``metrics.json`` key ``selection``): ``on``, ``metric``, ``scope``, ``optimistic``."""
+    """How the reported checkpoint was chosen (``metrics.json`` key ``selection``): ``on``, ``metric``, ``scope``,
+    ``final`` (``best``: the selected checkpoint, ``best.pt``; ``last``: the last epoch's weights, ``last.pt``) and ``optimistic``."""
     if recipe.is_baseline:
         return {"on": "none", "metric": None, "scope": None, "optimistic": False}
     on = recipe.select_on if (recipe.select_on == "test" or recipe.val_fraction > 0) else "last_epoch"
-    return {"on": on, "metric": recipe.select_metric, "scope": recipe.select_scope, "optimistic": recipe.optimistic}
+    final = "last" if recipe.final_is_last_epoch or on == "last_epoch" else "best"
+    return {"on": on, "metric": recipe.select_metric, "scope": recipe.select_scope, "final": final,
+            "optimistic": recipe.optimistic}
 
 
 @contextlib.contextmanager

@@ -16,6 +16,8 @@ from signfer.io import InputError, atomic_write
 from signfer.training.recipes import Recipe, apply_overrides, load_recipe
 
 DATA_FORMATS = ("feph", "affectnet", "folder")
+#: recipe fields added later, at the value every earlier run had (run.yaml written before them lacks them)
+LATER_RECIPE_FIELDS = {"final_on_test": "best", "published": {}}
 
 
 def resolve_recipe(recipe: str | os.PathLike | Recipe, overrides: dict | list[str] | None = None) -> Recipe:
@@ -68,12 +70,15 @@ def run_info(recipe: Recipe, data, data_format: str, k: int) -> dict:
     """The ``run.yaml`` content: resolved recipe, data, region, preset, seed, k, signfer version."""
     from signfer import __version__
 
+    from signfer.faces.presets import get_preset
+
     return _plain({
         "recipe": recipe.to_dict(),
         "data": str(Path(data).resolve()),
         "data_format": data_format,
         "region": recipe.region,
         "preset": recipe.preset,
+        "preset_fields": get_preset(recipe.preset).to_dict(),  # by value: a preset may change meaning later
         "seed": recipe.seed,
         "k": int(k),
         "signfer_version": __version__,
@@ -109,10 +114,17 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
         old_recipe = saved.get("recipe") or {}
         from signfer.training.precision import LEGACY
 
-        old_recipe = {**LEGACY, **old_recipe}  # runs made before the precision options trained in fp32
-        differ += [f"recipe.{key}" for key in info["recipe"] if old_recipe.get(key) != info["recipe"][key]]
+        old_recipe = {**LEGACY, **LATER_RECIPE_FIELDS, **old_recipe}  # runs made before these options: what they did
+        from signfer.faces.presets import RENAMED
+
+        if "preset_fields" not in saved and old_recipe.get("preset") in RENAMED:  # trained before the preset changed meaning
+            old_recipe["preset"] = RENAMED[old_recipe["preset"]]
+        inert = set(LATER_RECIPE_FIELDS) if info["recipe"].get("select_on") != "test" else set()  # only act under --select-on test
+        differ += [f"recipe.{key}" for key in info["recipe"] if key not in inert and old_recipe.get(key) != info["recipe"][key]]
         if differ:
-            raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}); "
+            hint = (f" (this run was trained with preset {old_recipe['preset']}: resume it with --set preset={old_recipe['preset']})"
+                    if "recipe.preset" in differ else "")
+            raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}){hint}; "
                              "choose a new --out")
     df = load_data(data, data_format, recipe)
     if folds_csv.exists():
@@ -266,6 +278,12 @@ def build_model(recipe: Recipe, class_names) -> tuple[nn.Module, "ModelSpec"]:  
         spec = default_spec(recipe.arch, list(outputs), pretrained=recipe.pretrained)
     changes = dict(class_names=list(outputs), input_size=recipe.image_size, preset=str(recipe.preset),
                    preset_overrides=dict(recipe.preset_overrides), region=recipe.region)
+    momentum = getattr(model, "bn_momentum", None) or spec.bn_momentum  # a Keras-origin model trains with Keras' BN momentum
+    if momentum is not None and not recipe.is_baseline:
+        from signfer.models.keras_mobilenet import set_bn_momentum
+
+        set_bn_momentum(model, momentum)
+        changes["bn_momentum"] = float(momentum)
     if recipe.normalization:
         changes["normalization"] = recipe.normalization
         if recipe.normalization == "imagenet":

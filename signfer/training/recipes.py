@@ -40,12 +40,35 @@ SELECT_ON = ("validation", "test")
 #: previous stage and the last stage's best epoch is kept (the notebooks: a fresh ModelCheckpoint per stage,
 #: ``new_model.load_weights(net_description)`` before the next one; the EfficientNet ``train()`` loads its best)
 SELECT_SCOPES = ("run", "stage")
+#: under ``select_on: test``, the weights the test fold is finally evaluated with: ``best`` (the selected checkpoint)
+#: or ``last`` (the model after the last epoch: mobilenet_crossval_train.ipynb cell 11 evaluates the in-memory model
+#: after the last SGD epoch, ``#new_model.load_weights(net_description+'_ft.h5')`` commented out)
+FINAL_ON_TEST = ("best", "last")
 #: class-weighted loss: ``keras`` = mean over the batch of weight[y] * CE (Keras ``class_weight``);
 #: ``torch`` = sum(weight[y] * CE) / sum(weight[y]) (``nn.CrossEntropyLoss(weight=...)``)
 CLASS_WEIGHT_MODES = ("keras", "torch")
-#: training order: ``shuffle`` (every image once per epoch) or ``balanced`` (torch ``WeightedRandomSampler``
-#: with scikit-learn's 'balanced' class weights, with replacement, as EASIER-EkmanClassifier's loaders)
-SAMPLERS = ("shuffle", "balanced")
+#: settings of the published code that apply only under ``select_on: test`` (the published protocol), each with
+#: signfer's value (the honest protocol's) first:
+#: ``sam_second_pass``: ``frozen_bn`` (signfer: SAM's second forward leaves BatchNorm statistics alone) or
+#: ``train_mode`` (the EfficientNet notebooks: a plain second ``model(data)``, statistics updated twice per step);
+#: ``test_flip``: RandomHorizontalFlip in the test transform (enet_crossval_train.ipynb ``test_transforms``);
+#: ``val_accuracy``: ``pooled`` or ``batch_mean`` (``epoch_val_accuracy += acc / len(test_loader)``);
+#: ``eval_channels``: ``rgb`` or ``bgr`` (Table 4's MobileNet rows without IP: ``img=cv2.imread(filepath)``,
+#: ``#img = cv2.cvtColor(img,cv2.COLOR_BGR2RGB)``: trained on RGB, evaluated on BGR);
+#: ``train_resize``: ``opencv`` (signfer: area / bilinear) or ``nearest`` (Keras ``flow_from_directory``
+#: resizes training images with nearest neighbour; the notebooks' evaluation uses ``cv2.resize``, bilinear)
+PUBLISHED_SETTINGS = {
+    "sam_second_pass": ("frozen_bn", "train_mode"),
+    "test_flip": (False, True),
+    "val_accuracy": ("pooled", "batch_mean"),
+    "eval_channels": ("rgb", "bgr"),
+    "train_resize": ("opencv", "nearest"),
+}
+#: training order: ``shuffle`` (every image once per epoch), ``balanced`` (torch ``WeightedRandomSampler``
+#: with scikit-learn's 'balanced' class weights, with replacement, as EASIER-EkmanClassifier's loaders mean to) or
+#: ``published-2025`` (that sampler as base_data_loader.py runs it: indices over the whole reordered training file,
+#: validation rows drawn, the last training rows never, weights shifted; see signfer.data.sampler; needs split easier2025)
+SAMPLERS = ("shuffle", "balanced", "published-2025")
 #: ``kfold``: grouped stratified k-fold (signfer's protocol); ``easier2025``: the 2025 code's single 80/20
 #: frame-level split (Scripts/train_test_split_FePh.py, not grouped by sequence; see signfer.data.folds)
 SPLITS = ("kfold", "easier2025")
@@ -144,7 +167,10 @@ class Recipe:
     horizontal flip of training images), ``val_fraction`` (grouped validation split inside the
     training part, used to keep the best checkpoint; 0 = keep the last epoch), ``select_metric``,
     ``select_on`` (:data:`SELECT_ON`; ``test`` is the published SLTAT protocol and optimistic),
-    ``select_scope`` (:data:`SELECT_SCOPES`), ``split`` (:data:`SPLITS`), ``folds`` (default k of
+    ``select_scope`` (:data:`SELECT_SCOPES`), ``published`` (:data:`PUBLISHED_SETTINGS`: the published code's
+    conventions, in force only under ``select_on: test``; read them with :meth:`setting`), ``final_on_test`` (:data:`FINAL_ON_TEST`: with ``select_on: test``,
+    ``last`` evaluates the model of the last epoch, as the MobileNet notebooks; the honest protocol always keeps the
+    best validation checkpoint), ``split`` (:data:`SPLITS`), ``folds`` (default k of
     ``signfer cv``), ``stages``.
     Arithmetic: ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) and ``channels_last``
     (``auto``, ``true``, ``false``), see :mod:`signfer.training.precision`; ``run.yaml`` records
@@ -180,6 +206,8 @@ class Recipe:
     select_metric: str = "val_acc"
     select_on: str = "validation"
     select_scope: str = "run"
+    final_on_test: str = "best"
+    published: dict = field(default_factory=dict)
     split: str = "kfold"
     folds: int = 5
     precision: str = "auto"
@@ -196,12 +224,22 @@ class Recipe:
             raise OptionError(f"normalization must be one of {NORMALIZATIONS} or null, got {self.normalization!r}")
         if self.select_metric not in SELECT_METRICS:
             raise OptionError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
-        for key, choices in (("select_on", SELECT_ON), ("select_scope", SELECT_SCOPES), ("class_weight_mode", CLASS_WEIGHT_MODES),
+        for key, choices in (("select_on", SELECT_ON), ("select_scope", SELECT_SCOPES), ("final_on_test", FINAL_ON_TEST),
+                             ("class_weight_mode", CLASS_WEIGHT_MODES),
                              ("sampler", SAMPLERS), ("split", SPLITS)):
             value = str(getattr(self, key)).strip().lower()
             if value not in choices:
                 raise OptionError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
             setattr(self, key, value)
+        self.published = dict(self.published or {})
+        for key, value in self.published.items():
+            if key not in PUBLISHED_SETTINGS:
+                raise OptionError(f"unknown published setting {key!r}; known: {', '.join(PUBLISHED_SETTINGS)}")
+            if value not in PUBLISHED_SETTINGS[key]:
+                raise OptionError(f"published setting {key} must be one of {PUBLISHED_SETTINGS[key]}, got {value!r}")
+        if self.sampler == "published-2025" and (self.split != "easier2025" or self.select_on != "validation"):
+            raise OptionError("sampler published-2025 is the 2025 code's loader over its own training file: it needs "
+                              "split easier2025 and select_on validation (recipe easier2025-published)")
         for key in ("mean", "std"):
             value = getattr(self, key)
             if value is not None:
@@ -226,6 +264,18 @@ class Recipe:
     def optimistic(self) -> bool:
         """True when the checkpoint is chosen on the test fold (``select_on: test``): its test figures are optimistic."""
         return self.select_on == "test" and not self.is_baseline
+
+    def setting(self, key: str):
+        """The value of a :data:`PUBLISHED_SETTINGS` key in force: the recipe's ``published`` value under
+        ``select_on: test`` (the published protocol) for a recipe that trains, signfer's own otherwise (M0 / E0 were
+        evaluated by separate testing notebooks, without these conventions)."""
+        default = PUBLISHED_SETTINGS[key][0]
+        return self.published.get(key, default) if self.select_on == "test" and not self.is_baseline else default
+
+    @property
+    def final_is_last_epoch(self) -> bool:
+        """True when the test fold is evaluated with the last epoch's weights (``select_on: test`` and ``final_on_test: last``)."""
+        return self.select_on == "test" and self.final_on_test == "last" and not self.is_baseline
 
     @property
     def is_baseline(self) -> bool:

@@ -126,3 +126,41 @@ def test_published_and_honest_protocols_side_by_side(tmp_path):
     md = (out / "report.md").read_text()
     assert "| M2 | " in md and "| M2-test [optimistic] | " in md and "| e25-published [optimistic] | " in md
     assert "- [optimistic]: M2-test, e25-published" in md
+
+
+def _name_recipe(run, name: str):
+    import yaml
+
+    (run / "run.yaml").write_text(yaml.safe_dump({"recipe": {"name": name, "select_on": "test", "stages": [{"epochs": 1}]}, "k": 5}))
+    return run
+
+
+def test_each_reference_row_keeps_its_std_convention_and_folds(tmp_path, capsys):
+    """Table 5's M0 std is the population std (44.1 (4.7) from folds 40.43 ... 38.46), M2's and E0's the sample std:
+    a run of M0 is printed with ddof 0, one of M2 with ddof 1, and the published per-fold accuracies beside the run's."""
+    from signfer.evaluation.summary import kfold_table, per_fold_lines, reference_table, summarize_run
+
+    ref = reference_table("sltat2022")
+    for row, ddof, folds in (("M0", 0, [40.43, 48.13, 42.80, 50.89, 38.46]), ("M2", 1, [66.07, 58.58, 63.91, 63.91, 59.37]),
+                             ("E0", 1, [47.14, 49.31, 43.59, 49.90, 38.66])):
+        r = ref.loc[f"SLTAT'22 T5 {row}"]
+        assert r["ddof"] == ddof and r["fold_acc"] == " / ".join(f"{v:.2f}" for v in folds)
+        # the transcribed folds give the published mean (std) only with the row's own convention
+        assert (round(np.mean(folds), 1), round(float(np.std(folds, ddof=ddof)), 1)) == (r["acc"], r["acc_std"])
+    m0 = _name_recipe(make_run(tmp_path / "M0"), "M0")
+    m2 = _name_recipe(make_run(tmp_path / "M2", offset=3), "M2")
+    table = kfold_table([m0, m2], reference="sltat2022")
+    accs = summarize_run(m0, write=False).loc[[f"fold_{k}" for k in range(5)], "acc"]
+    assert table.loc["M0", "ddof"] == 0 and table.loc["M0", "acc_std"] == pytest.approx(float(np.std(accs, ddof=0)))
+    assert table.loc["M0", "reference_row"] == "SLTAT'22 T5 M0"
+    accs2 = summarize_run(m2, write=False).loc[[f"fold_{k}" for k in range(5)], "acc"]
+    assert table.loc["M2", "ddof"] == 1 and table.loc["M2", "acc_std"] == pytest.approx(float(np.std(accs2, ddof=1)))
+    lines = per_fold_lines(table)
+    assert any(line.startswith("- M0: accuracy per fold") and "ddof 0" in line and "40.43 / 48.13" in line for line in lines)
+    out = tmp_path / "report"
+    assert main(["report", str(m0), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "SLTAT'22 T5 M0 (published) accuracy per fold: 40.43 / 48.13 / 42.80 / 50.89 / 38.46 = 44.1 (4.7, ddof 0)" in printed
+    assert "SLTAT'22 T5 M2 (published) accuracy per fold: 66.07 / 58.58 / 63.91 / 63.91 / 59.37 = 62.4 (3.2, ddof 1)" in printed
+    md = (out / "report.md").read_text()
+    assert "## Accuracy per fold" in md and "M0 (ddof 0, as SLTAT'22 T5 M0)" in md

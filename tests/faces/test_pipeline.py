@@ -57,19 +57,19 @@ def tilted_astronaut(astronaut):
 # --------------------------------------------------------------------------- steps on a known face
 def test_preprocess_returns_square_crops_and_half_faces(astronaut):
     for region, shape in [("full", (224, 224, 3)), ("upper", (112, 224, 3)), ("lower", (112, 224, 3))]:
-        crop = preprocess(astronaut, ASTRONAUT_FACE, "easier2025", region)
+        crop = preprocess(astronaut, ASTRONAUT_FACE, "easier2025-refined", region)
         assert crop.pixels.shape == shape and crop.pixels.dtype == np.uint8
-        assert (crop.region, crop.preset, crop.face) == (region, "easier2025", ASTRONAUT_FACE)
+        assert (crop.region, crop.preset, crop.face) == (region, "easier2025-refined", ASTRONAUT_FACE)
     x1, y1, x2, y2 = crop.box
     assert x2 - x1 == y2 - y1 == pytest.approx(115 * 1.1, abs=1)
     assert crop.angle == pytest.approx(-T.eye_angle(ASTRONAUT_FACE.left_eye, ASTRONAUT_FACE.right_eye))
-    square = get_preset("easier2025", half_face_shape="square")
+    square = get_preset("easier2025-refined", half_face_shape="square")
     assert preprocess(astronaut, ASTRONAUT_FACE, square, "upper").pixels.shape == (224, 224, 3)
 
 
 def test_halves_split_at_the_eye_mouth_midline_or_the_middle(tilted_astronaut):
     img, face = tilted_astronaut
-    preset = get_preset("easier2025", colour="none")
+    preset = get_preset("easier2025-refined", colour="none")
     box = T.pixel_box(T.zoom_box(T.square_box(face.box), 1.1))
     left, right = T.transform_points([face.left_eye, face.right_eye], T.translation(-box[0], -box[1]))
     to_crop = T.compose(T.eye_rotation(left, right), T.translation(-box[0], -box[1]))
@@ -89,8 +89,8 @@ def test_halves_split_at_the_eye_mouth_midline_or_the_middle(tilted_astronaut):
 
 
 def test_equalised_real_crop_has_a_uniform_cumulative_histogram(astronaut):
-    crop = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025", align=False)).pixels
-    plain = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025", align=False, colour="none")).pixels
+    crop = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025-refined", align=False)).pixels
+    plain = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025-refined", align=False, colour="none")).pixels
     for c in range(3):
         assert uniformity_error(plain[:, :, c]) > 0.1  # measured 0.13 to 0.23
         assert uniformity_error(crop[:, :, c]) < 0.03
@@ -101,9 +101,9 @@ def test_equalising_before_rotation_keeps_the_black_corners_out_of_the_histogram
     black corners (a spike at 0) into the histogram. cv2.equalizeHist leaves the lowest bin out
     of its cumulative histogram, so only the corners' interpolated rim moves the face's tones."""
     img, face = tilted_astronaut
-    box = crop_box_for(face, get_preset("easier2025"))
+    box = crop_box_for(face, get_preset("easier2025-refined"))
     native = dict(size=int(box[2] - box[0]))  # no resize: every step can be checked exactly
-    plain = get_preset("easier2025", colour="none", **native)
+    plain = get_preset("easier2025-refined", colour="none", **native)
     white = preprocess(np.full_like(img, 255), face, plain).pixels
     inside = white.min(axis=2) == 255  # neither a rotation corner nor its rim
     rim = (white.max(axis=2) > 0) & ~inside
@@ -114,7 +114,7 @@ def test_equalising_before_rotation_keeps_the_black_corners_out_of_the_histogram
     eyes = T.transform_points([face.left_eye, face.right_eye], T.translation(-box[0], -box[1]))
     np.testing.assert_array_equal(rotated, T.align_eyes(crop, *map(tuple, eyes)))
     # what each order equalises: the crop (before) or the rotated crop with its black corners (after)
-    good = preprocess(img, face, get_preset("easier2025", **native)).pixels
+    good = preprocess(img, face, get_preset("easier2025-refined", **native)).pixels
     bad = preprocess(img, face, get_preset("easier2025_equalize_after_rotation", **native)).pixels
     np.testing.assert_array_equal(good, T.align_eyes(T.equalize_histogram(crop), *map(tuple, eyes)))
     np.testing.assert_array_equal(bad, T.equalize_histogram(rotated))
@@ -127,7 +127,7 @@ def test_equalising_before_rotation_keeps_the_black_corners_out_of_the_histogram
 def test_standardize_colour_option(astronaut):
     crop = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025_standardize", align=False)).pixels
     np.testing.assert_allclose(crop.reshape(-1, 3).mean(axis=0), 127.5, atol=6)
-    plain = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025", colour="none", align=False)).pixels
+    plain = preprocess(astronaut, ASTRONAUT_FACE, get_preset("easier2025-refined", colour="none", align=False)).pixels
     assert np.abs(crop.astype(int) - plain).mean() > 10
 
 
@@ -137,7 +137,7 @@ def test_alignment_levels_the_eyes_of_a_rotated_photo(astronaut, mtcnn, angle):
     upright = mtcnn.detect(astronaut)[0]
     tilt0 = T.eye_angle(upright.left_eye, upright.right_eye)
     img, matrix = rotate_about(astronaut, angle, (256, 256))
-    crop = preprocess_image(img, "easier2025", detector=mtcnn)
+    crop = preprocess_image(img, "easier2025-refined", detector=mtcnn)
     assert crop is not None
     assert crop.angle == pytest.approx(-(angle + tilt0), abs=2.0)
     expected_eyes = T.transform_points([upright.left_eye, upright.right_eye], matrix)
@@ -152,7 +152,7 @@ def test_zoomed_crop_is_square_10_percent_larger_and_padded_at_the_frame(astrona
     face = mtcnn.detect(img)[0]
     side = max(face.width, face.height)
     fixed = dict(colour="none", align=False, size=200)
-    crop = preprocess(img, face, get_preset("easier2025", padding="black", **fixed))
+    crop = preprocess(img, face, get_preset("easier2025-refined", padding="black", **fixed))
     x1, y1, x2, y2 = crop.box
     assert x2 - x1 == y2 - y1 == pytest.approx(1.1 * side, abs=1)
     assert ((x1 + x2) / 2, (y1 + y2) / 2) == pytest.approx(((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2), abs=1)
@@ -160,7 +160,7 @@ def test_zoomed_crop_is_square_10_percent_larger_and_padded_at_the_frame(astrona
     pad = int(-x1 * 200 / (x2 - x1))  # padded columns in the 200 px output
     assert pad >= 3
     assert crop.pixels[:, : pad - 1].max() == 0 and crop.pixels[:, pad + 2 :].min(axis=2).mean() > 20
-    edge = preprocess(img, face, get_preset("easier2025", padding="edge", **fixed)).pixels.astype(int)
+    edge = preprocess(img, face, get_preset("easier2025-refined", padding="edge", **fixed)).pixels.astype(int)
     assert np.abs(np.diff(edge[:, : pad - 1], axis=1)).max() <= 1  # edge pixels repeated
     assert edge[:, : pad - 1].mean() > 20
 
@@ -178,8 +178,8 @@ def test_sltat2022_is_a_plain_haar_crop(astronaut):
 
 def test_no_face_is_skipped_or_uses_the_whole_image(mtcnn):
     blank = np.tile(np.linspace(0, 255, 160, dtype=np.uint8)[None, :, None], (120, 1, 3))
-    assert preprocess_image(blank, "easier2025", detector=mtcnn) is None
-    whole = preprocess_image(blank, get_preset("easier2025", no_face="whole_image", colour="none"), detector=mtcnn)
+    assert preprocess_image(blank, "easier2025-refined", detector=mtcnn) is None
+    whole = preprocess_image(blank, get_preset("easier2025-refined", no_face="whole_image", colour="none"), detector=mtcnn)
     assert whole.face is None and whole.box == (0.0, 0.0, 160.0, 120.0) and whole.pixels.shape == (224, 224, 3)
     np.testing.assert_array_equal(whole.pixels, cv2.resize(blank, (224, 224), interpolation=cv2.INTER_LINEAR))
 
@@ -224,7 +224,7 @@ def test_cli_preprocess_survives_bad_files_with_two_workers(messy_folder, tmp_pa
     out = tmp_path / "out"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        rc = main(["preprocess", str(root), str(out), "--preset", "easier2025", "--workers", "2", "--no-progress"])
+        rc = main(["preprocess", str(root), str(out), "--preset", "easier2025-refined", "--workers", "2", "--no-progress"])
     assert rc == 0
     assert "9 files" in stdout.getvalue() and "manifest" in stdout.getvalue()
     manifest = pd.read_csv(out / "manifest.csv")
@@ -250,7 +250,7 @@ def test_cli_preprocess_survives_bad_files_with_two_workers(messy_folder, tmp_pa
 def test_preprocess_path_single_image_and_regions(tmp_path, astronaut):
     src = tmp_path / "photo.png"
     cv2.imwrite(str(src), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    manifest = preprocess_path(src, tmp_path / "out", "easier2025", region="lower", progress=False)
+    manifest = preprocess_path(src, tmp_path / "out", "easier2025-refined", region="lower", progress=False)
     assert manifest.status.tolist() == ["ok"] and manifest.region.tolist() == ["lower"]
     assert read_image(tmp_path / "out" / "photo.png").shape == (112, 224, 3)
     again = preprocess_path(tmp_path, tmp_path / "out", "none", overrides={"size": 64}, progress=False)
@@ -281,7 +281,7 @@ def test_cli_preprocess_help_mentions_every_option(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in ["INPUT", "OUTPUT", "--preset", "--region", "--set", "--size", "--workers", "--no-progress", "manifest.csv"]:
         assert option in text, option
-    for name in ["easier2025", "sltat2022", "full", "upper", "lower"]:
+    for name in ["easier2025-refined", "sltat2022", "full", "upper", "lower"]:
         assert name in text
     for key in set(FIELDS) - {"name", "description"}:
         assert key in text, key

@@ -26,7 +26,7 @@ def test_every_shipped_preset_loads():
 
 
 def test_ablation_presets_change_one_step_of_their_base():
-    base = get_preset("easier2025").to_dict()
+    base = get_preset("easier2025-refined").to_dict()  # the ablations vary signfer's pipeline (as before the split)
     for name, changed in [
         ("easier2025_no_equalization", {"colour": "none"}),
         ("easier2025_equalize_after_rotation", {"colour_order": "after_rotation"}),
@@ -78,3 +78,24 @@ def test_output_shape_of_half_faces_and_cache_key():
     assert get_preset(p, half_face_shape="square").output_shape("lower") == (224, 224)
     assert p.key() == get_preset(p, name="renamed").key() != get_preset(p, colour="none").key()
     assert isinstance(p, Preset)
+
+
+def test_easier2025_is_the_code_and_refined_lists_each_difference():
+    """easier2025 = EASIER-EkmanClassifier utils/img.py + NormalizeImages.py; easier2025-refined = signfer's choices, each a field."""
+    code, refined = get_preset("easier2025"), get_preset("easier2025-refined")
+    assert (code.face_choice, code.min_face_score, code.padding, code.rotate_about, code.rotate_filter, code.no_face) == (
+        "first", 0.0, "black", "centre", "nearest", "whole_image_as_is")
+    assert code.detector_options == {"min_face_size": 50} and (code.colour, code.colour_order, code.zoom) == ("equalize", "before_rotation", 1.1)
+    differing = {k for k in FIELDS if getattr(code, k) != getattr(refined, k)} - {"name", "description"}
+    assert differing == {"face_choice", "min_face_score", "padding", "rotate_about", "rotate_filter", "no_face"}
+    assert (refined.face_choice, refined.min_face_score, refined.padding, refined.rotate_about, refined.rotate_filter, refined.no_face) == (
+        "largest", None, "edge", "eyes", "bilinear", "skip")
+
+
+def test_refined_keeps_the_crop_cache_key_easier2025_had(tmp_path):
+    """Fields added later are left out of the key at their old value: the refined preset's crops stay cached."""
+    old = tmp_path / "old.yaml"  # easier2025.yaml before the split, field for field
+    old.write_text("detector: mtcnn\ndetector_options: {min_face_size: 50}\nface_choice: largest\nsquare: true\nzoom: 1.1\n"
+                   "padding: edge\ncolour: equalize\ncolour_order: before_rotation\nclip_sd: 2.5\nalign: true\nsize: 224\n"
+                   "region_split: landmarks\nhalf_face_shape: half\nno_face: skip\n")
+    assert get_preset(old).key() == get_preset("easier2025-refined").key() != get_preset("easier2025").key()

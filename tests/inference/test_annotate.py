@@ -94,7 +94,7 @@ def test_json_has_every_frame_and_the_segments(clip_outputs, moving_face_clip):
     res, out = clip_outputs
     doc = json.loads((out / "astronaut_moving.json").read_text())
     assert len(doc["frames"]) == moving_face_clip.n_frames
-    assert doc["model"]["spec"]["preset"] == "easier2025" and doc["options"]["smoothing"] == {"method": "moving", "window": 3}
+    assert doc["model"]["spec"]["preset"] == "easier2025-refined" and doc["options"]["smoothing"] == {"method": "moving", "window": 3}
     f0 = doc["frames"][0]
     assert f0["status"] == "ok" and len(f0["face"]["box"]) == 4 and sum(f0["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     assert doc["frames"][4]["face"] is None and doc["frames"][4]["status"] == "no_face"

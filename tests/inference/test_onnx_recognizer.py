@@ -24,7 +24,7 @@ def exported(tiny_checkpoint, tmp_path_factory):
 def test_export_stores_the_spec_and_matches_pytorch(exported, tiny_checkpoint, astronaut):
     _, spec, _ = load_checkpoint(tiny_checkpoint)
     meta = read_metadata(exported.path)
-    assert meta["signfer.opset"] == "17" and json.loads(meta[SPEC_KEY])["preset"] == "easier2025"
+    assert meta["signfer.opset"] == "17" and json.loads(meta[SPEC_KEY])["preset"] == "easier2025-refined"
     assert read_spec(exported.path) == spec  # the preprocessing round-trips exactly
     assert exported.max_abs_diff_probabilities <= 1e-4 and exported.input_shape == (-1, 1, 64, 64)
     import onnx
@@ -127,7 +127,7 @@ def test_cli_export(tiny_checkpoint, tmp_path, capsys):
     assert main(["export", str(tiny_checkpoint), "--format", "onnx", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "opset 17" in text and str(out) in text
-    assert read_spec(out).preset == "easier2025"
+    assert read_spec(out).preset == "easier2025-refined"
     assert main(["export", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
 

@@ -128,3 +128,54 @@ def test_missing_layer_is_named(tmp_path, keras_mobilenet_h5):
     write_keras_h5(tmp_path / "broken.h5", layers)
     with pytest.raises(InputError, match="conv_pw_7_bn"):
         load_keras_mobilenet(tmp_path / "broken.h5")
+
+
+def keras_bn_training_update(moving_mean, moving_var, x, momentum=0.99):
+    """Keras BatchNormalization(momentum=0.99) in training, transcribed: ``moving = moving * momentum + batch * (1 - momentum)``
+    per channel, the batch variance Bessel-corrected as TF's fused kernel returns it (``n / (n - 1)``)."""
+    axes = (0, 2, 3)
+    n = x.shape[0] * x.shape[2] * x.shape[3]
+    mean = x.mean(axis=axes)
+    var = x.var(axis=axes) * n / (n - 1)
+    return moving_mean * momentum + mean * (1 - momentum), moving_var * momentum + var * (1 - momentum)
+
+
+def test_batchnorm_trains_with_keras_momentum(ported):
+    """Keras BN momentum 0.99 = PyTorch 0.01 on every BatchNorm of the port: one training forward moves the running
+    statistics of conv1_bn exactly as Keras moves moving_mean / moving_variance (PyTorch's default 0.1 would move them 10x)."""
+    import copy
+
+    from signfer.models.keras_mobilenet import KERAS_BN_MOMENTUM
+
+    model, w = copy.deepcopy(ported[0]), ported[1]
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 27 and {m.momentum for m in bns} == {KERAS_BN_MOMENTUM} == {0.01}
+    model = model.train()
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 64, 64) * 255 - 120
+    conv1 = F.conv2d(F.pad(x, (0, 1, 0, 1)), torch.from_numpy(w["conv1"]["kernel"]).permute(3, 2, 0, 1), stride=2)
+    want_mean, want_var = keras_bn_training_update(w["conv1_bn"]["moving_mean"].astype(np.float64), w["conv1_bn"]["moving_variance"].astype(np.float64),
+                                                   conv1.double().numpy())
+    with torch.no_grad():
+        model(x)
+    assert np.allclose(model.body.bn1.running_mean.numpy(), want_mean, rtol=1e-4, atol=1e-4)
+    assert np.allclose(model.body.bn1.running_var.numpy(), want_var, rtol=1e-4, atol=1e-4)
+    tenfold, _ = keras_bn_training_update(w["conv1_bn"]["moving_mean"].astype(np.float64), w["conv1_bn"]["moving_variance"].astype(np.float64),
+                                          conv1.double().numpy(), momentum=0.9)
+    assert not np.allclose(model.body.bn1.running_mean.numpy(), tenfold, rtol=1e-3, atol=1e-3)  # PyTorch's default would differ
+
+
+def test_trained_spec_records_keras_bn_momentum(keras_mobilenet_h5):
+    """A recipe training the Keras port records BN momentum 0.01 in its spec; a timm model's spec records nothing."""
+    from signfer.models.spec import ModelSpec
+    from signfer.training.prepare import build_model
+    from signfer.training.recipes import load_recipe
+
+    path, _ = keras_mobilenet_h5
+    recipe = load_recipe("M2", [f"pretrained={path}", "image_size=64"])
+    model, spec = build_model(recipe, recipe.class_names())
+    assert spec.bn_momentum == 0.01 and spec.to_dict()["bn_momentum"] == 0.01
+    assert {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.01}
+    assert ModelSpec.from_dict(spec.to_dict()).bn_momentum == 0.01
+    plain = ModelSpec(arch="efficientnet_b0", class_names=["a"])
+    assert "bn_momentum" not in plain.to_dict()  # specs without it hash as before

@@ -114,3 +114,39 @@ def test_easier2025_recipes_feed_the_feph_statistics_of_the_2025_code(synthetic_
                              transforms.Resize(tuple(crops.shape[1:3]))])  # the crop is already at the model size
     expected = torch.stack([tv(Image.fromarray(c)) for c in crops]).numpy()
     np.testing.assert_allclose(fed, expected, rtol=0, atol=1e-5)
+
+
+def test_no_ip_rows_are_evaluated_on_bgr_and_trained_on_nearest_resized_images(synthetic_feph):
+    """Table 4 without IP (FT_MobileNet.ipynb): training images through flow_from_directory (Keras load_img: PIL
+    resize, interpolation='nearest'), the final evaluation `img=cv2.imread(filepath)` (BGR, cvtColor commented out),
+    `img=cv2.resize(img,INPUT_SIZE)` (bilinear), raw pixels. Only under --select-on test."""
+    import cv2
+    from PIL import Image
+
+    from signfer.data.feph import load_feph
+    from signfer.models.spec import ModelSpec
+    from signfer.training.loop import make_dataset
+    from signfer.training.recipes import load_recipe
+
+    df, _ = load_feph(synthetic_feph, policy="sltat2022")
+    part = df.iloc[:3]
+    size = 96  # larger than the synthetic frames: cv2.resize enlarges bilinearly, as the preset does
+    published = load_recipe("mobilenet-ft-sgd", ["select_on=test", "preset=none", f"image_size={size}"])
+    honest = load_recipe("mobilenet-ft-sgd", ["preset=none", f"image_size={size}"])
+    spec = ModelSpec(arch="mobilenetv1_100_hsemotion", class_names=list(published.class_names()), normalization="raw",
+                     preset="none", input_size=size)
+    for i, path in enumerate(part["path"]):
+        img = cv2.imread(str(path))  # the notebook's evaluation, transcribed
+        assert img.shape[0] < size and img.shape[1] < size
+        img = cv2.resize(img, (size, size))
+        want = np.asarray(img, np.float32).transpose(2, 0, 1)
+        got = make_dataset(published, spec, part, train=False, final=True)[i][0].numpy()
+        np.testing.assert_array_equal(got, want)
+        rgb = make_dataset(honest, spec, part, train=False, final=True)[i][0].numpy()
+        np.testing.assert_array_equal(rgb, want[::-1])  # the honest protocol evaluates RGB
+        np.testing.assert_array_equal(make_dataset(published, spec, part, train=False)[i][0].numpy(), rgb)  # selection: RGB
+        keras = np.asarray(Image.open(path).convert("RGB").resize((size, size), Image.NEAREST), np.float32).transpose(2, 0, 1)
+        np.testing.assert_array_equal(make_dataset(published, spec, part, train=True)[i][0].numpy(), keras)
+        assert not np.array_equal(make_dataset(honest, spec, part, train=True)[i][0].numpy(), keras)  # honest: bilinear
+    m2 = load_recipe("M2", ["select_on=test"])
+    assert (m2.setting("eval_channels"), m2.setting("train_resize")) == ("rgb", "nearest")  # IP rows: cvtColor to RGB

@@ -116,12 +116,44 @@ def test_stage_scope_restarts_from_the_previous_stages_best(tmp_path, monkeypatc
     assert run_scope.best_epoch == 2 and run_scope.best_value == 0.8
 
 
+def test_mobilenet_rows_evaluate_the_last_epoch_under_select_on_test(tmp_path, monkeypatch):
+    """mobilenet_crossval_train.ipynb cell 11, transcribed: new_model.load_weights(best of the stage) before each next
+    stage, then the in-memory model after the LAST SGD epoch is evaluated (#new_model.load_weights(...) commented out)."""
+    from signfer.models.checkpoint import load_state_dict_file
+
+    values = [0.3, 0.8, 0.5, 0.9, 0.6]  # stage b: best epoch 4 (0.9), last epoch 5 (0.6)
+    published = [STAGES2, "select_scope=stage", "select_on=test", "final_on_test=last"]
+    result, starts = _fit_with_scripted_validation(tmp_path / "p", monkeypatch, published, values)
+    assert all(torch.equal(starts[2][k], starts[3][k]) for k in starts[2])  # stage b starts from stage a's best (epoch 2)
+    last = load_state_dict_file(tmp_path / "p" / "last.pt")[0]
+    best = load_state_dict_file(tmp_path / "p" / "best.pt")[0]
+    final = result.model.state_dict()
+    assert all(torch.equal(final[k], last[k]) for k in last)  # the last epoch's weights are evaluated...
+    assert not all(torch.equal(final[k], best[k]) for k in best)  # ...not stage b's best (epoch 4)
+    assert result.best_epoch == 4
+    # the honest protocol (select_on validation) ignores final_on_test and keeps the best checkpoint
+    honest, _ = _fit_with_scripted_validation(tmp_path / "h", monkeypatch, [STAGES2, "select_scope=stage", "final_on_test=last"], values)
+    best_h = load_state_dict_file(tmp_path / "h" / "best.pt")[0]
+    assert all(torch.equal(honest.model.state_dict()[k], best_h[k]) for k in best_h)
+
+
+def test_m_recipes_use_the_last_epoch_only_under_the_published_protocol():
+    from signfer.training.loop import selection_info
+    from signfer.training.recipes import load_recipe
+
+    for name in ("M1", "M2", "mobilenet-ft-sgd-ip"):
+        assert load_recipe(name).final_on_test == "last"
+        assert selection_info(load_recipe(name, ["select_on=test"]))["final"] == "last"
+        assert selection_info(load_recipe(name))["final"] == "best"
+    assert load_recipe("E2").final_on_test == "best"  # the EfficientNet train() ends with model.load_state_dict(best_model)
+
+
 def test_select_on_test_trains_on_the_whole_training_part_and_is_marked(synthetic_feph, tmp_path):
     from signfer.training.loop import train
 
     metrics = train(TINY, synthetic_feph, tmp_path / "t", fold=0, progress=False, cache_dir=tmp_path / "c",
                     overrides=["select_on=test", "val_fraction=0.2", "stages.0.epochs=1"])
-    assert metrics["selection"] == {"on": "test", "metric": "val_acc", "scope": "run", "optimistic": True}
+    assert metrics["selection"] == {"on": "test", "metric": "val_acc", "scope": "run", "final": "best", "optimistic": True}
     folds = pd.read_csv(tmp_path / "t" / "folds.csv")
     history = pd.read_csv(tmp_path / "t" / "fold_0" / "history.csv")
     # the "validation" figures are the test fold's: the same accuracy as the test predictions of that epoch
@@ -175,3 +207,168 @@ def test_resume_with_the_published_protocol_is_exact(synthetic_feph, tmp_path, s
     ha = pd.read_csv(tmp_path / "full" / "fold_1" / "history.csv")
     hb = pd.read_csv(tmp_path / "cut" / "fold_1" / "history.csv")
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
+
+
+def test_a_run_trained_before_easier2025_changed_meaning_is_not_resumed_with_other_crops(synthetic_feph, tmp_path):
+    """run.yaml stores the preset by value; a run folder written before (no preset_fields) naming easier2025 was trained
+    on today's easier2025-refined crops: resuming it with the new easier2025 is refused, with the refined one accepted."""
+    import yaml
+
+    from signfer.errors import OptionError
+    from signfer.training.prepare import prepare_run
+    from signfer.training.recipes import load_recipe
+
+    out = tmp_path / "run"
+    prepare_run(load_recipe(TINY, ["preset=easier2025"]), synthetic_feph, out)
+    info = yaml.safe_load((out / "run.yaml").read_text())
+    assert info["preset_fields"]["rotate_about"] == "centre"
+    del info["preset_fields"]  # as signfer wrote run.yaml before the split
+    (out / "run.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+    (out / "fold_0").mkdir()
+    (out / "fold_0" / "last.pt").write_bytes(b"")
+    with pytest.raises(OptionError, match="preset.*--set preset=easier2025-refined"):
+        prepare_run(load_recipe(TINY, ["preset=easier2025"]), synthetic_feph, out)
+    df = prepare_run(load_recipe(TINY, ["preset=easier2025-refined"]), synthetic_feph, out)
+    assert "fold" in df
+
+
+# --------------------------------------------------------------------------- the EfficientNet notebooks' conventions
+class NotebookSAM(torch.optim.Optimizer):
+    """cross_validation/EfficientNet/sam.py (davda54/sam), transcribed. (The test net has no bias before its BatchNorm:
+    that gradient is rounding noise, which Adam would blow up to +-lr.)"""
+
+    def __init__(self, params, base_optimizer, rho=0.05, **kwargs):
+        defaults = dict(rho=rho, **kwargs)
+        super().__init__(params, defaults)
+        self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
+        self.param_groups = self.base_optimizer.param_groups
+
+    @torch.no_grad()
+    def first_step(self, zero_grad=False):
+        grad_norm = torch.norm(torch.stack([p.grad.norm(p=2) for g in self.param_groups for p in g["params"] if p.grad is not None]), p=2)
+        for group in self.param_groups:
+            scale = group["rho"] / (grad_norm + 1e-12)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                e_w = p.grad * scale.to(p)
+                p.add_(e_w)
+                self.state[p]["e_w"] = e_w
+        if zero_grad:
+            self.zero_grad()
+
+    @torch.no_grad()
+    def second_step(self, zero_grad=False):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                p.sub_(self.state[p]["e_w"])
+        self.base_optimizer.step()
+        if zero_grad:
+            self.zero_grad()
+
+
+def _bn_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 3))
+
+
+def test_sam_second_pass_in_train_mode_is_the_notebooks_step():
+    """enet_crossval_train.ipynb train(): output = model(data); loss.backward(); first_step; output = model(data);
+    loss.backward(); second_step: the second forward runs in train mode, so BatchNorm statistics move twice."""
+    import copy
+
+    from signfer.training.loop import train_step
+    from signfer.training.sam import SAM
+
+    x, y = torch.randn(6, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    ref = _bn_net().train()
+    opt = NotebookSAM(ref.parameters(), torch.optim.Adam, lr=1e-3)
+    criterion = torch.nn.CrossEntropyLoss()
+    published, honest = copy.deepcopy(ref), copy.deepcopy(ref)
+    for _ in range(2):  # two steps: the transcribed loop body
+        loss = criterion(ref(x), y)
+        loss.backward()
+        opt.first_step(zero_grad=True)
+        loss = criterion(ref(x), y)
+        loss.backward()
+        opt.second_step(zero_grad=True)
+    opt_p = SAM(published.parameters(), torch.optim.Adam, rho=0.05, lr=1e-3)
+    opt_h = SAM(honest.parameters(), torch.optim.Adam, rho=0.05, lr=1e-3)
+    for _ in range(2):
+        train_step(published, x, y, opt_p, sam_second_pass="train_mode")
+        train_step(honest, x, y, opt_h)
+    want = ref.state_dict()
+    for k, v in published.state_dict().items():
+        assert torch.allclose(v.float(), want[k].float(), atol=1e-6), k
+    assert int(published[1].num_batches_tracked) == 4 and int(honest[1].num_batches_tracked) == 2
+    assert not torch.allclose(honest[1].running_mean, want["1.running_mean"], atol=1e-4)  # signfer: updated once per step
+
+
+def test_batch_mean_accuracy_is_the_notebooks():
+    from signfer.training.loop import validation_figures
+
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(70, 3)).astype(np.float32), rng.integers(0, 3, 70)
+    loader = [(torch.from_numpy(logits[i:i + 32]), torch.from_numpy(labels[i:i + 32])) for i in range(0, 70, 32)]
+    epoch_val_accuracy = 0  # for data, label in test_loader: ... epoch_val_accuracy += acc / len(test_loader)
+    for val_output, label in loader:
+        acc = (val_output.argmax(dim=1) == label).float().mean()
+        epoch_val_accuracy += acc / len(loader)
+    figures = validation_figures(logits, labels, ["a", "b", "c"], batch_mean=32)
+    assert figures["val_acc"] == pytest.approx(float(epoch_val_accuracy), abs=1e-6)
+    pooled = validation_figures(logits, labels, ["a", "b", "c"])["val_acc"]
+    assert pooled == pytest.approx((logits.argmax(1) == labels).mean()) and pooled != pytest.approx(figures["val_acc"], abs=1e-4)
+
+
+def test_published_settings_apply_to_e_rows_only_under_select_on_test(synthetic_feph):
+    from signfer.data.feph import load_feph
+    from signfer.models.spec import ModelSpec
+    from signfer.training.loop import make_dataset
+    from signfer.training.recipes import load_recipe
+
+    e2, e2_test = load_recipe("E2"), load_recipe("E2", ["select_on=test"])
+    assert [e2.setting(k) for k in ("sam_second_pass", "test_flip", "val_accuracy")] == ["frozen_bn", False, "pooled"]
+    assert [e2_test.setting(k) for k in ("sam_second_pass", "test_flip", "val_accuracy")] == ["train_mode", True, "batch_mean"]
+    assert load_recipe("E1", ["select_on=test"]).setting("test_flip") is True
+    assert load_recipe("E0", ["select_on=test"]).setting("test_flip") is False  # the testing notebook: no flip
+    assert load_recipe("efficientnet-ft-sgd-sam-hf", ["select_on=test"]).setting("test_flip") is False  # commented out there
+    # the test transform's RandomHorizontalFlip: one torch.rand(1) < 0.5 per image, as torchvision draws it
+    df, _ = load_feph(synthetic_feph, policy="sltat2022")
+    spec = ModelSpec(arch="mobilenetv2_100", class_names=list(e2.class_names()), preset="none", input_size=32)
+    tiny = load_recipe(TINY, ["select_on=test", "published={test_flip: true}"])
+    test_ds = make_dataset(tiny, spec, df.iloc[:12], train=False)
+    assert test_ds.hflip and not make_dataset(load_recipe(TINY), spec, df.iloc[:12], train=False).hflip
+    torch.manual_seed(5)
+    got = [torch.equal(test_ds[i][0], torch.flip(make_dataset(load_recipe(TINY), spec, df.iloc[:12], train=False)[i][0], dims=[2]))
+           for i in range(12)]
+    torch.manual_seed(5)
+    want = [bool(torch.rand(1) < 0.5) for _ in range(12)]
+    assert got == want and 0 < sum(got) < 12
+
+
+def test_a_run_made_before_the_published_settings_still_resumes(synthetic_feph, tmp_path):
+    """run.yaml written before final_on_test / published existed: an honest run resumes (those act only under
+    --select-on test); a --select-on test run of an M recipe is refused (it now evaluates the last epoch)."""
+    import yaml
+
+    from signfer.errors import OptionError
+    from signfer.training.prepare import prepare_run
+    from signfer.training.recipes import load_recipe
+
+    for select_on, ok in (("validation", True), ("test", False)):
+        out = tmp_path / select_on
+        overrides = [f"select_on={select_on}", "final_on_test=last", "published={train_resize: nearest}"]
+        prepare_run(load_recipe(TINY, overrides), synthetic_feph, out)
+        info = yaml.safe_load((out / "run.yaml").read_text())
+        del info["recipe"]["final_on_test"], info["recipe"]["published"]
+        (out / "run.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+        (out / "fold_0").mkdir()
+        (out / "fold_0" / "last.pt").write_bytes(b"")
+        if ok:
+            prepare_run(load_recipe(TINY, overrides), synthetic_feph, out)
+        else:
+            with pytest.raises(OptionError, match="recipe.final_on_test"):
+                prepare_run(load_recipe(TINY, overrides), synthetic_feph, out)
