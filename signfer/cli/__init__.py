@@ -173,7 +173,8 @@ def _run_weights(args) -> int:
 def _training_arguments(p, cv: bool) -> None:
     from signfer.config import list_configs
 
-    p.add_argument("--recipe", required=True, help="recipe name or YAML file; shipped: " + ", ".join(list_configs("recipes")))
+    p.add_argument("--recipe", required=cv, help="recipe name or YAML file; shipped: " + ", ".join(list_configs("recipes"))
+                   + ("" if cv else "; with --from-elan and no --recipe: fine-tune the model that made the annotation"))
     p.add_argument("--data", required=cv, type=Path, help="data set folder (FePh: FePh_labels.csv + FePh_images/; AffectNet: CSV or folder-per-class layout)"
                    + ("" if cv else "; with --from-elan: where the frames cut from the videos go (default: OUT/elan_data)"))
     p.add_argument("--out", required=True, type=Path, help="run directory (run.yaml, folds.csv, fold_<k>/...)")
@@ -247,12 +248,32 @@ def _add_train(sub) -> None:
                    "become labelled face images, one group per annotation; repeatable. Fine-tune the annotating model with --init-from")
     p.add_argument("--tier", default=None, help="with --from-elan: the tier holding the labels (default: every expression tier)")
     p.add_argument("--force", action="store_true", help="with --from-elan: train even when an EAF's linked media (file name, duration) does not match the video given")
+    p.add_argument("--model", default=None, help="with --from-elan (no --recipe): the model to fine-tune (default: the one the EAF names, "
+                   "signfer_model; else fer2013)")
+    p.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION", help="with --from-elan (no --recipe): hold out this share of "
+                   "each annotation (a time block at its end) to test on (default: 0, every corrected and confirmed frame trains)")
+    p.add_argument("--epochs", type=int, default=None, help="with --from-elan (no --recipe): fine-tuning epochs (default: 8)")
     p.set_defaults(func=_run_train)
 
 
 def _run_train(args) -> int:
     from signfer.training.loop import train
 
+    if args.from_elan and args.recipe is None:
+        from signfer.training.from_elan import RetrainOptions, retrain_from_elan
+
+        if any(len(pair) > 2 for pair in args.from_elan):
+            raise OptionError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
+        more = {} if args.epochs is None else {"epochs": args.epochs}
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        opts = RetrainOptions(model=args.model, holdout=args.holdout, tier=args.tier, force=args.force, device=args.device, **more)
+        retrain_from_elan([(pair[0], pair[1] if len(pair) > 1 else None) for pair in args.from_elan], args.out, opts)
+        return 0
+    if args.recipe is None:
+        raise OptionError("signfer train needs --recipe (or --from-elan FILE.eaf VIDEO to fine-tune the annotating model)")
     if args.from_elan:
         from signfer.training.from_elan import train_from_elan
 

@@ -259,3 +259,46 @@ def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarr
         frames.append(paste(base, rgba, hx, hy))
         truth.append({"face": (fx1, fy1, fx2, fy2), "hand": mask_outline(rgba, hx, hy), "over_mouth": first <= i <= last})
     return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_stretches_video(path, faces: list[np.ndarray], stretches: list[tuple[float, float, int]], *, fps: float = 10.0,
+                         width: int = 240, height: int = 200, seed: int = 0) -> SyntheticVideo:
+    """One signer at a time, face after face: ``stretches`` = ``(start_s, end_s, face index)`` in order, each showing
+    ``faces[index]`` (an RGB square portrait, e.g. from :func:`face_portrait`) on a grey background, swaying a few
+    pixels and with a little sensor noise, so no two frames are equal. The annotate -> correct -> retrain scenes.
+    ``truth[i]``: ``{"face": index or None, "stretch": k or None, "box": portrait box}``."""
+    rng = np.random.default_rng(seed)
+    end = max(e for _, e, _ in stretches)
+    n = int(round(end * fps))
+    frames, truth = [], []
+    for i in range(n):
+        t = i / fps
+        img = np.full((height, width, 3), 128, np.uint8)
+        item = {"face": None, "stretch": None, "box": None}
+        for k, (s, e, who) in enumerate(stretches):
+            if s <= t < e:
+                p = faces[who]
+                size = p.shape[0]
+                x = (width - size) // 2 + int(round(4 * np.sin(i / 4)))
+                y = (height - size) // 2 + int(round(3 * np.cos(i / 5)))
+                img[y : y + size, x : x + size] = p
+                item = {"face": who, "stretch": k, "box": (x, y, x + size, y + size)}
+                break
+        noise = rng.normal(0, 3, img.shape)
+        frames.append(np.clip(img + noise, 0, 255).astype(np.uint8))
+        truth.append(item)
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def lfw_portrait(index: int, size: int = 96) -> np.ndarray:
+    """Face ``index`` (0-99) of scikit-image's LFW subset (25 x 25 grey, Labeled Faces in the Wild) as an RGB square
+    portrait of ``size`` px, with a grey border like :func:`face_portrait` leaves around the face."""
+    from skimage import data
+
+    face = data.lfw_subset()[index]
+    inner = int(round(size / 1.5))
+    g = cv2.resize((face * 255).astype(np.uint8), (inner, inner), interpolation=cv2.INTER_CUBIC)
+    out = np.full((size, size), 128, np.uint8)
+    o = (size - inner) // 2
+    out[o : o + inner, o : o + inner] = g
+    return np.dstack([out] * 3)
