@@ -318,3 +318,45 @@ def hand_from_frame(frame: np.ndarray, outline: np.ndarray) -> np.ndarray:
     y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     mask = cv2.GaussianBlur(mask, (5, 5), 0)
     return np.dstack([frame[y1:y2, x1:x2], mask[y1:y2, x1:x2]])
+
+
+def make_pass_in_front_video(path, behind: np.ndarray, passer: np.ndarray, third: np.ndarray | None = None, *, hidden_s: float = 0.7,
+                             fps: float = 10.0, n_frames: int = 60, width: int = 520, height: int = 220, speed: float = 15.0,
+                             seed: int = 0) -> SyntheticVideo:
+    """``behind`` stands still left of centre; ``passer`` walks across the frame from the left edge to the right one in
+    front of her (pasted over her), hiding her completely for ``hidden_s`` seconds in the middle of the clip;
+    ``third`` (optional) stands still at the right. Faces are RGB square portraits of one size (e.g. :func:`face_portrait`).
+    ``speed``: the passer's pixels per frame. ``truth[i]["boxes"]``: name (``behind``, ``passer``, ``third``) -> portrait
+    box, for each face at least half visible; ``truth[i]["present"]``: the same for every face in the frame, hidden or not
+    (the passer when at least half of it is inside the frame)."""
+    size = behind.shape[0]
+    rng = np.random.default_rng(seed)
+    xb, yb = width // 2 - size - 10, (height - size) // 2
+    xt = width - size - 10
+    hidden = int(round(hidden_s * fps))
+    mid = n_frames // 2
+    # frames right in front of her; with the frames the passer covers more than half of her on the way: `hidden`
+    hold = max(1, hidden - 2 * int((size / 2 - 1) // speed))
+    frames, truth = [], []
+    for i in range(n_frames):
+        img = np.full((height, width, 3), 128, np.uint8)
+        sway = int(round(3 * np.sin(i / 3)))
+        img[yb + sway : yb + sway + size, xb : xb + size] = behind
+        stand = {"behind": (xb, yb + sway, xb + size, yb + sway + size)}
+        if third is not None:
+            img[yb - sway : yb - sway + size, xt : xt + size] = third
+            stand["third"] = (xt, yb - sway, xt + size, yb - sway + size)
+        k = i - mid + hold // 2  # 0 .. hold-1: right in front of her
+        xp = xb if 0 <= k < hold else int(round(xb + (k if k < 0 else k - hold + 1) * speed))
+        yp = yb + 4
+        x1, x2 = max(xp, 0), min(xp + size, width)
+        if x2 > x1:
+            img[yp : yp + size, x1:x2] = passer[:, x1 - xp : x2 - xp]
+        boxes = {name: box for name, box in stand.items() if max(0, min(box[2], x2) - max(box[0], x1)) / size <= 0.5}
+        present = dict(stand)
+        if (x2 - x1) >= size / 2:
+            boxes["passer"] = present["passer"] = (xp, yp, xp + size, yp + size)
+        img = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+        frames.append(img)
+        truth.append({"boxes": boxes, "present": present})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
