@@ -119,7 +119,8 @@ class AnnotationOptions:
             "every": self.every,
             "detect_every": self.detect_every,
             "batch_size": self.batch_size,
-            "smoothing": {"method": self.smoothing.method, "window": self.smoothing.window},
+            "smoothing": {"method": self.smoothing.method, "window": self.smoothing.window,
+                          **({"seconds": self.smoothing.seconds} if self.smoothing.seconds is not None else {})},
             "min_duration_ms": self.min_duration_ms,
             "eaf_probabilities": self.eaf_probabilities,
             "detect_near": self.detect_near,
@@ -364,8 +365,9 @@ def annotate_media(
     info = reader.info
     name = name or Path(path).stem or "annotation"
     signers_on, hands_on = options.signers is not None, options.hands is not None
-    schema = RowSchema(class_names, options.smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs))
     step_ms = info.frame_ms * (options.every if info.kind == "video" else 1)
+    smoothing = options.smoothing.for_media(info.kind == "video", step_ms)  # a window in seconds -> frames of this video
+    schema = RowSchema(class_names, smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs))
     header = {
         "media": {"path": str(Path(path).resolve()), "kind": info.kind, "fps": info.fps, "frame_count": info.frame_count, "width": info.width, "height": info.height, "decoder": info.backend},
         "model": _describe_model(full),
@@ -409,7 +411,7 @@ def annotate_media(
                 again = open_media(path, fps=options.fps)
                 stack.callback(again.close)
                 overlay_frames = again.frames(options.every)
-        post = SignerPost(class_names, options.smoothing, options.min_duration_ms, baselines,
+        post = SignerPost(class_names, smoothing, options.min_duration_ms, baselines,
                           cal.reference_logits(class_names, options.calibration.reference_confidence) if baselines is not None else None,
                           None if chosen is None else set(chosen))  # fmt: skip
         csv_w = json_w = eaf_tmp = ovl = None

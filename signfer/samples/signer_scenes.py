@@ -365,3 +365,20 @@ def make_pass_in_front_video(path, behind: np.ndarray, passer: np.ndarray, third
         frames.append(img)
         truth.append({"boxes": boxes, "present": present})
     return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_still_face_video(path, portrait: np.ndarray, *, face_px: int = 40, seconds: float = 20.0, fps: float = 25.0,
+                          width: int = 320, height: int = 240, noise: float = 3.0, margin: float = 0.45, seed: int = 0) -> SyntheticVideo:
+    """A still shot of one face (``portrait``, e.g. :func:`face_portrait` with ``margin``) shown so that the face itself
+    is ``face_px`` wide, in the middle of a grey frame, with camera noise (sigma ``noise``) and nothing else changing:
+    any change of label is flicker. ``truth[i]``: ``{"box": the face's box}``."""
+    side = int(round(face_px * (1 + 2 * margin)))
+    small = cv2.resize(portrait, (side, side), interpolation=cv2.INTER_AREA)
+    x, y = (width - side) // 2, (height - side) // 2
+    base = np.full((height, width, 3), 128, np.uint8)
+    base[y : y + side, x : x + side] = small
+    rng = np.random.default_rng(seed)
+    o = (side - face_px) / 2
+    box = (x + o, y + o, x + o + face_px, y + o + face_px)
+    frames = [np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8) for _ in range(int(round(seconds * fps)))]
+    return SyntheticVideo(write_video(path, frames, fps), fps, [{"box": box} for _ in frames])
