@@ -326,10 +326,10 @@ def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
         got = rows[n0:]
         log(f"{eaf}: {len(got)} labelled frames, {sum(r['status'] == 'ok' for r in got)} with a face"
             + (f"; values that are no class skipped: {skipped}" if skipped else ""))
-    table = pd.DataFrame(rows)
-    if table.empty or not (table["status"] == "ok").any():
+    every_frame = pd.DataFrame(rows)
+    if every_frame.empty or not (every_frame["status"] == "ok").any():
         raise InputError(pairs[0][0], "the ELAN tiers label no frame with a face; nothing to train on")
-    table = table[table["status"] == "ok"].reset_index(drop=True)
+    table = every_frame[every_frame["status"] == "ok"].reset_index(drop=True)
     x = np.stack(crops)
     y = np.array([classes.index(v) for v in table["label"]])
     key = table["eaf"] + "|" + table["tier"] + "|" + table["annotation"].astype(str)
@@ -384,11 +384,17 @@ def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
     save_checkpoint(out / "best.pt", model, spec, extra={"retrained_from": start, "eafs": [str(e) for e, _ in pairs],
                                                           "holdout": options.holdout, "epochs": options.epochs})
     with atomic_write(out / MANIFEST_FILE) as fh:
-        table.drop(columns=["key"]).to_csv(fh, index=False)
+        # every labelled frame; those without a face (e.g. a hand over it) have no split and no labels before / after
+        manifest = pd.concat([table.drop(columns=["key"]), every_frame[every_frame["status"] != "ok"]], ignore_index=True)
+        manifest.sort_values(["eaf", "tier", "frame"], kind="stable").to_csv(fh, index=False)
     with atomic_write(out / "report.json") as fh:
         json.dump(report, fh, indent=2)
     with atomic_write(out / REPORT_FILE) as fh:
         fh.write(_report_markdown(report))
+    for a in report["annotations"]:
+        if a["kind"] == "confirmed" and a["after"] < 0.95 * a["before"]:
+            log(f"warning: confirmed annotation {a['tier']} {a['start_ms'] / 1000:.2f}-{a['end_ms'] / 1000:.2f} s '{a['label']}' dropped from "
+                f"{100 * a['before']:.1f} % to {100 * a['after']:.1f} % agreement")
     s = report["summary"]
     for part in ("corrected", "confirmed"):
         if s[part]["annotations"]:

@@ -124,3 +124,18 @@ def test_a_second_round_does_not_train_on_the_first_rounds_frames(loop_scene, tm
     eaf = write_tiers(tmp_path / "v2.eaf", {"expression": [(0, 3000, "sad")]}, media=loop_scene.path)
     with pytest.raises(UserError, match="earlier --from-elan round"):
         train_from_elan([(eaf, loop_scene.path)], "easier2025", tmp_path / "run", data_dir=data, log=lambda m: None)
+
+
+def test_signer_tiers_and_a_small_correction_train_with_defaults(two_signer_video, tmp_path):
+    """`S1_expression` / `S2_expression` tiers of a 2 s clip with one short correction each: no folds to make, the
+    frames go to the right signer (frames 3-6 of S1: a hand hides the astronaut's face, MTCNN misses it)."""
+    from signfer.training.from_elan import RetrainOptions, retrain_from_elan
+
+    eaf = write_tiers(tmp_path / "c.eaf", {"S1_expression": [(0, 700, "happy"), (1300, 1600, "surprise")],
+                                           "S2_expression": [(0, 500, "neutral"), (1700, 2000, "sad")]}, media=two_signer_video.path)
+    report = retrain_from_elan([(eaf, two_signer_video.path)], tmp_path / "run", RetrainOptions(epochs=2), log=lambda m: None)
+    frames = pd.read_csv(tmp_path / "run" / "elan_frames.csv")
+    ok = frames[frames["status"] == "ok"]
+    assert ok.groupby("signer")["frame"].apply(list).to_dict() == {"S1": [0, 1, 2, 13, 14, 15], "S2": [0, 1, 2, 3, 4, 17, 18, 19]}
+    assert frames[frames["status"] == "no_face"]["frame"].tolist() == [3, 4, 5, 6] and frames["split"].isna().sum() == 4
+    assert len(report["annotations"]) == 4 and (tmp_path / "run" / "best.pt").is_file()
