@@ -74,6 +74,7 @@ def test_one_round_with_defaults_learns_corrections_and_keeps_confirmed(loop_sce
     # annotate again with the new model: the per-frame labels of the new CSV, stretch by stretch
     assert main(["annotate", str(loop_scene.path), "--model", str(out), "--out", str(root / "ann2"), "--no-progress"]) == 0
     after = _stretch_agreement(root / "ann2" / "clip.csv", loop_scene, labels)
+    print("per stretch, share of frames with the annotator's label: before", before, "after", after)
     for k in range(len(STRETCHES)):
         if k in CORRECTED:
             assert after[k] >= 0.9, (k, before[k], after[k])
