@@ -252,6 +252,10 @@ def annotating_model(eaf_path: str | os.PathLike) -> str | None:
     value = str(value).strip()
     m = re.fullmatch(r"(.+?) fold[ _](\d+)(?: \(.*\))?", value)
     candidates = [value] if m is None else [str(Path(m.group(1)) / f"fold_{m.group(2)}"), value]
+    named = re.fullmatch(r"(\S+) \(.*\)", value)  # "hsemotion:enet_b0_8_va_mtl (tf_efficientnet_b0, HSEmotion ONNX)"
+    if m is None and named is not None:
+        value = named.group(1)
+        candidates.insert(0, value)
     for cand in candidates:
         for base in (Path.cwd(), Path(eaf_path).resolve().parent):
             path = Path(cand).expanduser()
@@ -265,6 +269,13 @@ def _load_start(name: str):
     from signfer.inference.classifier import load_torch_model, resolve_model
 
     return load_torch_model(resolve_model(name))
+
+
+def _logits(out):
+    """The class logits of a model's output (an extra-output model, e.g. valence / arousal, gives a tuple or dict)."""
+    if isinstance(out, dict):
+        return out["logits"]
+    return out[0] if isinstance(out, (tuple, list)) else out
 
 
 def _majority(values) -> str | None:
@@ -367,7 +378,7 @@ def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
             xb = xt[b].to(device)
             if torch.rand(1, generator=gen).item() < 0.5:
                 xb = xb.flip(3)
-            loss = (torch.nn.functional.cross_entropy(model(xb), yt[b].to(device), reduction="none") * weights[b].to(device)).mean()
+            loss = (torch.nn.functional.cross_entropy(_logits(model(xb)), yt[b].to(device), reduction="none") * weights[b].to(device)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -140,3 +140,20 @@ def test_signer_tiers_and_a_small_correction_train_with_defaults(two_signer_vide
     assert ok.groupby("signer")["frame"].apply(list).to_dict() == {"S1": [0, 1, 2, 13, 14, 15], "S2": [0, 1, 2, 3, 4, 17, 18, 19]}
     assert frames[frames["status"] == "no_face"]["frame"].tolist() == [3, 4, 5, 6] and frames["split"].isna().sum() == 4
     assert len(report["annotations"]) == 4 and (tmp_path / "run" / "best.pt").is_file()
+
+
+@pytest.mark.parametrize("recorded, expected", [
+    ("fer2013", "fer2013"),
+    ("hsemotion:enet_b0_8_va_mtl (tf_efficientnet_b0, HSEmotion ONNX)", "hsemotion:enet_b0_8_va_mtl"),
+])
+def test_the_annotating_model_is_read_from_the_eaf(tmp_path, recorded, expected):
+    """annotate records `signfer_model` (Recognizer.source); retraining loads that model again: names, HSEmotion's ONNX
+    description, and a run folder given relative to the EAF."""
+    from signfer.training.from_elan import annotating_model
+
+    eaf = write_tiers(tmp_path / "a.eaf", {"expression": [(0, 100, "happy")]}, properties={"signfer_model": recorded})
+    assert annotating_model(eaf) == expected
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    eaf = write_tiers(tmp_path / "b.eaf", {"expression": [(0, 100, "happy")]}, properties={"signfer_model": "runs/r1"})
+    assert annotating_model(eaf) == str(tmp_path / "runs" / "r1")
+    assert annotating_model(write_tiers(tmp_path / "c.eaf", {"expression": [(0, 100, "happy")]})) is None
