@@ -101,7 +101,8 @@ class SignerTracker:
     (:data:`ON_SIGNER` of its box) is the hand over that face (MTCNN takes palm plus cheek for a face) and never
     starts a signer; a new face that only one of the two holds for becomes a signer once it was detected on
     ``confirm`` analysed frames in a row (until then it has no rows). A clear face away from every signer gets its
-    ID at once.
+    ID at once. A lost face's template is not followed onto a face another signer was given in the same frame
+    (someone passing in front of her): she coasts, then is absent, and comes back by appearance.
     """
 
     def __init__(
@@ -184,6 +185,7 @@ class SignerTracker:
                 matched_t.add(len(self.tracks) - 1)
                 out.append(TrackedFace(t.signer_id, face, "detected"))
         keep = []
+        taken = [tf.face.box for tf in out]  # faces this frame gave to a signer
         for i, t in enumerate(self.tracks):
             if i in matched_t:
                 keep.append(t)
@@ -193,7 +195,7 @@ class SignerTracker:
                 continue  # forgotten
             keep.append(t)
             if not t.absent:
-                tf = self._lost(t, rgb)
+                tf = self._lost(t, rgb, taken)
                 if tf is not None:
                     out.append(tf)
         self.tracks = keep
@@ -230,8 +232,10 @@ class SignerTracker:
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missing]
         return sorted(out, key=lambda tf: _id_key(tf.signer_id))
 
-    def _lost(self, t: _Track, rgb: np.ndarray) -> TrackedFace | None:
+    def _lost(self, t: _Track, rgb: np.ndarray, taken=()) -> TrackedFace | None:
         moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+        if moved is not None and any(_share_of(moved.box, box) >= 0.5 for box in taken):
+            moved = None  # the template found someone else's face: she is behind the person passing in front of her
         if moved is not None:
             face, inside = clip_face(moved, rgb.shape)
             if inside >= MIN_INSIDE:
