@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from tests.signers.conftest import HOPPER_FACE
+from tests.signers.conftest import ASTRONAUT_FACE, HOPPER_FACE
 
 
 def _raw_runs(labels: pd.Series) -> int:
@@ -17,24 +18,27 @@ def _raw_runs(labels: pd.Series) -> int:
     return int((labels != labels.shift()).sum())
 
 
-def test_a_still_40_px_face_gives_few_segments(tmp_path, grace_hopper):
-    """Grace Hopper's neutral face, 40 px wide, still for 12 s at 25 fps with camera noise: per frame the FER2013 model
-    flickers between neutral and anger (measured: 411 runs a minute over 20 s); the default gives <= 10 segments a
-    minute (measured: 425 runs a minute per frame -> 5, one segment in 12 s)."""
+@pytest.mark.parametrize("who", ["hopper", "astronaut"])
+def test_a_still_40_px_face_gives_few_segments(tmp_path, grace_hopper, astronaut, who):
+    """A real face 40 px wide, still for 12 s at 25 fps with camera noise. Grace Hopper's neutral face flickers per frame
+    between neutral and anger (measured: 425 runs a minute); MTCNN misses the smiling astronaut's face now and then
+    (here 10 of 300 frames; 105 runs a minute), which used to split segments. The default gives <= 10 segments a
+    minute (measured: 5 and 5, one segment each in 12 s)."""
     from signfer.cli import main
     from signfer.samples.signer_scenes import face_portrait, make_still_face_video
 
-    v = make_still_face_video(tmp_path / "still.avi", face_portrait(grace_hopper, HOPPER_FACE, size=160), face_px=40, seconds=12)
+    photo, box, label = {"hopper": (grace_hopper, HOPPER_FACE, "neutral"), "astronaut": (astronaut, ASTRONAUT_FACE, "happy")}[who]
+    v = make_still_face_video(tmp_path / "still.avi", face_portrait(photo, box, size=160), face_px=40, seconds=12)
     assert main(["annotate", str(v.path), "--out", str(tmp_path / "ann"), "--no-progress"]) == 0
     df = pd.read_csv(tmp_path / "ann" / "still.csv")
     doc = json.loads((tmp_path / "ann" / "still.json").read_text())
     assert doc["options"]["smoothing"] == {"method": "moving", "window": 1, "seconds": 0.2} and doc["options"]["min_duration_ms"] == 200
     minutes = 12 / 60
     before, after = _raw_runs(df["label"]) / minutes, len(doc["segments"]) / minutes
-    print(f"still 40 px face: {before:.0f} -> {after:.0f} segments per minute")
-    assert df["label"].notna().all() and before > 50  # the flicker is there per frame
+    print(f"still 40 px face ({who}): {before:.0f} -> {after:.0f} segments per minute; {df['label'].isna().sum()} frames without a face")
+    assert before > 20  # the flicker (or the missed faces) is there per frame
     assert after <= 10
-    assert {s["label"] for s in doc["segments"]} == {"neutral"}
+    assert {s["label"] for s in doc["segments"]} == {label}
 
 
 def test_a_real_change_of_expression_is_still_marked_within_200_ms(tmp_path):
