@@ -264,6 +264,9 @@ def _run_train(args) -> int:
 
         if any(len(pair) > 2 for pair in args.from_elan):
             raise OptionError("--from-elan takes an .eaf file and optionally its video; repeat --from-elan for more files")
+        if args.data is not None or args.folds is not None:
+            raise OptionError("--data and --folds belong to --recipe; without it --from-elan fine-tunes the annotating model on every "
+                              "labelled frame of these EAFs (--holdout FRACTION keeps a share to test on)")
         more = {} if args.epochs is None else {"epochs": args.epochs}
         if args.threads:
             import torch

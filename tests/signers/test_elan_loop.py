@@ -157,3 +157,13 @@ def test_the_annotating_model_is_read_from_the_eaf(tmp_path, recorded, expected)
     eaf = write_tiers(tmp_path / "b.eaf", {"expression": [(0, 100, "happy")]}, properties={"signfer_model": "runs/r1"})
     assert annotating_model(eaf) == str(tmp_path / "runs" / "r1")
     assert annotating_model(write_tiers(tmp_path / "c.eaf", {"expression": [(0, 100, "happy")]})) is None
+
+
+def test_recipe_options_without_a_recipe_are_refused(loop_scene, tmp_path, capsys):
+    from signfer.cli import main
+
+    eaf = write_tiers(tmp_path / "a.eaf", {"expression": [(0, 1000, "happy")]}, media=loop_scene.path)
+    assert main(["train", "--from-elan", str(eaf), str(loop_scene.path), "--out", str(tmp_path / "run"), "--folds", "5"]) == 2
+    assert "--data and --folds belong to --recipe" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
+    assert "needs --recipe" in capsys.readouterr().err
