@@ -245,7 +245,9 @@ def _add_train(sub) -> None:
     p.add_argument("--from-elan", dest="from_elan", nargs="+", action="append", default=[], metavar="FILE.eaf [VIDEO]",
                    help="train on an annotator's corrected ELAN file: the frames of VIDEO (default: the video the EAF links) inside "
                    "each annotation of its expression tier(s) ('expression' or '<signer>_expression', as signfer annotate writes) "
-                   "become labelled face images, one group per annotation; repeatable. Fine-tune the annotating model with --init-from")
+                   "are labelled; repeatable (several EAFs train one model). Without --recipe: fine-tunes the model the EAF names on every "
+                   "labelled frame and writes OUT/best.pt and OUT/report.md (agreement with the corrected and the confirmed annotations, "
+                   "before and after); with --recipe: trains that recipe on the frames cut to --data")
     p.add_argument("--tier", default=None, help="with --from-elan: the tier holding the labels (default: every expression tier)")
     p.add_argument("--force", action="store_true", help="with --from-elan: train even when an EAF's linked media (file name, duration) does not match the video given")
     p.add_argument("--model", default=None, help="with --from-elan (no --recipe): the model to fine-tune (default: the one the EAF names, "
