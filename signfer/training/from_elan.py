@@ -220,7 +220,8 @@ class RetrainOptions:
     ``model``: the model to start from (default: the one each EAF names in its ``signfer_model`` property, else
     ``fer2013``); ``holdout``: the share of each annotation held out to test on (a time block at its end; 0: every
     labelled frame trains); ``epochs``, ``lr``, ``batch_size``: the fine-tuning (Adam, BatchNorm statistics frozen,
-    each annotation weighted equally, so three short corrections count as much as a long confirmed stretch)."""
+    each annotation weighted equally, so three short corrections count as much as a long confirmed stretch);
+    ``max_frames``: an annotation longer than this many analysed frames gives evenly spaced ones (None: all)."""
 
     model: str | None = None
     holdout: float = 0.0
@@ -232,6 +233,7 @@ class RetrainOptions:
     force: bool = False
     device: str = "auto"
     seed: int = 0
+    max_frames: int | None = 150
 
     def __post_init__(self):
         if not 0 <= self.holdout < 1:
@@ -327,8 +329,16 @@ def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
         check_media(eaf, video, force=options.force, log=log)
         anns, skipped = load_labelled_annotations(eaf, tier=options.tier, classes=classes)
         n0 = len(rows)
+        from signfer.annotate.video import open_media
+
+        with open_media(video) as media:
+            frame_ms = media.info.frame_ms * options.every
         for frame, ann, tf in labelled_faces(anns, video, detector=rec.detector_name, every=options.every):
             signer, tier_name, s, e, label, k = ann
+            if options.max_frames:  # a long annotation: evenly spaced frames (memory and time stay bounded on a corpus)
+                stride = max(1, int(np.ceil((e - s) / frame_ms / options.max_frames)))
+                if int(round((frame.time_ms - s) / frame_ms)) % stride:
+                    continue
             row = {"eaf": str(eaf), "video": str(video), "frame": frame.index, "time_ms": frame.time_ms, "signer": signer or "",
                    "tier": tier_name, "annotation": k, "start_ms": s, "end_ms": e, "label": label, "status": "no_face" if tf is None else "ok"}
             if tf is not None:

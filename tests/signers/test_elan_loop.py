@@ -167,3 +167,13 @@ def test_recipe_options_without_a_recipe_are_refused(loop_scene, tmp_path, capsy
     assert "--data and --folds belong to --recipe" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
     assert "needs --recipe" in capsys.readouterr().err
+
+
+def test_a_long_annotation_gives_evenly_spaced_frames(loop_scene, tmp_path):
+    from signfer.training.from_elan import RetrainOptions, retrain_from_elan
+
+    eaf = write_tiers(tmp_path / "a.eaf", {"expression": [(0, 9600, "happy"), (12000, 14000, "neutral")]}, media=loop_scene.path)
+    retrain_from_elan([(eaf, loop_scene.path)], tmp_path / "run", RetrainOptions(epochs=1, max_frames=20), log=lambda m: None)
+    frames = pd.read_csv(tmp_path / "run" / "elan_frames.csv")
+    assert frames[frames["annotation"] == 0]["frame"].tolist() == list(range(0, 48, 3))  # 48 frames -> every 3rd
+    assert frames[frames["annotation"] == 1]["frame"].tolist() == list(range(60, 70))  # 10 frames: all
