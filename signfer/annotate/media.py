@@ -485,6 +485,8 @@ def annotate_media(
         if eaf_tmp is not None:
             named, parts = tiers.tiers(signer_segments, end_ms, order)
             props = {"signfer_model": full.source or full.spec.arch, "signfer_media": str(Path(path).resolve())}
+            if signers_on:  # retraining follows the signers again as this run did
+                props["signfer_max_missing_s"] = f"{options.signers.max_missing_s:g}"
             if info.kind == "video":
                 props["signfer_media_duration_ms"] = f"{(info.frame_count or 0) * info.frame_ms:.0f}" if info.frame_count else f"{end_ms:.0f}"
                 if info.frame_count:

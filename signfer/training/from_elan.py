@@ -67,20 +67,36 @@ def _video_of(eaf_path: Path, video) -> Path:
     return Path(video)
 
 
-def labelled_faces(anns, video, *, detector: str = "mtcnn", min_face_score: float | None = 0.9, every: int = 1):
+def recorded_max_missing(eaf_path) -> float | None:
+    """The ``--max-missing`` seconds a ``signfer annotate --signer`` run recorded in its EAF (None: not said)."""
+    from signfer.annotate.elan import read_eaf
+
+    try:
+        return float(dict(read_eaf(eaf_path).properties)["signfer_max_missing_s"])
+    except (KeyError, ValueError):
+        return None
+
+
+def labelled_faces(anns, video, *, detector: str = "mtcnn", min_face_score: float | None = 0.9, every: int = 1,
+                   max_missing_s: float | None = None):
     """``(frame, annotation, tracked face or None)`` for every analysed frame of ``video`` inside an annotation of ``anns``
     (from :func:`load_labelled_annotations`).
 
     The video is followed with :class:`~signfer.signers.identity.SignerTracker` as ``signfer annotate --signer``
     does (same detector, every frame), so ``S2_expression`` labels the face annotate called ``S2``; a plain
-    ``expression`` tier labels the largest face. ``None``: no face of that signer in that frame."""
+    ``expression`` tier labels the largest face. ``None``: no face of that signer in that frame. ``max_missing_s``:
+    as the annotate run had it (default: annotate's)."""
+    from signfer.annotate.stages import SignerOptions
     from signfer.annotate.video import open_media
     from signfer.faces.detect import get_detector
     from signfer.signers.identity import SignerTracker
 
     det = get_detector(detector)
-    tracker = SignerTracker()
     reader = open_media(video)
+    so = SignerOptions() if max_missing_s is None else SignerOptions(max_missing_s=max_missing_s)
+    frame_ms = reader.info.frame_ms * every
+    tracker = SignerTracker(max_missing=so.frames(so.max_missing_s, frame_ms), coast=so.frames(so.coast_s, frame_ms),
+                            reid_similarity=so.reid_similarity)
     try:
         for frame in reader.frames(every):
             if frame.image is None:
@@ -128,7 +144,8 @@ def build_elan_dataset(
     out_dir = Path(out_dir)
     anns, skipped = load_labelled_annotations(eaf_path, tier=tier, classes=classes)
     rows, groups = [], []
-    for frame, ann, tf in labelled_faces(anns, video, detector=detector, min_face_score=min_face_score, every=every):
+    for frame, ann, tf in labelled_faces(anns, video, detector=detector, min_face_score=min_face_score, every=every,
+                                         max_missing_s=recorded_max_missing(eaf_path)):
         signer, tier_name, _, _, label, k = ann
         group = f"{name}_{signer or 'face'}_a{k:04d}"
         rel = Path(label) / group / f"f{frame.index:06d}.png"
@@ -333,7 +350,8 @@ def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
 
         with open_media(video) as media:
             frame_ms = media.info.frame_ms * options.every
-        for frame, ann, tf in labelled_faces(anns, video, detector=rec.detector_name, every=options.every):
+        for frame, ann, tf in labelled_faces(anns, video, detector=rec.detector_name, every=options.every,
+                                             max_missing_s=recorded_max_missing(eaf)):
             signer, tier_name, s, e, label, k = ann
             if options.max_frames:  # a long annotation: evenly spaced frames (memory and time stay bounded on a corpus)
                 stride = max(1, int(np.ceil((e - s) / frame_ms / options.max_frames)))

@@ -14,6 +14,9 @@ def test_real_hand_over_the_eyes_keeps_one_signer(hand_over_eyes_video, tmp_path
     assert main(["annotate", str(v.path), "--signer", "all", "--occlusion", "flag", "--out", str(tmp_path), "--no-progress"]) == 0
     df = pd.read_csv(tmp_path / "hand_eyes.csv")
     assert df["signer_id"].unique().tolist() == ["S1"] and len(df) == 50
+    from signfer.training.from_elan import recorded_max_missing
+
+    assert recorded_max_missing(tmp_path / "hand_eyes.eaf") == 15.0  # retraining follows the signers as this run did
     over = [i for i, t in enumerate(v.truth) if t["over_mouth"]]
     flagged = df[df["occlusion"] != "none"]["frame"].tolist()
     print("hand frames", over, "flagged", flagged)
