@@ -165,6 +165,15 @@ def expression_tiers(tiers: Iterable[str], tier: str | None = None) -> dict[str 
 
 
 # --------------------------------------------------------------------------- corrected tiers -> frame labels
+def check_no_overlap(eaf_path, tier: str, anns: Sequence[tuple[int, int, str]]) -> None:
+    """Refuse a tier whose annotations overlap (the frames in between would be trained under two labels), naming the
+    first overlap's times; ELAN itself never writes one, an edited or merged file may."""
+    for (s0, e0, v0), (s1, e1, v1) in zip(anns, anns[1:]):
+        if s1 < e0:
+            raise InputError(eaf_path, f"tier {tier}: annotations {s0 / 1000:.3f}-{e0 / 1000:.3f} s '{v0}' and {s1 / 1000:.3f}-{e1 / 1000:.3f} s "
+                             f"'{v1}' overlap; their common frames would get two labels. Shorten or delete one in ELAN")
+
+
 def load_labelled_annotations(eaf_path: str | os.PathLike, *, tier: str | None = None, classes: Sequence[str] | None = None):
     """``([(signer, tier, start_ms, end_ms, label, k)], skipped)`` of the expression tier(s): values read as class
     names (aliases such as ``Happiness``, ``angry`` accepted); values that are no class of ``classes``
@@ -178,6 +187,7 @@ def load_labelled_annotations(eaf_path: str | os.PathLike, *, tier: str | None =
         raise InputError(eaf_path, f"no expression tier (named 'expression' or '<signer>_expression'); tiers: {', '.join(all_tiers) or 'none'}")
     anns, skipped = [], {}
     for signer, name in chosen.items():
+        check_no_overlap(eaf_path, name, all_tiers[name])
         for k, (start, end, value) in enumerate(all_tiers[name]):
             try:
                 label = canonical_label(value)

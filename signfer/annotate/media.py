@@ -291,10 +291,11 @@ def annotate_media(
     info = reader.info
     name = name or Path(path).stem or "annotation"
     signers_on, hands_on = options.signers is not None, options.hands is not None
-    nmm = options.nonmanual
-    schema = RowSchema(class_names, options.smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs),
-                       nonmanual=nmm is not None)  # fmt: skip
     step_ms = info.frame_ms * (options.every if info.kind == "video" else 1)
+    smoothing = options.smoothing.for_media(info.kind == "video", step_ms)  # a window in seconds -> frames of this video
+    nmm = options.nonmanual
+    schema = RowSchema(class_names, smoothing.enabled, info.kind != "video", signers_on, hands_on, options.calibration.enabled, tuple(full.extra_outputs),
+                       nonmanual=nmm is not None)  # fmt: skip
     header = {
         "media": {"path": str(Path(path).resolve()), "kind": info.kind, "fps": info.fps, "frame_count": info.frame_count, "width": info.width, "height": info.height, "decoder": info.backend},
         "model": _describe_model(full),
@@ -338,7 +339,7 @@ def annotate_media(
                 again = open_media(path, fps=options.fps)
                 stack.callback(again.close)
                 overlay_frames = again.frames(options.every)
-        post = SignerPost(class_names, options.smoothing, options.min_duration_ms, baselines,
+        post = SignerPost(class_names, smoothing, options.min_duration_ms, baselines,
                           cal.reference_logits(class_names, options.calibration.reference_confidence) if baselines is not None else None,
                           None if chosen is None else set(chosen))  # fmt: skip
         csv_w = json_w = eaf_tmp = ovl = None
@@ -447,6 +448,8 @@ def annotate_media(
                 write_timeseries(nmm_tracks, csv_tmp, ts_tmp, order, csv_url=outputs["curves"])
                 linked = [(outputs["curves"], "text/csv"), (outputs["tsconf"], "text/xml")]
             props = {"signfer_model": full.source or full.spec.arch, "signfer_media": str(Path(path).resolve())}
+            if signers_on:  # retraining follows the signers again as this run did
+                props["signfer_max_missing_s"] = f"{options.signers.max_missing_s:g}"
             if info.kind == "video":
                 props["signfer_media_duration_ms"] = f"{(info.frame_count or 0) * info.frame_ms:.0f}" if info.frame_count else f"{end_ms:.0f}"
                 if info.frame_count:

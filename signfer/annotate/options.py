@@ -40,11 +40,12 @@ class FaceOptions:
 @dataclass(frozen=True)
 class SignerOptions:
     """Several signers: every face gets a stable ID; ``signer`` picks whom to write (``all``, ``largest``, ``left``,
-    ``right`` or an ID); a signer unseen for up to ``max_missing_s`` seconds comes back under the same ID;
+    ``right`` or an ID); a signer unseen for up to ``max_missing_s`` seconds comes back under the same ID (15 s:
+    ``benchmarks/max_missing.py``, absences of 2-10 s with a stranger in the gap);
     a lost face is still reported (tracked / coasting) for ``coast_s`` seconds."""
 
     signer: str = "all"
-    max_missing_s: float = 3.0
+    max_missing_s: float = 15.0
     coast_s: float = 0.5
     reid_similarity: float = 0.6
 
@@ -155,7 +156,8 @@ class AnnotationOptions:
             "every": self.every,
             "detect_every": self.detect_every,
             "batch_size": self.batch_size,
-            "smoothing": {"method": self.smoothing.method, "window": self.smoothing.window},
+            "smoothing": {"method": self.smoothing.method, "window": self.smoothing.window,
+                          **({"seconds": self.smoothing.seconds} if self.smoothing.seconds is not None else {})},
             "min_duration_ms": self.min_duration_ms,
             "eaf_probabilities": self.eaf_probabilities,
             "detect_near": self.detect_near,

