@@ -472,12 +472,16 @@ def annotate_media(
         signer_segments = {s: post_segments.get(s, []) for s in order}
         segments = sorted((seg for segs in signer_segments.values() for seg in segs), key=lambda s: (s.start_ms, s.label))
         summary = {"frames": n_analysed, **{f"rows_{k}" if signers_on else f"frames_{k}": v for k, v in counts.items()}, "segments": len(segments), "end_ms": end_ms}
+        notes = [*reader.notes, *notes]  # how the file was read (stream chosen, times repaired) first
+        if reader.repaired_times:
+            summary["timestamps_repaired"] = list(reader.repaired_times)
         if json_w is not None:
             more = {}
             if signers_on:
                 more["signer_ids"] = order
             if options.calibration.enabled:
                 more["baselines"] = baseline_info
+            if options.calibration.enabled or notes:
                 more["notes"] = notes
             json_w.close(signer_segments if signers_on else segments, summary, **more)
         if eaf_tmp is not None:
