@@ -135,3 +135,36 @@ def test_main_video_stream_is_read_and_named(tmp_path):
     assert media.info.stream == 1 and frames[0].image.shape == (96, 128, 3)
     assert frames[0].image.std() > 20  # the astronaut, not the blank
     assert any("read #1" in n for n in media.notes)
+
+
+# --------------------------------------------------------------------------- 4. folder data grouped by video
+def test_folder_frames_of_one_video_never_span_two_folds(tmp_path):
+    """Was: each image its own group: 20 of 21 videos in several folds (a leak that inflates accuracy)."""
+    from signfer.data.folds import make_folds
+    from signfer.samples.feph_layout import make_synthetic_folder
+    from signfer.training.prepare import prepare_run, resolve_recipe
+
+    root = make_synthetic_folder(tmp_path / "data", videos_per_class=3, frames_per_video=4)
+    recipe = resolve_recipe("easier2025", ["folds=3"])
+    df = prepare_run(recipe, root, tmp_path / "run", data_format="folder")
+    video = df["source_id"].map(lambda s: s.rsplit("/", 1)[0])
+    assert video.nunique() == 21
+    assert (df.groupby(video)["fold"].nunique() == 1).all()  # every video on one side only
+    import yaml
+
+    run = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())
+    assert run["grouping"] == "by sub-folder of the class folder (one group per video folder): 21 groups"
+    leak = make_folds(df.assign(group=df["source_id"]), 3, seed=0)  # the old grouping, for contrast
+    assert (leak.groupby(video)["fold"].nunique() > 1).sum() >= 15
+
+
+def test_misnamed_class_folder_is_named_itself(tmp_path):
+    """Was: 'hapy/' (with video sub-folders) taken for a split folder: its video folders reported as unknown classes."""
+    from signfer.data.folder import load_folder
+    from signfer.samples.feph_layout import make_synthetic_folder
+
+    root = make_synthetic_folder(tmp_path, class_names=["happy", "sad"], videos_per_class=1, frames_per_video=1)
+    (root / "happy").rename(root / "hapy")
+    with pytest.raises(InputError, match=r"unknown class folder\(s\) \['hapy'\]") as exc:
+        load_folder(root)
+    assert exc.value.path == str(root)
