@@ -85,14 +85,14 @@ def _add_preprocess(sub) -> None:
 
 
 def _parse_overrides(items: list[str]) -> dict:
-    import yaml
+    from signfer.config import parse_yaml
 
     out = {}
     for item in items:
         if "=" not in item:
             raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml(value, f"--set {key.strip()}")  # YAML mistakes: one line naming the key
     return out
 
 

@@ -168,3 +168,93 @@ def test_misnamed_class_folder_is_named_itself(tmp_path):
     with pytest.raises(InputError, match=r"unknown class folder\(s\) \['hapy'\]") as exc:
         load_folder(root)
     assert exc.value.path == str(root)
+
+
+# --------------------------------------------------------------------------- 5. memory bounds from configuration
+@pytest.mark.parametrize("value", [0.1, 1, 11.9, float("nan")])
+def test_mtcnn_face_size_below_its_window_is_refused(value):
+    """Was: only values <= 0 refused; 0.1 px used 24 GB (the image upscaled 120x) and NaN passed."""
+    from signfer.errors import OptionError
+    from signfer.faces.detect import get_detector
+
+    with pytest.raises(OptionError, match="at least 12 pixels"):
+        get_detector("mtcnn", min_face_size=value)
+    assert get_detector("mtcnn", min_face_size=12).min_face_size == 12
+
+
+def test_preprocess_with_a_tiny_face_size_is_refused_before_the_run(tmp_path):
+    from .test_faults import run_cli
+
+    from skimage import data
+
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "a.png"), data.astronaut()[:, :, ::-1])
+    res = run_cli("preprocess", tmp_path / "in", tmp_path / "out", "--set", "detector_options={min_face_size: 0.1}")
+    assert res.returncode == 2 and "min_face_size must be at least 12 pixels" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["x"] * width) + "]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\nextends: easier2025\n"
+
+
+def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path):
+    """Was: 9 levels of 9 aliases (387 million values) grew past 4 GB in dataclasses.asdict."""
+    import resource
+
+    from signfer.training.recipes import load_recipe
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(alias_bomb())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError, match="expand to more than 100,000 values") as exc:
+        load_recipe(str(bomb))
+    assert exc.value.path == str(bomb)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB: nothing was expanded
+    ok = tmp_path / "small.yaml"  # a few honest aliases still work
+    ok.write_text("extends: easier2025\nstages:\n- {trainable: head, epochs: 1, lr: &lr 0.01}\n- {trainable: all, epochs: 1, lr: *lr}\n")
+    assert [s.lr for s in load_recipe(str(ok)).stages] == [0.01, 0.01]
+
+
+# --------------------------------------------------------------------------- 6. one line for ordinary mistakes
+YAML_MISTAKES = {
+    "tab": (b"extends: easier2025\n\tseed: 1\n", "line 2, column 1: found character '\\t'"),
+    "list": (b"- extends\n- easier2025\n", "must hold 'key: value' lines at the top level, found a list"),
+    "latin1": (b"extends: easier2025\ndescription: caf\xe9\n", "not UTF-8 text: byte 0xe9 on line 2"),
+    "python_tag": (b"extends: easier2025\nseed: !!python/object/apply:os.system [echo hi]\n", "line 2, column 7: could not determine a constructor"),
+    "empty": (b"", "is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(YAML_MISTAKES))
+def test_recipe_yaml_mistakes_are_one_line_naming_file_and_place(case, tmp_path):
+    """Was: a ScannerError / AttributeError / UnicodeDecodeError / ConstructorError / TypeError traceback."""
+    from .test_faults import run_cli
+
+    data, message = YAML_MISTAKES[case]
+    recipe = tmp_path / f"{case}.yaml"
+    recipe.write_bytes(data)
+    res = run_cli("train", "--recipe", recipe, "--data", tmp_path, "--out", tmp_path / "run")
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(recipe) in lines[0] and message in lines[0], res.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", ".nan", ".inf", "-.inf"])
+def test_non_finite_learning_rate_is_refused(value):
+    """Was: --set stages.0.lr=nan accepted (NaN <= 0 is false) and trained to NaN weights."""
+    from signfer.errors import OptionError
+    from signfer.training.recipes import load_recipe
+
+    with pytest.raises(OptionError, match="stage lr must be a finite number"):
+        load_recipe("easier2025", [f"stages.0.lr={value}"])
+
+
+def test_bad_override_yaml_names_the_key():
+    from signfer.training.recipes import load_recipe
+
+    with pytest.raises(InputError, match=r"--set stages.0.lr: line 1, column 3"):
+        load_recipe("easier2025", ["stages.0.lr=[1"])
