@@ -258,3 +258,58 @@ def test_bad_override_yaml_names_the_key():
 
     with pytest.raises(InputError, match=r"--set stages.0.lr: line 1, column 3"):
         load_recipe("easier2025", ["stages.0.lr=[1"])
+
+
+# --------------------------------------------------------------------------- 7. long names; OSError text
+@pytest.mark.parametrize("name", ["é" * 125 + ".csv", "x" * 250 + ".csv", os.fsdecode(b"\xe9" * 240 + b".eaf")],
+                         ids=["utf8_254_bytes", "ascii_254_bytes", "latin1_244_bytes"])
+def test_temporary_names_fit_any_name_the_file_system_accepted(name, tmp_path):
+    """Was: '.NAME.signfer-host-pid-xxxx.part' passed 255 bytes: OSError 'File name too long' for 240-byte names."""
+    from signfer.io import atomic_path, atomic_write
+
+    target = tmp_path / name
+    with atomic_write(target) as fh:
+        fh.write("a,b\n")
+    assert target.read_text() == "a,b\n"
+    with atomic_path(target) as tmp:
+        assert len(os.fsencode(tmp.name)) <= 255 and tmp.suffix == target.suffix
+        tmp.write_text("again")
+    assert target.read_text() == "again" and sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_annotate_and_preprocess_a_240_byte_name(tiny_model, tmp_path):
+    from skimage import data
+
+    from signfer.cli import main
+
+    from .make_corpus import write_video
+    from .test_faults import partial_files
+
+    video = write_video(tmp_path / ("é" * 118 + ".avi"), frames=6)
+    assert len(os.fsencode(video.name)) == 240
+    rc = main(["annotate", str(video), "--model", str(tiny_model), "--out", str(tmp_path / "ann"), "--backend", "torch",
+               "--threads", "1", "--no-progress"])
+    assert rc == 0 and len(pd.read_csv(tmp_path / "ann" / (video.stem + ".csv"))) == 6
+    assert (tmp_path / "ann" / (video.stem + ".eaf")).is_file() and partial_files(tmp_path / "ann") == []
+    (tmp_path / "imgs").mkdir()
+    image = tmp_path / "imgs" / ("b" * 236 + ".png")
+    cv2.imwrite(str(image), data.astronaut()[:, :, ::-1])
+    assert main(["preprocess", str(tmp_path / "imgs"), str(tmp_path / "pre"), "--no-progress"]) == 0
+    manifest = pd.read_csv(tmp_path / "pre" / "manifest.csv")
+    assert manifest["status"].tolist() == ["ok"] and partial_files(tmp_path / "pre") == []
+
+
+def test_an_oserror_inside_an_atomic_write_keeps_its_text(tmp_path):
+    """Was: '[Errno None] None: PATH' (the filename set on an OSError that had only a message)."""
+    from signfer.io import atomic_path, atomic_write
+
+    target = tmp_path / "out.mp4"
+    with pytest.raises(OSError) as exc:
+        with atomic_path(target):
+            raise OSError("the video writer could not open the codec")
+    assert str(exc.value) == f"{target}: the video writer could not open the codec"
+    with pytest.raises(OSError) as exc:
+        with atomic_write(tmp_path / "x.csv"):
+            raise OSError(28, "No space left on device")
+    assert str(exc.value) == f"[Errno 28] No space left on device: '{tmp_path / 'x.csv'}'"
+    assert os.listdir(tmp_path) == []
