@@ -421,3 +421,34 @@ def test_a_failed_export_is_an_error_not_a_silent_pytorch_fallback(tiny_model, t
     with pytest.raises(UserError, match="--backend torch"):
         Recognizer.from_pretrained(str(tiny_model), backend="onnx")
     assert Recognizer.from_pretrained(str(tiny_model), backend="torch").backend != "onnxruntime"  # asked for: allowed
+
+
+# --------------------------------------------------------------------------- 10. a wrong Ray address
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_wrong_ray_address_fails_at_once_naming_it(how, tmp_path):
+    """Was: Ray's 'Failed to connect to GCS' warnings for minutes (past 3 min: the subprocess limit below catches it).
+    Run inside a private network namespace (only loopback), as every test that may start Ray."""
+    import subprocess
+    import sys
+
+    from tests.scale import netns
+
+    from .make_corpus import write_video
+
+    pytest.importorskip("ray", reason="the [cluster] extra (ray) is not installed")
+    reason = netns.netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    video = write_video(tmp_path / "v.avi", frames=3)
+    (tmp_path / "list.txt").write_text(f"{video}\n")
+    args = [sys.executable, "-m", "signfer.cli", "annotate-corpus", tmp_path / "list.txt", "--out", tmp_path / "out",
+            "--engine", "ray", "--detector", "none"]
+    env = {**os.environ, **netns.RAY_ENV, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    if how == "flag":
+        args += ["--address", "127.0.0.1:1"]
+    else:
+        env["RAY_ADDRESS"] = "127.0.0.1:1"  # a stale address of a cluster that is gone
+    res = subprocess.run(netns.netns_command(args), capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 2, res.stderr[-2000:]
+    where = "--address" if how == "flag" else "$RAY_ADDRESS"
+    assert f"cannot reach the Ray cluster at 127.0.0.1:1 (from {where}): connection refused" in res.stderr
