@@ -452,3 +452,21 @@ def test_wrong_ray_address_fails_at_once_naming_it(how, tmp_path):
     assert res.returncode == 2, res.stderr[-2000:]
     where = "--address" if how == "flag" else "$RAY_ADDRESS"
     assert f"cannot reach the Ray cluster at 127.0.0.1:1 (from {where}): connection refused" in res.stderr
+
+
+# --------------------------------------------------------------------------- 6. an unaligned ELAN time slot
+def test_unaligned_elan_time_slot_is_one_line_naming_tier_and_slot(tmp_path):
+    """Was: TypeError (int(None)) in read_tiers, a traceback for a file ELAN itself opens."""
+    from signfer.annotate.elan import read_tiers, write_tiers
+
+    eaf = tmp_path / "corrected.eaf"
+    write_tiers(eaf, {"expression": [(0, 400, "happy"), (400, 900, "sad")]})
+    text = eaf.read_text(encoding="utf-8")
+    import re
+
+    slot = re.findall(r'TIME_SLOT_ID="(ts\d+)" TIME_VALUE="400"', text)[0]
+    eaf.write_text(text.replace(f'TIME_SLOT_ID="{slot}" TIME_VALUE="400"', f'TIME_SLOT_ID="{slot}"'), encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_tiers(eaf)
+    assert exc.value.path == str(eaf)
+    assert "tier 'expression', annotation" in exc.value.reason and f"time slot {slot} has no time" in exc.value.reason
