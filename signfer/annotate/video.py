@@ -147,6 +147,9 @@ class MediaReader:
     # ---------------------------------------------------------------- backends
     def _image_frames(self, every: int) -> Iterator[Frame]:
         step = self.info.frame_ms
+        if self.info.kind == "image" and (self.info.frame_count or 1) > 1:
+            yield from self._page_frames(every)
+            return
         for i, file in enumerate(self._files or []):
             if i % every:
                 continue
@@ -155,6 +158,25 @@ class MediaReader:
             except InputError as exc:
                 img, err = None, exc.reason
             yield Frame(i, i * step, img, str(file), err)
+
+    def _page_frames(self, every: int, chunk: int = 16) -> Iterator[Frame]:
+        """Every frame of an animated (WebP, GIF) or multipage (TIFF) image, read ``chunk`` at a time."""
+        import cv2
+
+        from signfer.io import to_uint8_rgb
+
+        step, n = self.info.frame_ms, self.info.frame_count or 1
+        for start in range(0, n, chunk):
+            ok, pages = cv2.imreadmulti(self.info.path, start, min(chunk, n - start), flags=cv2.IMREAD_UNCHANGED)
+            pages = list(pages) if ok else []
+            for k in range(min(chunk, n - start)):
+                i = start + k
+                if i % every:
+                    continue
+                if k < len(pages):
+                    yield Frame(i, i * step, to_uint8_rgb(pages[k], bgr=pages[k].ndim == 3), self.info.path)
+                else:
+                    yield Frame(i, i * step, None, self.info.path, f"frame {i} of {n} could not be decoded")
 
     def _check_complete(self, decoded: int, end_ms: float | None) -> None:
         """Refuse a stream that stopped early: fewer frames than the container declares or, when it declares
@@ -372,7 +394,10 @@ def open_media(path: str | os.PathLike, *, fps: float | None = None) -> MediaRea
     suffix = p.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         img = read_image(p)  # raises InputError naming the file
-        return MediaReader(MediaInfo(str(p), "image", fps or 25.0, 1, img.shape[1], img.shape[0], "image"), [p])
+        info = MediaInfo(str(p), "image", fps or 25.0, _page_count(p), img.shape[1], img.shape[0], "image")
+        if info.frame_count > 1:
+            info.notes.append(f"an animated or multipage image: all {info.frame_count} frames read, {info.fps:g} per second")
+        return MediaReader(info, [p])
     info = _probe_opencv(str(p))
     reason = ""
     if info is None:
@@ -386,6 +411,18 @@ def open_media(path: str | os.PathLike, *, fps: float | None = None) -> MediaRea
     if fps:
         info.fps = float(fps)
     return MediaReader(info)
+
+
+def _page_count(path: Path) -> int:
+    """Frames of an animated WebP / GIF or pages of a multipage TIFF (1 for a still image)."""
+    import cv2
+
+    if path.suffix.lower() not in (".webp", ".gif", ".tif", ".tiff") or not opencv_can_open(path):
+        return 1
+    try:
+        return max(1, int(cv2.imcount(str(path))))
+    except cv2.error:
+        return 1
 
 
 def check_fps(fps: float | None) -> None:

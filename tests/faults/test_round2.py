@@ -470,3 +470,40 @@ def test_unaligned_elan_time_slot_is_one_line_naming_tier_and_slot(tmp_path):
         read_tiers(eaf)
     assert exc.value.path == str(eaf)
     assert "tier 'expression', annotation" in exc.value.reason and f"time slot {slot} has no time" in exc.value.reason
+
+
+# --------------------------------------------------------------------------- 11. animated and multipage images
+@pytest.mark.parametrize("suffix", [".webp", ".tif"])
+def test_every_frame_of_an_animated_or_multipage_image_is_read(suffix, tiny_model, tmp_path):
+    """Was: silently cut to its first frame. Reference: Pillow's own frames of the file."""
+    from PIL import Image, ImageSequence
+
+    from signfer.cli import main
+
+    frames = [Image.fromarray(img) for img in moving_bar(5, (48, 64))]
+    path = tmp_path / f"anim{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, **({"lossless": True} if suffix == ".webp" else {}))
+    reference = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(Image.open(path))]
+    media, got = read_all(path)
+    assert len(got) == len(reference) == 5 and media.info.frame_count == 5
+    for g, r in zip(got, reference):
+        np.testing.assert_array_equal(g.image, r)
+    assert any("all 5 frames" in n for n in media.notes)
+    rc = main(["annotate", str(path), "--model", str(tiny_model), "--out", str(tmp_path / "ann"), "--backend", "torch",
+               "--threads", "1", "--no-progress"])
+    assert rc == 0 and len(pd.read_csv(tmp_path / "ann" / "anim.csv")) == 5
+
+
+def test_a_one_image_class_is_a_note_not_a_sklearn_warning(capsys):
+    """Was: scikit-learn's raw 'The least populated class in y has only 1 members' warning."""
+    import warnings
+
+    from signfer.data.folds import make_folds
+
+    df = pd.DataFrame({"group": [f"g{i}" for i in range(11)], "label": ["happy"] * 5 + ["sad"] * 5 + ["fear"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        folds = make_folds(df, 3)
+    assert sorted(folds["fold"].unique()) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "note: fear (1 group): fewer groups than the 3 folds" in err and err.count("\n") == 1
