@@ -507,3 +507,22 @@ def test_a_one_image_class_is_a_note_not_a_sklearn_warning(capsys):
     assert sorted(folds["fold"].unique()) == [0, 1, 2]
     err = capsys.readouterr().err
     assert "note: fear (1 group): fewer groups than the 3 folds" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- the test harness itself
+def test_session_cache_is_fresh_and_downloads_stay_cached():
+    """Was: ~/.cache/signfer-tests reused across runs, so annotation tests ran an ONNX file exported by older code."""
+    from signfer.config import cache_dir
+    from tests.conftest import DOWNLOADS
+
+    cache = cache_dir()
+    assert cache.resolve() != DOWNLOADS.resolve() and "signfer-test-cache-" in cache.name
+    for sub in ("weights", "wheels"):
+        assert (cache / sub).is_symlink() and (cache / sub).resolve() == (DOWNLOADS / sub).resolve()
+
+
+def test_markers_are_declared_and_timeouts_configured(pytestconfig):
+    """Was: 'registry' and 'slow' selected nothing and no per-test timeout was set (pytest-timeout installed)."""
+    assert float(pytestconfig.getini("timeout")) > 0
+    markers = "\n".join(pytestconfig.getini("markers"))
+    assert "registry:" in markers and "slow:" in markers
