@@ -232,28 +232,56 @@ class MediaReader:
                 index += 1
         finally:
             cap.release()
+        expected = self.info.frame_count
+        if expected and index < math.floor(TRUNCATION_TOLERANCE * expected) and self.info.stream == 0:
+            # OpenCV stops at the first frame it cannot decode: PyAV goes on from there, frame by frame, marking the
+            # frames it cannot decode (a corrupt middle), or finds that the file ends there (truncated)
+            yield from self._pyav_frames(every, start=index, last_t=last_t)
+            return
         self._check_complete(index, self._end_ms(index, last_index, last_t))
 
-    def _pyav_frames(self, every: int) -> Iterator[Frame]:
+    def _pyav_frames(self, every: int, start: int = 0, last_t: float | None = None) -> Iterator[Frame]:
+        """Decode packet by packet, so a frame that cannot be decoded is yielded with ``error`` set (its index and
+        time kept) and decoding goes on; frames before ``start`` (read by OpenCV already) are skipped."""
         import av
 
-        container = self._container or av.open(self.info.path)
+        try:
+            container = self._container or av.open(self.info.path)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(self.info.path, f"corrupt video: decoding stopped after {start} frames ({exc})") from None
         self._container = None
-        index, last_t, last_index = 0, None, 0
+        index, last_index, bad = 0, start, 0
         try:
             stream = container.streams.video[self.info.stream]
-            stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                if index % every == 0:
-                    t = last_t = self._checked_time(index, None if frame.time is None else frame.time * 1000.0, last_t)
-                    last_index = index
-                    yield Frame(index, t, _upright(frame), self.info.path)
-                index += 1
+            stream.thread_type = "SLICE"  # no frame delay: an error belongs to the packet that caused it
+            tb = stream.time_base
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as exc:
+                    if packet.size == 0:
+                        break
+                    if index >= start and index % every == 0:
+                        t = None if packet.pts is None or tb is None else float(packet.pts * tb) * 1000.0
+                        t = last_t = self._checked_time(index, t, last_t)
+                        last_index = index
+                        yield Frame(index, t, None, self.info.path, f"frame {index} could not be decoded ({exc.strerror or exc})")
+                    bad += 1
+                    index += 1
+                    continue
+                for frame in decoded:
+                    if index >= start and index % every == 0:
+                        t = last_t = self._checked_time(index, None if frame.time is None else frame.time * 1000.0, last_t)
+                        last_index = index
+                        yield Frame(index, t, _upright(frame), self.info.path)
+                    index += 1
         except av.error.FFmpegError as exc:
             raise InputError(self.info.path, f"corrupt video: decoding failed after {index} frames ({exc})") from None
         finally:
             container.close()
-        self._check_complete(index, self._end_ms(index, last_index, last_t))
+        if bad:
+            self.info.notes.append(f"{bad} frames could not be decoded and are marked as errors")
+        self._check_complete(max(index, start), self._end_ms(max(index, start), last_index, last_t))
 
 
 def _upright(frame) -> np.ndarray:

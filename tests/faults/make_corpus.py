@@ -176,8 +176,8 @@ def make_videos(root: Path) -> list[Case]:
     (d / "truncated.avi").write_bytes(data[: int(len(data) * 0.5)])
     cases.append(Case("video_truncated_avi", "video", d / "truncated.avi", "error", "truncated"))
     corrupt_middle_frames(good, d / "corrupt_middle.avi", 8, 11)
-    # either annotated with the bad frames marked, or rejected as a whole: never a crash or partial output
-    cases.append(Case("video_corrupt_middle", "video", d / "corrupt_middle.avi", "ok_or_error", "", info={"frames": 20, "bad": list(range(8, 12))}))
+    # annotated whole, the frames that cannot be decoded marked as errors (by index), the others analysed
+    cases.append(Case("video_corrupt_middle", "video", d / "corrupt_middle.avi", "ok", "", info={"frames": 20, "bad": list(range(8, 12))}))
     (d / "notes.mp4").write_bytes(b"not a video at all\n" * 50)
     cases.append(Case("video_text_as_mp4", "video", d / "notes.mp4", "error", "video"))
     mp4.unlink()

@@ -184,13 +184,15 @@ def test_open_media_fault(corpus, name):
         with open_media(case.path) as media:
             frames = list(media.frames())
     except InputError as exc:
-        assert case.expect in ("error", "ok_or_error"), f"{case.name}: unexpected error {exc}"
+        assert case.expect == "error", f"{case.name}: unexpected error {exc}"
         assert exc.path == str(case.path) and case.reason in exc.reason.lower()
         return
-    assert case.expect in ("ok", "ok_or_error"), f"{case.name}: read without an error"
-    assert len(frames) == case.info["frames"]
+    assert case.expect == "ok", f"{case.name}: read without an error"
+    assert [f.index for f in frames] == list(range(case.info["frames"]))
+    assert [f.index for f in frames if f.error] == case.info.get("bad", [])  # exactly the frames that cannot be decoded
     for f in frames:  # a frame that could not be decoded is marked, never garbage
         assert (f.image is None) == bool(f.error)
+        assert f.error is None or f"frame {f.index} could not be decoded" in f.error
 
 
 # --------------------------------------------------------------------------- label files: signfer.data.feph.load_feph
@@ -332,8 +334,11 @@ def test_annotate_survives_every_video_fault(corpus, tiny_model, tmp_path):
         case, row = corpus[n], summary.loc[str(corpus[n].path)]
         if case.expect == "ok":
             assert row["status"] == "ok" and row["frames"] == case.info["frames"]
+            assert row["frames_error"] == len(case.info.get("bad", []))
             assert [p.suffix for p in outputs_of(out, case.path.stem)] == [".csv", ".eaf", ".json"]
-        elif case.expect == "error" or row["status"] == "error":
+            rows = pd.read_csv(out / f"{case.path.stem}.csv")
+            assert rows.loc[rows["status"] == "error", "frame"].tolist() == case.info.get("bad", [])
+        else:
             assert row["status"] == "error" and str(case.path) in row["error"], row
             assert outputs_of(out, case.path.stem) == []  # no partial output
     assert partial_files(out) == []
@@ -382,7 +387,7 @@ def test_annotate_corpus_logs_every_fault_and_resumes(corpus, tiny_model, tmp_pa
     for entry in listing.info["entries"]:
         case = next(c for c in corpus.values() if str(c.path) == entry)
         status = log.loc[entry, "status"]
-        assert status == ("ok" if case.expect == "ok" else "failed") or case.expect == "ok_or_error"
+        assert status == ("ok" if case.expect == "ok" else "failed")
         folder = out / "videos" / Path(entry).stem
         if status == "ok":
             assert sorted(p.suffix for p in folder.iterdir()) == [".csv", ".eaf", ".json"]
