@@ -6,6 +6,7 @@ Media are written on the fly with PyAV (``make_corpus.py``), the way webcams, br
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -18,7 +19,14 @@ import pytest
 
 from signfer.io import InputError
 
-from .make_corpus import NON_UTF8_NAME, moving_bar, write_broken_clock, write_pyav, write_two_streams, write_vfr_recordings
+from .make_corpus import (
+    NON_UTF8_NAME,
+    moving_bar,
+    write_broken_clock,
+    write_pyav,
+    write_two_streams,
+    write_vfr_recordings,
+)
 
 
 def read_all(path):
@@ -71,10 +79,10 @@ def test_times_never_decrease_and_repairs_are_listed(broken_clock):
 
     with av.open(str(broken_clock)) as c:  # the file's own times, as FFmpeg reads them
         raw = [f.time * 1000 for f in c.decode(video=0)]
-    assert any(b < a for a, b in zip(raw, raw[1:])) and any(b == a for a, b in zip(raw, raw[1:]))
+    assert any(b < a for a, b in itertools.pairwise(raw)) and any(b == a for a, b in itertools.pairwise(raw))
     media, frames = read_all(broken_clock)
     t = [f.time_ms for f in frames]
-    assert len(t) == len(BROKEN) and all(b > a for a, b in zip(t, t[1:])), t
+    assert len(t) == len(BROKEN) and all(b > a for a, b in itertools.pairwise(t)), t
     expected, kept = [], -1.0
     for i, r in enumerate(raw):  # a frame whose own time is not after the last one kept is repaired to it + 40 ms (25 fps)
         if r > kept:
@@ -98,10 +106,10 @@ def test_annotations_of_a_broken_clock_never_overlap(broken_clock, tiny_model, t
                "--threads", "1", "--no-progress"])
     assert rc == 0
     t = pd.read_csv(out / "broken_clock.csv")["time_ms"].tolist()
-    assert all(b > a for a, b in zip(t, t[1:])), t
-    for tier, annotations in read_tiers(out / "broken_clock.eaf").items():
-        spans = sorted(annotations)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), (tier, spans)
+    assert all(b > a for a, b in itertools.pairwise(t)), t
+    for tier, anns in read_tiers(out / "broken_clock.eaf").items():
+        spans = sorted(anns)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), (tier, spans)
     doc = json.loads((out / "broken_clock.json").read_text())
     assert doc["summary"]["timestamps_repaired"] == [4, 5, 7, 8, 9]
     assert any("repaired" in n for n in doc["notes"])
@@ -116,7 +124,7 @@ def test_rotation_is_applied_on_the_pyav_path(tmp_path):
     img = cv2.resize(data.astronaut(), (96, 64))
     clip = write_pyav(tmp_path / "phone.mp4", [img] * 4, "mpeg4", rotation=90)
     cap = cv2.VideoCapture(str(clip))
-    ok, bgr = cap.read()
+    _, bgr = cap.read()
     cap.release()
     reference = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     assert reference.shape == (96, 64, 3)  # OpenCV turns it upright
@@ -183,9 +191,9 @@ def test_mtcnn_face_size_below_its_window_is_refused(value):
 
 
 def test_preprocess_with_a_tiny_face_size_is_refused_before_the_run(tmp_path):
-    from .test_faults import run_cli
-
     from skimage import data
+
+    from .test_faults import run_cli
 
     (tmp_path / "in").mkdir()
     cv2.imwrite(str(tmp_path / "in" / "a.png"), data.astronaut()[:, :, ::-1])
@@ -304,13 +312,11 @@ def test_an_oserror_inside_an_atomic_write_keeps_its_text(tmp_path):
     from signfer.io import atomic_path, atomic_write
 
     target = tmp_path / "out.mp4"
-    with pytest.raises(OSError) as exc:
-        with atomic_path(target):
-            raise OSError("the video writer could not open the codec")
+    with pytest.raises(OSError) as exc, atomic_path(target):
+        raise OSError("the video writer could not open the codec")
     assert str(exc.value) == f"{target}: the video writer could not open the codec"
-    with pytest.raises(OSError) as exc:
-        with atomic_write(tmp_path / "x.csv"):
-            raise OSError(28, "No space left on device")
+    with pytest.raises(OSError) as exc, atomic_write(tmp_path / "x.csv"):
+        raise OSError(28, "No space left on device")
     assert str(exc.value) == f"[Errno 28] No space left on device: '{tmp_path / 'x.csv'}'"
     assert os.listdir(tmp_path) == []
 
@@ -355,7 +361,7 @@ def test_model_of_another_input_size_is_refused_at_load(tiny_onnx, tmp_path, sig
 
     wrong = _with_input_dims(tiny_onnx, tmp_path / "size48.onnx", {2: 48, 3: 48})
     videos = [write_video(tmp_path / f"v{i}.avi", frames=4) for i in range(2)]
-    rc, out, err = signfer_cli("annotate", *videos, "--model", wrong, "--out", tmp_path / "ann", "--no-progress")
+    rc, _out, err = signfer_cli("annotate", *videos, "--model", wrong, "--out", tmp_path / "ann", "--no-progress")
     assert rc == 2 and err.strip().count("\n") == 0, err
     assert str(wrong) in err and "takes input (N, 1, 48, 48)" in err and "(N, 1, 64, 64)" in err
     assert not (tmp_path / "ann" / "v0.csv").exists()
