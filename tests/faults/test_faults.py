@@ -258,20 +258,46 @@ def same_training(a: Path, b: Path) -> None:
     assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
 
 
+#: ``python -c`` of a training that, after its first optimiser step of epoch 2 (``last.pt`` of epoch 1 exists), creates
+#: the file ARGV[2] and waits there to be signalled: the test kills it mid-epoch 2 on that event, never after a sleep
+PAUSED_IN_EPOCH_2 = """
+import sys, time
+from pathlib import Path
+import signfer.training.loop as loop
+last, marker = Path(sys.argv[1]), Path(sys.argv[2])
+step = loop.train_step
+def paused(*args, **kwargs):
+    out = step(*args, **kwargs)
+    if last.exists():
+        marker.touch()
+        time.sleep(600)
+    return out
+loop.train_step = paused
+from signfer.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def start_paused_in_epoch_2(args: list, last: Path, marker: Path, env: dict | None = None) -> subprocess.Popen:
+    """A training (``signfer ARGS``) that pauses mid-epoch 2; returns once it is there (the marker file exists)."""
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED_IN_EPOCH_2, str(last), str(marker), *map(str, args)], cwd=REPO,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240  # a bound on a hung child only: the event is the marker file
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), f"never reached epoch 2: {proc.poll()} {proc.communicate()[1][-2000:] if proc.poll() is not None else ''}"
+    return proc
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_training_killed_mid_epoch_resumes_to_the_same_result(train_data, reference_run, tmp_path, sig):
+    """Killed on the event 'a step of epoch 2 is done' (was: 0.2 s after last.pt appeared, a race on a busy machine)."""
     from signfer.models.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "signfer.cli", *map(str, train_args(train_data, out))], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     last = out / "fold_0" / "last.pt"
-    deadline = time.time() + 240
-    while not last.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, f"finished before it could be killed: {proc.communicate()[1][-2000:]}"
-    time.sleep(0.2)  # into the second epoch
+    proc = start_paused_in_epoch_2(train_args(train_data, out), last, tmp_path / "in_epoch_2")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
