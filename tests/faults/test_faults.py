@@ -258,29 +258,9 @@ def same_training(a: Path, b: Path) -> None:
     assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
 
 
-#: ``python -c`` of a training that, after its first optimiser step of epoch 2 (``last.pt`` of epoch 1 exists), creates
-#: the file ARGV[2] and waits there to be signalled: the test kills it mid-epoch 2 on that event, never after a sleep
-PAUSED_IN_EPOCH_2 = """
-import sys, time
-from pathlib import Path
-import signfer.training.loop as loop
-last, marker = Path(sys.argv[1]), Path(sys.argv[2])
-step = loop.train_step
-def paused(*args, **kwargs):
-    out = step(*args, **kwargs)
-    if last.exists():
-        marker.touch()
-        time.sleep(600)
-    return out
-loop.train_step = paused
-from signfer.cli import main
-sys.exit(main(sys.argv[3:]))
-"""
-
-
 def start_paused_in_epoch_2(args: list, last: Path, marker: Path, env: dict | None = None) -> subprocess.Popen:
-    """A training (``signfer ARGS``) that pauses mid-epoch 2; returns once it is there (the marker file exists)."""
-    proc = subprocess.Popen([sys.executable, "-c", PAUSED_IN_EPOCH_2, str(last), str(marker), *map(str, args)], cwd=REPO,
+    """A training (``signfer ARGS``) that pauses mid-epoch 2 (``paused_training.py``); returns once it is there."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.faults.paused_training", str(last), str(marker), *map(str, args)], cwd=REPO,
                             env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240  # a bound on a hung child only: the event is the marker file
