@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -428,10 +429,19 @@ def annotate_media(
                 eaf_tmp = stack.enter_context(atomic_path(outputs["eaf"]))
             if do_overlay:
                 outputs["overlay"] = out_dir / f"{name}.overlay.mp4"
-                ovl_tmp = stack.enter_context(atomic_path(outputs["overlay"]))
+                ovl_stack = stack.enter_context(contextlib.ExitStack())  # its own: a failed overlay loses only itself
+                ovl_tmp = ovl_stack.enter_context(atomic_path(outputs["overlay"]))
                 ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, schema.smoothed)
-                stack.callback(ovl.close)  # runs before the rename (LIFO)
+                ovl_stack.callback(ovl.close)  # runs before the rename (LIFO)
         tiers = EafTiers(class_names, options.eaf_probabilities, occlusion=hands_on, model_used=signers_on or hands_on, extras=schema.extras) if eaf_tmp is not None else None
+
+        def drop_overlay(exc: BaseException) -> None:
+            """The overlay failed (codec, disk): discard it alone (its temporary file), keep the CSV / JSON / EAF."""
+            nonlocal ovl
+            ovl = None
+            outputs.pop("overlay", None)
+            ovl_stack.__exit__(type(exc), exc, exc.__traceback__)
+            notes.append(f"overlay not written: {exc}")
 
         def finalize(fr: FrameData) -> None:
             nonlocal n_analysed
@@ -454,7 +464,10 @@ def annotate_media(
                 if overlay_frames is not None:
                     image = next(overlay_frames).image
                 if image is not None:
-                    ovl.write(image, frame_rows)
+                    try:
+                        ovl.write(image, frame_rows)
+                    except (OSError, cv2.error) as exc:  # a full disk, a codec that fails
+                        drop_overlay(exc)
             fr.image = None
 
         last_pushed = None
@@ -494,7 +507,10 @@ def annotate_media(
             write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props)
             # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:
-            ovl.close()
+            try:
+                ovl.close()
+            except (OSError, cv2.error) as exc:
+                drop_overlay(exc)
     frames = None
     if collect:
         frames = pd.DataFrame(rows, columns=schema.columns)

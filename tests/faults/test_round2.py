@@ -532,3 +532,31 @@ def test_markers_are_declared_and_timeouts_configured(pytestconfig):
     assert float(pytestconfig.getini("timeout")) > 0
     markers = "\n".join(pytestconfig.getini("markers"))
     assert "registry:" in markers and "slow:" in markers
+
+
+def test_a_failed_overlay_keeps_the_csv_json_and_eaf(tiny_model, tmp_path, monkeypatch):
+    """Was: the overlay's error unwound every atomic write of the video: CSV and EAF already made were thrown away."""
+    from signfer.annotate import writers
+    from signfer.cli import main
+
+    from .make_corpus import write_video
+    from .test_faults import partial_files
+
+    calls = {"n": 0}
+    real = writers.OverlayWriter.write
+
+    def failing(self, rgb, rows):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(28, "No space left on device")
+        return real(self, rgb, rows)
+
+    monkeypatch.setattr(writers.OverlayWriter, "write", failing)
+    video = write_video(tmp_path / "clip.avi", frames=12)
+    out = tmp_path / "ann"
+    rc = main(["annotate", str(video), "--model", str(tiny_model), "--out", str(out), "--overlay", "--backend", "torch",
+               "--threads", "1", "--no-progress"])
+    assert rc == 0
+    assert sorted(p.name for p in out.glob("clip.*")) == ["clip.csv", "clip.eaf", "clip.json"]
+    assert len(pd.read_csv(out / "clip.csv")) == 12 and partial_files(out) == []
+    assert any("overlay not written" in n and "No space left" in n for n in json.loads((out / "clip.json").read_text())["notes"])
