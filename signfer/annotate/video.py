@@ -102,7 +102,7 @@ class MediaReader:
         if self.repaired_times:
             shown = ", ".join(map(str, self.repaired_times[:10])) + (", ..." if len(self.repaired_times) > 10 else "")
             notes.append(f"{len(self.repaired_times)} frame times were missing or out of order and were repaired "
-                         f"(previous time + one frame): frames {shown}")
+                         f"(the previous time + one frame per frame between): frames {shown}")
         return notes
 
     # ---------------------------------------------------------------- public
@@ -197,8 +197,9 @@ class MediaReader:
         """When the last decoded frame ends: the last time read plus the frames decoded after it."""
         return None if last_t is None else last_t + (decoded - last_index) * self.info.frame_ms
 
-    def _checked_time(self, index: int, t: float | None, last_t: float | None) -> float:
-        """``t`` when it is a time after ``last_t`` (the previous frame read), else the repaired ``last_t`` + one frame."""
+    def _checked_time(self, index: int, t: float | None, last_t: float | None, last_index: int = 0) -> float:
+        """``t`` when it is a time after ``last_t`` (that of frame ``last_index``, the previous one read), else the
+        repaired ``last_t`` + the frames between them (one frame each)."""
         if last_t is None:
             if t is not None and np.isfinite(t) and t >= 0:
                 return t
@@ -207,7 +208,7 @@ class MediaReader:
         if t is not None and np.isfinite(t) and t > last_t:
             return t
         self.repaired_times.append(index)
-        return last_t + (self.info.frame_ms or 1.0)
+        return last_t + max(1, index - last_index) * (self.info.frame_ms or 1.0)
 
     def _opencv_frames(self, every: int) -> Iterator[Frame]:
         import cv2
@@ -226,7 +227,7 @@ class MediaReader:
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     break
-                t = last_t = self._checked_time(index, float(cap.get(cv2.CAP_PROP_POS_MSEC)), last_t)
+                t = last_t = self._checked_time(index, float(cap.get(cv2.CAP_PROP_POS_MSEC)), last_t, last_index)
                 last_index = index
                 yield Frame(index, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.info.path)
                 index += 1
@@ -236,11 +237,11 @@ class MediaReader:
         if expected and index < math.floor(TRUNCATION_TOLERANCE * expected) and self.info.stream == 0:
             # OpenCV stops at the first frame it cannot decode: PyAV goes on from there, frame by frame, marking the
             # frames it cannot decode (a corrupt middle), or finds that the file ends there (truncated)
-            yield from self._pyav_frames(every, start=index, last_t=last_t)
+            yield from self._pyav_frames(every, start=index, last_t=last_t, last_index=last_index)
             return
         self._check_complete(index, self._end_ms(index, last_index, last_t))
 
-    def _pyav_frames(self, every: int, start: int = 0, last_t: float | None = None) -> Iterator[Frame]:
+    def _pyav_frames(self, every: int, start: int = 0, last_t: float | None = None, last_index: int = 0) -> Iterator[Frame]:
         """Decode packet by packet, so a frame that cannot be decoded is yielded with ``error`` set (its index and
         time kept) and decoding goes on; frames before ``start`` (read by OpenCV already) are skipped."""
         import av
@@ -250,7 +251,7 @@ class MediaReader:
         except (av.error.FFmpegError, OSError) as exc:
             raise InputError(self.info.path, f"corrupt video: decoding stopped after {start} frames ({exc})") from None
         self._container = None
-        index, last_index, bad = 0, start, 0
+        index, bad = 0, 0
         try:
             stream = container.streams.video[self.info.stream]
             stream.thread_type = "SLICE"  # no frame delay: an error belongs to the packet that caused it
@@ -263,7 +264,7 @@ class MediaReader:
                         break
                     if index >= start and index % every == 0:
                         t = None if packet.pts is None or tb is None else float(packet.pts * tb) * 1000.0
-                        t = last_t = self._checked_time(index, t, last_t)
+                        t = last_t = self._checked_time(index, t, last_t, last_index)
                         last_index = index
                         yield Frame(index, t, None, self.info.path, f"frame {index} could not be decoded ({exc.strerror or exc})")
                     bad += 1
@@ -271,7 +272,7 @@ class MediaReader:
                     continue
                 for frame in decoded:
                     if index >= start and index % every == 0:
-                        t = last_t = self._checked_time(index, None if frame.time is None else frame.time * 1000.0, last_t)
+                        t = last_t = self._checked_time(index, None if frame.time is None else frame.time * 1000.0, last_t, last_index)
                         last_index = index
                         yield Frame(index, t, _upright(frame), self.info.path)
                     index += 1
