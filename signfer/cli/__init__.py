@@ -88,14 +88,14 @@ def _add_preprocess(sub) -> None:
 
 
 def _parse_overrides(items: list[str]) -> dict:
-    import yaml
+    from signfer.config import parse_yaml
 
     out = {}
     for item in items:
         if "=" not in item:
             raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml(value, f"--set {key.strip()}")  # YAML mistakes: one line naming the key
     return out
 
 
@@ -523,14 +523,14 @@ def _add_export(sub) -> None:
         description="Export a `signfer train` run dir (its best fold, or --fold K), a .pt checkpoint or a model name to "
         "ONNX with a dynamic batch axis. The model's spec (preset, input size, normalisation, class names) and the opset "
         "go into the file's metadata_props, so `signfer annotate --model FILE.onnx` preprocesses exactly as in training. "
-        "The file is written only if its outputs match PyTorch's to --atol.",
+        "The file is written only if its outputs match PyTorch's: every logit within --atol + 1e-5 x the image's largest |logit|, every probability within --atol.",
     )
     p.add_argument("model", metavar="RUN_OR_CHECKPOINT", help="run dir, .pt checkpoint, or a model name such as fer2013")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="output file or folder (default: beside the checkpoint, e.g. fold_2/best.onnx; ./NAME.onnx for names)")
     p.add_argument("--fold", type=int, default=None, help="with a run dir: export fold_K instead of the best fold")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
-    p.add_argument("--atol", type=float, default=1e-4, help="largest allowed |ONNX - PyTorch| of logits and probabilities (default: %(default)s)")
+    p.add_argument("--atol", type=float, default=1e-4, help="allowed |ONNX - PyTorch| of probabilities, and of logits beside 1e-5 of the largest logit (default: %(default)s)")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: static QDQ quantisation (per channel) calibrated on your own face crops; the file (default "
                    "best.int8.onnx) is written only if it agrees with float32 on held-out crops (default: %(default)s)")

@@ -3,9 +3,11 @@
 Class folders may be named in any vocabulary signfer knows (``angry``, ``Anger``,
 ``happiness``, ``Sadness``...; see :data:`signfer.data.labels.ALIASES`) or by numeric codes
 through ``codes`` (e.g. AffectNet's ``0``..``7``). Images in sub-folders of a class folder
-belong to that class. Groups (for grouped folds) are one per image unless ``group_by`` or
-``groups`` says otherwise, e.g. ``group_by="subfolder"`` when each sub-folder holds the
-frames of one video.
+belong to that class. Groups (for grouped folds): by default (``group_by="auto"``) the sub-folder
+inside the class folder when images sit in sub-folders (``ROOT/<class>/<video>/<frame>.png``: the frames
+of one video never land in two folds, whatever their class), else one per image; ``groups`` (a
+``source_id,group`` CSV, e.g. ``ROOT/groups.csv``) overrides it. The grouping used is in
+``df.attrs["grouping"]``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _group(source_id: str, in_class: Path, group_by: str) -> str | None:
 def load_folder(
     root: str | os.PathLike,
     classes: str | int | Sequence[str] | None = None,
-    group_by: str = "file",
+    group_by: str = "auto",
     groups: str | os.PathLike | pd.DataFrame | None = None,
     codes: Mapping[int, str] | None = None,
     ignore: Sequence[str] = (),
@@ -63,8 +65,9 @@ def load_folder(
 
     ``classes``: the vocabulary (7, 8, ``"emotions7"``, a list of names); by default 8 classes
     when a contempt folder exists, else 7. Images of classes outside it are dropped and counted.
-    ``group_by``: ``"file"`` (each image its own group), ``"subfolder"`` (the folder path
-    inside the class folder) or a regular expression applied to the file name whose first
+    ``group_by``: ``"auto"`` (``"subfolder"`` when any image sits in a sub-folder of its class folder,
+    else ``"file"``), ``"file"`` (each image its own group), ``"subfolder"`` (the folder path
+    inside the class folder; an image directly in the class folder is its own group) or a regular expression applied to the file name whose first
     capture group is the group (``r"^(.*?)\\.avi_pid"`` for FePh-style names). ``groups``: a CSV
     file or DataFrame with columns ``source_id`` (path relative to ``root``, or file name) and
     ``group`` overriding ``group_by``. ``codes``: numeric folder names -> class (e.g.
@@ -78,17 +81,21 @@ def load_folder(
     if not root.is_dir():
         raise InputError(root, "not a folder (expected ROOT/<class>/images or ROOT/<split>/<class>/images)")
     ignore = {str(i).lower() for i in ignore}
-    if group_by not in ("file", "subfolder"):
+    if group_by not in ("auto", "file", "subfolder"):
         try:
             re.compile(group_by)
         except re.error as exc:
-            raise OptionError(f"group_by must be 'file', 'subfolder' or a regular expression; {group_by!r}: {exc}") from None
+            raise OptionError(f"group_by must be 'auto', 'file', 'subfolder' or a regular expression; {group_by!r}: {exc}") from None
     top = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not top:
         raise InputError(root, "has no class folders (expected ROOT/<class>/images or ROOT/<split>/<class>/images)")
 
+    known = sorted(ALIASES) + (sorted(str(c) for c in codes) if codes else [])
     if all(_is_class_dir(d, codes, ignore) for d in top):
         class_dirs = [("", root / d) for d in top]
+    elif any(_is_class_dir(d, codes, ignore) for d in top):  # ROOT/<class>/ with a misnamed class folder
+        names = [d for d in top if not _is_class_dir(d, codes, ignore)]
+        raise InputError(root, f"unknown class folder(s) {names}; class folders must be named one of: {', '.join(known)}")
     else:
         # ROOT/<split>/<class>/: every top folder must then hold only class folders
         class_dirs = []
@@ -102,7 +109,6 @@ def load_folder(
             if bad or not subs:
                 where = sd if subs else root
                 names = bad if subs else [d for d in top if not _is_class_dir(d, codes, ignore)]
-                known = sorted(ALIASES) + (sorted(str(c) for c in codes) if codes else [])
                 raise InputError(where, f"unknown class folder(s) {names}; class folders must be named one of: {', '.join(known)}")
             class_dirs += [(s, sd / d) for d in subs]
 
@@ -111,8 +117,11 @@ def load_folder(
     report = DropReport(source=str(root), class_names=vocab)
 
     rows = []
-    for split_name, cdir in class_dirs:
-        files = find_media(cdir, IMAGE_SUFFIXES)
+    listed = [(split_name, cdir, find_media(cdir, IMAGE_SUFFIXES)) for split_name, cdir in class_dirs]
+    if group_by == "auto":
+        nested = any(len(p.relative_to(cdir).parts) > 1 for _, cdir, files in listed for p in files)
+        group_by = "subfolder" if nested else "file"
+    for split_name, cdir, files in listed:
         report.rows += len(files)
         if cdir.name.lower() in ignore:
             if files:
@@ -131,10 +140,14 @@ def load_folder(
                 group = sid
             rows.append((str(p.resolve()), label, group, sid, split_name))
     df = pd.DataFrame(rows, columns=["path", "label", "group", "source_id", "split"])
+    grouping = {"file": "by image (each image its own group)",
+                "subfolder": "by sub-folder of the class folder (one group per video folder)"}.get(group_by, f"by file-name pattern {group_by!r}")
     if groups is not None:
         df = _apply_groups(df, groups, report)
+        grouping = f"by the groups file {groups if not isinstance(groups, pd.DataFrame) else 'table'}"
     report.kept = len(df)
     df.attrs["class_names"] = vocab
+    df.attrs["grouping"] = f"{grouping}: {df['group'].nunique()} groups"
     return df, report
 
 

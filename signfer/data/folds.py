@@ -47,7 +47,23 @@ def _grouped_kfold(df: pd.DataFrame, k: int, seed: int, group_col: str, label_co
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     y = df[label_col].astype(str).to_numpy()
     groups = df[group_col].astype(str).to_numpy()
-    return cv.split(np.zeros(len(df)), y, groups)
+    few = df.groupby(label_col)[group_col].nunique()
+    few = few[few < k]
+    if len(few):  # said once, in signfer's words, instead of scikit-learn's "least populated class" warning
+        import sys
+
+        shown = ", ".join(f"{label} ({n} {'group' if n == 1 else 'groups'})" for label, n in few.items())
+        print(f"note: {shown}: fewer {group_col}s than the {k} folds, so these classes are tested in only some folds",
+              file=sys.stderr)
+    return _quiet_split(cv, y, groups)
+
+
+def _quiet_split(cv, y, groups) -> list:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
+        return list(cv.split(np.zeros(len(y)), y, groups))
 
 
 def make_folds(df: pd.DataFrame, k: int = 5, seed: int = 0, group_col: str = "group", label_col: str = "label") -> pd.DataFrame:

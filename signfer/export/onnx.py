@@ -16,13 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from signfer.errors import OptionError
+from signfer.errors import OptionError, UserError
 from signfer.inference.classifier import softmax
 from signfer.io import InputError, atomic_path, refuse_overwrite
 from signfer.inference.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, SPEC_KEY, model_input_hw
 from signfer.models.spec import ModelSpec
 
 EXPORT_FORMATS = ("onnx",)
+#: the export check: |ONNX - PyTorch| <= ATOL + RTOL x (largest |logit| of the image) on every logit, <= ATOL on every probability
+#: (float32 kernels differ in the last bits: a logit near 88 differs by about 1e-4, 1e-6 of itself)
+ATOL, RTOL = 1e-4, 1e-5
+
+
+class ExportMismatch(UserError, RuntimeError):
+    """The ONNX file computes something else than the PyTorch model (nothing was written)."""
 
 
 @dataclass
@@ -45,15 +52,17 @@ def export_onnx(
     path: str | os.PathLike,
     *,
     opset: int = DEFAULT_OPSET,
-    atol: float = 1e-4,
+    atol: float = ATOL,
+    rtol: float = RTOL,
     source: str = "",
     seed: int = 0,
 ) -> OnnxExport:
     """Export a PyTorch classifier to ONNX with its spec in the metadata; written only if it matches PyTorch.
 
     The check feeds 3 inputs (random images normalised as the spec says) through both and
-    requires max |difference| <= ``atol`` on logits and probabilities; otherwise raises
-    ``RuntimeError`` and writes nothing.
+    requires |difference| <= ``atol + rtol * (the image's largest |PyTorch logit|)`` on every logit
+    (relative: large logits differ in their last float32 bits) and <= ``atol`` on every probability; otherwise raises
+    :class:`ExportMismatch` and writes nothing.
     """
     import onnx
     import onnxruntime as ort
@@ -101,12 +110,16 @@ def export_onnx(
         onnx.save(proto, str(tmp))
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         out = sess.run(None, {INPUT_NAME: x})[0]
-        d_logits = float(np.abs(out - ref).max())
+        diff = np.abs(out - ref)
+        d_logits = float(diff.max())
         d_probs = float(np.abs(softmax(out) - softmax(ref)).max())
-        if not (d_logits <= atol and d_probs <= atol):
-            raise RuntimeError(
-                f"ONNX export of {source or spec.arch} differs from PyTorch by {d_logits:.2e} (logits) / "
-                f"{d_probs:.2e} (probabilities), more than {atol:g}; nothing written"
+        # rounding grows with the size of the row's logits (they share the last layer's sums): tolerance per image
+        excess = float((diff - rtol * np.abs(ref).max(axis=1, keepdims=True)).max())  # <= atol: all within
+        if not (excess <= atol and d_probs <= atol):
+            raise ExportMismatch(
+                f"ONNX export of {source or spec.arch} differs from PyTorch by {d_logits:.2e} (logits, largest "
+                f"{float(np.abs(ref).max()):.3g}) / {d_probs:.2e} (probabilities), more than {atol:g} + {rtol:g} x the largest |logit|; "
+                "nothing written"
             )
     return OnnxExport(path, opset, d_logits, d_probs, (-1, x.shape[1], h, w), spec)
 
@@ -125,7 +138,7 @@ def export_model(
     format: str = "onnx",
     fold: int | None = None,
     opset: int = DEFAULT_OPSET,
-    atol: float = 1e-4,
+    atol: float = ATOL,
     quantize: str | None = None,
     calibration: str | os.PathLike | None = None,
     min_agreement: float = 0.98,

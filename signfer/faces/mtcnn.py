@@ -194,12 +194,16 @@ def _normalize(batch_nhwc: np.ndarray) -> np.ndarray:
     return x
 
 
+#: the smallest face MTCNN can find, in pixels of the image it runs on: P-Net's 12 x 12 window
+MIN_FACE_PIXELS = 12
+
+
 # --------------------------------------------------------------------------- detector
 class MTCNNDetector:
     """MTCNN face detector with five landmarks (eyes, nose, mouth corners).
 
     ``min_face_size``: smallest face searched for, in pixels of the input image (50 as in the 2025
-    paper). ``thresholds``: face probability needed by P-, R- and O-Net. ``factor``: pyramid step.
+    paper; at least 12, P-Net's window: smaller values only upscale the image, costing memory, not faces). ``thresholds``: face probability needed by P-, R- and O-Net. ``factor``: pyramid step.
     ``backend``: ``"onnx"`` (ONNX Runtime; default when it imports) or ``"torch"``. ``scale``: run
     on a copy resized by this factor (e.g. 0.5) and map the results back; ``min_face_size`` still
     counts input pixels. ``threads``: CPU threads for the nets (default: ONNX Runtime's / PyTorch's own).
@@ -219,8 +223,9 @@ class MTCNNDetector:
         threads: int | None = None,
         max_batch: int = 16,
     ):
-        if min_face_size <= 0:
-            raise OptionError(f"min_face_size must be positive, got {min_face_size}")
+        if not min_face_size >= MIN_FACE_PIXELS:  # NaN too
+            raise OptionError(f"min_face_size must be at least {MIN_FACE_PIXELS} pixels (MTCNN's smallest face, P-Net's window; "
+                              f"smaller values only enlarge the image: 1 px costs GBs), got {min_face_size}")
         if not 0 < factor < 1:
             raise OptionError(f"factor must be in (0, 1), got {factor}")
         if not 0 < scale <= 4:

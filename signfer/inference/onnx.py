@@ -88,14 +88,41 @@ class OnnxClassifier:
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.spec = spec if spec is not None else spec_from_metadata(self.metadata, self.path)
         self.input_name = self.session.get_inputs()[0].name
+        self.fixed_batch = self._check_input(self.session.get_inputs()[0].shape)
         width = self.session.get_outputs()[0].shape[-1]
         if isinstance(width, int) and width < self.spec.output_width:
             raise InputError(self.path, f"the model gives {width} outputs per image, but its spec names {self.spec.num_classes} "
                              f"classes{' and extra outputs ' + str(self.spec.extra_outputs) if self.spec.extra_outputs else ''}")
 
+    def _check_input(self, shape) -> int | None:
+        """Check once, at load, that the graph takes what the spec's preprocessing makes: (N, C, H, W) with the spec's
+        channels and crop size (an :class:`InputError` saying both otherwise). Returns the graph's fixed batch size, if any."""
+        h, w = model_input_hw(self.spec)
+        want = (1 if self.spec.grayscale else 3, h, w)
+        dims = list(shape)
+        fixed = [d if isinstance(d, int) and d > 0 else None for d in dims]
+        if len(dims) != 4 or any(f is not None and f != v for f, v in zip(fixed[1:], want)):
+            shown = "(" + ", ".join(str(d) if isinstance(d, int) else "N" for d in dims) + ")"
+            raise InputError(self.path, f"the model takes input {shown}, but its spec's preprocessing (preset {self.spec.preset}, "
+                             f"region {self.spec.region}, {'grayscale' if self.spec.grayscale else 'RGB'}) makes crops (N, {want[0]}, {h}, {w}); "
+                             "export the model again from its checkpoint (`signfer export`), or give the spec that matches it")
+        return fixed[0]
+
     def run(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(class logits (N, num_classes), {extra output name: (N,) values}) of a normalised batch."""
-        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        """(class logits (N, num_classes), {extra output name: (N,) values}) of a normalised batch.
+        A graph with a fixed batch size B (some published exports) gets the batch in slices of B, the last one padded."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        b = self.fixed_batch
+        if b is None or len(x) == b:
+            out = self.session.run(None, {self.input_name: x})[0]
+        else:
+            parts = []
+            for i in range(0, len(x), b):
+                part = x[i : i + b]
+                if len(part) < b:
+                    part = np.concatenate([part, np.zeros((b - len(part), *x.shape[1:]), np.float32)])
+                parts.append(self.session.run(None, {self.input_name: part})[0])
+            out = np.concatenate(parts)[: len(x)] if parts else np.zeros((0, self.spec.output_width), np.float32)
         return self.spec.split_outputs(out)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from signfer.errors import OptionError
+from signfer.errors import OptionError, UserError
 from signfer.faces.detect import DEFAULT_MIN_FACE_SCORE  # noqa: F401 - one floor for every path (faces.detect)
 from signfer.faces.types import Face, FaceCrop
 from signfer.inference.classifier import (  # noqa: F401 - re-exported: the names users import from here
@@ -40,7 +40,7 @@ from signfer.inference.classifier import (  # noqa: F401 - re-exported: the name
 )
 from signfer.io import InvalidImage, read_image, to_uint8_rgb
 from signfer.models.spec import ModelSpec
-from signfer.models.weights import WeightsUnavailable
+from signfer.models.weights import WeightsUnavailable  # noqa: F401 - raised by load (documented there)
 
 DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
@@ -216,8 +216,6 @@ class Recognizer:
             files = [path]
             return _with_files(cls(clf, spec, detector=detector, source=desc, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
         if published_onnx and backend == "torch" and not _has_torch_weights(source):
-            from signfer.errors import UserError
-
             raise UserError(f"{source.location} is published as ONNX only; run it with backend 'onnx' (--backend onnx)")
         if source.kind == "onnx":
             if backend == "torch":
@@ -232,14 +230,14 @@ class Recognizer:
             clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device), spec=spec)
             return _with_files(cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
         if backend == "onnx":
+            from signfer.export.onnx import ExportMismatch
             from signfer.inference.onnx import OnnxClassifier
 
             try:
                 path = cached_onnx(source)
-            except RuntimeError as exc:  # the export did not match PyTorch: run PyTorch itself
-                if isinstance(exc, WeightsUnavailable):
-                    raise
-                warnings.warn(f"ONNX export of {source.description} failed ({exc}); running it in PyTorch", stacklevel=2)
+            except ExportMismatch as exc:  # never a silent (10x slower, retried every run) PyTorch fallback
+                raise UserError(f"{exc}. Run the model in PyTorch with --backend torch (about 10x slower on CPU), "
+                                "or export it yourself with `signfer export` to see the figures") from None
             else:
                 clf = OnnxClassifier(path, threads=threads, providers=_ort_providers(device))
                 files = files or [path]  # a named model: its shipped or exported ONNX file

@@ -54,6 +54,29 @@ def _ray():
     return require("ray", "running on a Ray cluster (--engine ray)", "cluster")
 
 
+#: seconds to wait for the head node of a Ray cluster to accept a connection before ``ray.init`` (which retries for minutes)
+CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str, where: str = "--address", timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`UserError` naming ``address`` (and where it came from) unless its ``host:port`` accepts a TCP
+    connection within ``timeout`` seconds. ``auto`` and addresses without a port are left to Ray."""
+    import socket
+
+    target = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or address == "auto":
+        return
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower()
+        raise UserError(f"cannot reach the Ray cluster at {address} (from {where}): {reason}; "
+                        "start it (`ray start --head`) or give the head node's address") from None
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None = None, *, log: Callable[[str], None] = print):
     """Connect to the Ray cluster at ``address`` (``host:port``, ``auto`` or ``ray://...``), or start a
@@ -62,7 +85,10 @@ def ray_session(address: str | None = None, *, log: Callable[[str], None] = prin
     if ray.is_initialized():  # already connected (e.g. by a caller): use it as it is
         yield ray
         return
+    given = address
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None:
+        check_reachable(address, "--address" if given else "$RAY_ADDRESS")
     kw = {"include_dashboard": False} if address is None else {}
     try:
         ray.init(address=address, log_to_driver=False, logging_level="WARNING", **kw)

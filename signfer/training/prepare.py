@@ -127,6 +127,8 @@ def prepare_run(recipe: Recipe, data, out, *, folds: int | None = None, data_for
             raise OptionError(f"{out} holds a run made with another configuration (differs in: {', '.join(differ)}){hint}; "
                              "choose a new --out")
     df = load_data(data, data_format, recipe)
+    if df.attrs.get("grouping"):
+        info["grouping"] = df.attrs["grouping"]  # run.yaml says which images count as one (never split across folds)
     if folds_csv.exists():
         df = load_folds(folds_csv, df, grouped=grouped)
         if int(df["fold"].max()) + 1 != k:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from signfer.config import list_configs, load_yaml_config
+from signfer.config import list_configs, load_yaml_config, parse_yaml
 from signfer.errors import OptionError
 from signfer.models.spec import (
     NORMALIZATIONS,  # re-exported: the recipe choices are the spec's
@@ -76,6 +75,19 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _TRAINABLE = re.compile(r"^(head|all|last:(\d+))$")
 
 
+def _number(name: str, value: Any, kind=float):
+    """``value`` as a finite ``kind`` (``--set stages.0.lr=nan`` or ``=.inf`` is refused, not trained with)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise OptionError(f"{name} must be a finite number, got {value!r}")
+    if kind is int and x != int(x):
+        raise OptionError(f"{name} must be a whole number, got {value!r}")
+    return kind(x)
+
+
 @dataclass
 class Stage:
     """One phase of training: which parameters learn, with which optimiser, for how many epochs.
@@ -121,9 +133,9 @@ class Stage:
             raise OptionError(f"stage optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
             raise OptionError(f"stage scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
-        self.epochs, self.lr, self.rho = int(self.epochs), float(self.lr), float(self.rho)
-        self.momentum, self.weight_decay, self.sam = float(self.momentum), float(self.weight_decay), bool(self.sam)
-        self.decay, self.patience, self.frozen_bn = float(self.decay), int(self.patience), bool(self.frozen_bn)
+        self.epochs, self.lr, self.rho = _number("stage epochs", self.epochs, int), _number("stage lr", self.lr), _number("stage rho", self.rho)
+        self.momentum, self.weight_decay, self.sam = _number("stage momentum", self.momentum), _number("stage weight_decay", self.weight_decay), bool(self.sam)
+        self.decay, self.patience, self.frozen_bn = _number("stage decay", self.decay), _number("stage patience", self.patience, int), bool(self.frozen_bn)
         if self.decay < 0 or self.patience < 0:
             raise OptionError(f"stage needs decay >= 0 and patience >= 0, got decay={self.decay}, patience={self.patience}")
         if self.decay and self.scheduler != "none":
@@ -250,10 +262,10 @@ class Recipe:
             raise OptionError(f"std must be positive, got {self.std}")
         if self.region not in ("full", "upper", "lower"):
             raise OptionError(f"region must be full, upper or lower, got {self.region!r}")
-        if not 0 <= float(self.val_fraction) < 1:
+        if not 0 <= _number("val_fraction", self.val_fraction) < 1:
             raise OptionError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         for key in ("image_size", "batch_size", "seed", "folds"):
-            setattr(self, key, int(getattr(self, key)))
+            setattr(self, key, _number(key, getattr(self, key), int))
         if self.image_size < 8 or self.batch_size < 1 or self.folds < 2:
             raise OptionError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
         self.val_fraction = float(self.val_fraction)
@@ -326,6 +338,8 @@ def _check_keys(data: dict, cls, what: str) -> dict:
 
 def _read(name_or_path: str, seen: tuple[str, ...] = ()) -> dict:
     data = load_yaml_config("recipes", name_or_path)
+    if set(data) == {"name"}:
+        raise OptionError(f"recipe {name_or_path!r} is empty: a recipe needs 'arch' and 'stages', or 'extends: NAME' and the fields it changes")
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -336,8 +350,8 @@ def _read(name_or_path: str, seen: tuple[str, ...] = ()) -> dict:
     return base
 
 
-def _parse_value(text: Any) -> Any:
-    return yaml.safe_load(text) if isinstance(text, str) else text
+def _parse_value(text: Any, key: str = "") -> Any:
+    return parse_yaml(text, f"--set {key}".strip()) if isinstance(text, str) else text
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
@@ -359,7 +373,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any] | list[str] | None) ->
             pairs[key.strip()] = value
         overrides = pairs
     for key, value in overrides.items():
-        _set_path(out, key.split("."), _parse_value(value), key)
+        _set_path(out, key.split("."), _parse_value(value, key), key)
     return out
 
 

@@ -27,9 +27,10 @@ def test_folder_accepts_any_vocabulary(tmp_path):
     assert rep.class_names == EMOTIONS7 and rep.kept == len(df) == 42 and rep.n_dropped == 0
     assert sorted(df["label"].unique()) == list(EMOTIONS7)
     assert df.set_index("source_id").loc["happiness/happy_video1/frame002.png", "label"] == "happy"
-    assert df["group"].nunique() == 42  # default: each image its own group
-    by_video, _ = load_folder(root, group_by="subfolder")
-    assert by_video["group"].nunique() == 14 and (by_video.groupby("group").size() == 3).all()
+    assert df["group"].nunique() == 14 and (df.groupby("group").size() == 3).all()  # default: the video sub-folder
+    assert df.attrs["grouping"].startswith("by sub-folder") and df.attrs["grouping"].endswith("14 groups")
+    by_image, _ = load_folder(root, group_by="file")
+    assert by_image["group"].nunique() == 42 and by_image.attrs["grouping"].startswith("by image")
     by_regex, rep = load_folder(root, group_by=r"^frame(\d)")
     assert by_regex["group"].nunique() == 1  # all frames start with "frame0"
     assert detect_layout(root) == "folder"

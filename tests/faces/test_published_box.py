@@ -43,4 +43,4 @@ def test_signfer_box_is_within_one_pixel_of_the_published_one():
         worst = max(worst, diff)
         same += diff == 0
     assert worst <= 1  # the code floors the half extension (int(dx / 2)) and scales about the inclusive centre
-    assert same >= 250  # most boxes are identical
+    assert same == 322, same  # 64 % identical (docs/recipes.md), the rest 1 px off; was ">= 250", which half the boxes off passed

@@ -176,8 +176,8 @@ def make_videos(root: Path) -> list[Case]:
     (d / "truncated.avi").write_bytes(data[: int(len(data) * 0.5)])
     cases.append(Case("video_truncated_avi", "video", d / "truncated.avi", "error", "truncated"))
     corrupt_middle_frames(good, d / "corrupt_middle.avi", 8, 11)
-    # either annotated with the bad frames marked, or rejected as a whole: never a crash or partial output
-    cases.append(Case("video_corrupt_middle", "video", d / "corrupt_middle.avi", "ok_or_error", "", info={"frames": 20, "bad": list(range(8, 12))}))
+    # annotated whole, the frames that cannot be decoded marked as errors (by index), the others analysed
+    cases.append(Case("video_corrupt_middle", "video", d / "corrupt_middle.avi", "ok", "", info={"frames": 20, "bad": list(range(8, 12))}))
     (d / "notes.mp4").write_bytes(b"not a video at all\n" * 50)
     cases.append(Case("video_text_as_mp4", "video", d / "notes.mp4", "error", "video"))
     mp4.unlink()
@@ -368,3 +368,121 @@ if __name__ == "__main__":
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "generated"
     for case in make_corpus(out):
         print(f"{case.name:32s} {case.expect:12s} {case.path}")
+
+
+# --------------------------------------------------------------------------- real-recording quirks (issue 25), written with PyAV
+def write_pyav(path: Path, frames: list[np.ndarray], codec: str = "mjpeg", fmt: str | None = None, rate: int = 10,
+               times_s: list[float] | None = None, rotation: int | None = None) -> Path:
+    """Encode RGB ``frames`` with PyAV; ``times_s`` gives each frame its own presentation time (variable frame rate);
+    ``rotation`` writes a display matrix (a phone held upright) instead of turning the pixels."""
+    import fractions
+
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream(codec, rate=rate)
+        s.width, s.height = w, h
+        s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if times_s is not None:
+            s.time_base = fractions.Fraction(1, 1000)
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            if times_s is not None:
+                f.pts, f.time_base = int(round(times_s[i] * 1000)), fractions.Fraction(1, 1000)
+            else:
+                f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def moving_bar(n: int, size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
+    h, w = size
+    base = _face_like(h, w, 1)
+    out = []
+    for i in range(n):
+        img = base.copy()
+        x = int(i * (w - 8) / max(n - 1, 1))
+        img[:, x : x + 8] = (250, 250, 30)
+        out.append(img)
+    return out
+
+
+def write_vfr_recordings(d: Path) -> dict[str, tuple[Path, list[float]]]:
+    """A webcam mkv whose camera paused for 4 s and a browser webm dropping from 30 to 15 fps: (file, frame times in s)."""
+    d.mkdir(parents=True, exist_ok=True)
+    pause = [i / 30 for i in range(12)] + [12 / 30 + 4 + i / 30 for i in range(12)]
+    drop = [i / 30 for i in range(36)] + [36 / 30 + i / 15 for i in range(36)]
+    return {"pause.mkv": (write_pyav(d / "pause.mkv", moving_bar(len(pause)), "libx264", times_s=pause, rate=30), pause),
+            "drop.webm": (write_pyav(d / "drop.webm", moving_bar(len(drop)), "libvpx", times_s=drop, rate=30), drop)}
+
+
+def _ebml_vint(b: bytes, i: int, keep_marker: bool) -> tuple[int, int]:
+    first, n = b[i], 1
+    while n <= 8 and not first & (0x80 >> (n - 1)):
+        n += 1
+    v = first if keep_marker else first & (0xFF >> n)
+    for k in range(1, n):
+        v = (v << 8) | b[i + k]
+    return v, i + n
+
+
+def mkv_block_time_offsets(b: bytes) -> list[int]:
+    """Byte offsets of the 2-byte cluster-relative timestamps of every Matroska (Simple)Block, in file order."""
+    out: list[int] = []
+
+    def walk(i: int, end: int) -> None:
+        while i < end:
+            eid, j = _ebml_vint(b, i, True)
+            size, k = _ebml_vint(b, j, False)
+            if eid in (0x18538067, 0x1F43B675, 0xA0):  # Segment, Cluster, BlockGroup
+                walk(k, min(end, k + size))
+            elif eid in (0xA3, 0xA1):  # SimpleBlock, Block: track number, then the int16 time
+                out.append(_ebml_vint(b, k, False)[1])
+            i = k + size
+
+    walk(0, len(b))
+    return out
+
+
+def write_broken_clock(path: Path, relative_ms: list[int]) -> Path:
+    """An MJPEG mkv whose blocks carry the given (cluster-relative) times: repeated and backwards, as a broken camera clock."""
+    import struct
+
+    write_pyav(path.with_suffix(".tmp.mkv"), moving_bar(len(relative_ms)), "mjpeg", "matroska", rate=25)
+    b = bytearray(path.with_suffix(".tmp.mkv").read_bytes())
+    path.with_suffix(".tmp.mkv").unlink()
+    offsets = mkv_block_time_offsets(bytes(b))
+    assert len(offsets) == len(relative_ms), (len(offsets), len(relative_ms))
+    for o, t in zip(offsets, relative_ms):
+        b[o : o + 2] = struct.pack(">h", t)
+    path.write_bytes(bytes(b))
+    return path
+
+
+def write_two_streams(path: Path, n: int = 6) -> Path:
+    """An mkv whose first video stream is a 64x48 blank and whose second holds the recording (128x96, the astronaut)."""
+    import av
+    from skimage import data
+
+    big = cv2.resize(data.astronaut(), (128, 96))
+    with av.open(str(path), "w", format="matroska") as c:
+        s0 = c.add_stream("mjpeg", rate=10)
+        s0.width, s0.height, s0.pix_fmt = 64, 48, "yuvj420p"
+        s1 = c.add_stream("mjpeg", rate=10)
+        s1.width, s1.height, s1.pix_fmt = 128, 96, "yuvj420p"
+        for i in range(n):
+            for s, img in ((s0, np.zeros((48, 64, 3), np.uint8)), (s1, big)):
+                f = av.VideoFrame.from_ndarray(img, format="rgb24")
+                f.pts = i
+                for p in s.encode(f):
+                    c.mux(p)
+        for s in (s0, s1):
+            for p in s.encode():
+                c.mux(p)
+    return path

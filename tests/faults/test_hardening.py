@@ -149,6 +149,7 @@ def test_pixel_limit_is_configurable(tmp_path, monkeypatch, signfer):
 
 
 # --------------------------------------------------------------------------- 2. concurrent runs into one folder
+@pytest.mark.slow
 def test_two_concurrent_overlay_runs_into_one_folder_both_finish_complete(tiny_model, tmp_path):
     import cv2
 

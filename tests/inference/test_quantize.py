@@ -87,3 +87,24 @@ def test_cli_int8_export_prints_the_agreement_or_refuses_in_one_line(tiny_run, t
                  "--min-agreement", "1.01", "--atol", "1e-3"]) == 2
     err = capsys.readouterr().err
     assert "nothing written" in err and "Traceback" not in err and not refused.exists()
+
+
+def test_int8_default_threshold_is_98_percent_agreement(tiny_run, tmp_path):
+    """The default --min-agreement (0.98), not only 0 and 1.01: written exactly when the measured agreement reaches it."""
+    import inspect
+
+    assert inspect.signature(export_model).parameters["min_agreement"].default == 0.98
+    target = tmp_path / "default.int8.onnx"
+    try:
+        res = export_model(tiny_run, target, fold=0, quantize="int8", threads=1, atol=1e-3)
+    except QuantizationRefused as exc:
+        agreement = exc.report["top1_agreement"]
+        assert agreement < 0.98 and not target.exists() and "below the required 98.0 %" in str(exc)
+    else:
+        agreement = res.quantization["top1_agreement"]
+        assert agreement >= 0.98 and target.exists()
+    # the threshold is inclusive: just above the measured agreement refuses, at it accepts
+    with pytest.raises(QuantizationRefused):
+        export_model(tiny_run, tmp_path / "above.onnx", fold=0, quantize="int8", min_agreement=agreement + 1e-6, threads=1, atol=1e-3)
+    assert export_model(tiny_run, tmp_path / "at.onnx", fold=0, quantize="int8", min_agreement=agreement, threads=1,
+                        atol=1e-3).path.exists()

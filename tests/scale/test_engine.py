@@ -23,13 +23,18 @@ def py(code: str) -> list[str]:
 def test_commands_run_in_parallel_failures_are_recorded_and_finished_jobs_skipped(tmp_path):
     ledger = engine.Ledger(tmp_path / "_ledger")
     marks = [tmp_path / f"out{i}.txt" for i in range(3)]
-    jobs = [engine.CommandJob(f"job{i}", py(f"import time; time.sleep(0.5); open({str(marks[i])!r}, 'w').write('x')"),
-                              tmp_path / f"job{i}.log", done=marks[i].exists, info={"i": i}) for i in range(3)]
+    # a barrier: each job says it started, then waits for the other two; run one after another, the first would
+    # wait in vain and fail (proof of parallel runs by events, not by a wall-clock budget)
+    barrier = (f"import pathlib, sys, time; d = pathlib.Path({str(tmp_path)!r}); (d / 'started{{i}}').touch(); t = time.time()\n"
+               "while len(list(d.glob('started*'))) < 3:\n"
+               "    if time.time() - t > 120: sys.exit('ran alone: the other jobs never started')\n"
+               "    time.sleep(0.01)\n"
+               "open({mark!r}, 'w').write('x')")
+    jobs = [engine.CommandJob(f"job{i}", py(barrier.format(i=i, mark=str(marks[i]))), tmp_path / f"job{i}.log",
+                              done=marks[i].exists, info={"i": i}) for i in range(3)]
     jobs.append(engine.CommandJob("bad", py("import sys; print('boom: no such recipe'); sys.exit(3)"), tmp_path / "bad.log"))
-    t0 = time.perf_counter()
     rows = engine.run_commands(jobs, ledger, workers=4, log=lambda s: None).set_index("job")
-    assert time.perf_counter() - t0 < 4 * 0.5 + 3  # in parallel (each job also starts a Python)
-    assert (rows.loc[["job0", "job1", "job2"], "status"] == "ok").all()
+    assert (rows.loc[["job0", "job1", "job2"], "status"] == "ok").all(), rows["error"].tolist()
     assert rows.loc["bad", "status"] == "failed" and "exit code 3" in rows.loc["bad", "error"] and "boom" in rows.loc["bad", "error"]
     table = pd.read_csv(tmp_path / "_ledger" / "jobs.csv").set_index("job")
     assert table.loc["bad", "status"] == "failed" and table.loc["job1", "status"] == "ok"
@@ -49,15 +54,29 @@ def test_a_job_that_exits_0_without_its_outputs_is_a_failure(tmp_path):
 def test_sigterm_stops_running_jobs_and_keeps_finished_ones(tmp_path):
     ledger = engine.Ledger(tmp_path / "l")
     quick = tmp_path / "quick.txt"
+    slow_pid = tmp_path / "slow.pid"
     jobs = [engine.CommandJob("quick", py(f"open({str(quick)!r}, 'w').write('x')"), tmp_path / "q.log", done=quick.exists),
-            engine.CommandJob("slow", py("import time; time.sleep(60)"), tmp_path / "s.log", done=lambda: False)]
-    timer = threading.Timer(3.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    timer.start()
-    t0 = time.perf_counter()
-    with pytest.raises(engine.Stopped):
-        engine.run_commands(jobs, ledger, workers=2, grace_seconds=5, log=lambda s: None)
-    timer.cancel()
-    assert time.perf_counter() - t0 < 30  # the 60 s job was stopped
+            engine.CommandJob("slow", py(f"import os, time; open({str(slow_pid)!r}, 'w').write(str(os.getpid())); time.sleep(600)"),
+                              tmp_path / "s.log", done=lambda: False)]
+    ready = threading.Event()
+
+    def stop_when_ready():  # SIGTERM once the quick job is recorded done and the slow one runs (events, not a timer)
+        while not ready.is_set():
+            if ledger.is_done("quick") and slow_pid.exists() and slow_pid.read_text():
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=stop_when_ready)
+    watcher.start()
+    try:
+        with pytest.raises(engine.Stopped):
+            engine.run_commands(jobs, ledger, workers=2, grace_seconds=5, log=lambda s: None)
+    finally:
+        ready.set()
+        watcher.join()
+    with pytest.raises(ProcessLookupError):  # the 600 s job was stopped (and reaped)
+        os.kill(int(slow_pid.read_text()), 0)
     table = pd.read_csv(tmp_path / "l" / "jobs.csv").set_index("job")
     assert table.loc["quick", "status"] == "ok" and table.loc["slow", "status"] == "interrupted"
     assert ledger.is_done("quick") and not ledger.is_done("slow")

@@ -28,6 +28,7 @@ from .conftest import REPO, free_port, make_clips, run
 inside = pytest.mark.skipif(not netns.inside(), reason="runs inside a private network namespace, started by test_ray_in_a_private_network_namespace")
 
 
+@pytest.mark.slow
 def test_ray_in_a_private_network_namespace():
     """Launch the Ray tests below inside ``unshare --net`` (skip, saying why, where no namespace can be made)."""
     if netns.inside():

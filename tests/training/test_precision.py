@@ -90,6 +90,27 @@ def test_bf16_channels_last_cv_ends_close_to_fp32_and_records_its_mode(synthetic
     assert kept["training"] == {"precision": "bf16", "channels_last": True}
 
 
+def test_fp32_channels_last_run_records_its_mode_and_resumes_in_it(synthetic_feph, tmp_path):
+    """The recording and resume-within-a-mode checks of the bf16 test, in fp32 + channels-last: they run on every CPU
+    (the bf16 test skips without native bf16, which left them untested there)."""
+    kw = dict(progress=False, cache_dir=tmp_path / "crops")
+    mode = ["folds=3", "precision=fp32", "channels_last=true"]
+    first = train(TINY, synthetic_feph, tmp_path / "run", fold=0, overrides=mode, **kw)
+    expected = {"precision": "fp32", "channels_last": True}
+    assert first["training"] == expected
+    info = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())
+    assert info["recipe"]["precision"] == "fp32" and info["recipe"]["channels_last"] is True
+    assert json.loads((tmp_path / "run" / "fold_0" / "metrics.json").read_text())["training"] == expected
+    _, _, extra = load_checkpoint(tmp_path / "run" / "fold_0" / "last.pt")
+    assert extra["training"] == expected
+    # auto in that folder keeps its mode; an explicit other mode is refused, naming what differs
+    kept = train(TINY, synthetic_feph, tmp_path / "run", fold=1, resume=True, overrides=["folds=3", "precision=auto",
+                                                                                       "channels_last=auto"], **kw)
+    assert kept["training"] == expected
+    with pytest.raises(ValueError, match="recipe.channels_last"):
+        train(TINY, synthetic_feph, tmp_path / "run", fold=2, overrides=["folds=3", "precision=fp32", "channels_last=false"], **kw)
+
+
 def test_resume_refuses_another_precision_than_the_checkpoint(synthetic_feph, tmp_path):
     """A last.pt made in fp32 cannot be continued in bf16 (fit checks the checkpoint itself)."""
     from signfer.training.loop import train_fold
