@@ -88,7 +88,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="e25proto-"))
     data = make_face_feph(tmp / "feph")
     cache = tmp / "cache"
-    common = ["init_from=null", "pretrained=imagenet", "new_head=true", f"image_size={args.size}", "batch_size=16",
+    common = ["init_from=null", "pretrained=imagenet", "new_head=true", "published={}",  # no test-time flip (as measured)
+              f"image_size={args.size}", "batch_size=16",
               f"stages=[{{name: all, trainable: all, optimizer: adam, lr: 0.001, epochs: {args.epochs}}}]"]
     results = []
     for preset in ("easier2025", "easier2025-refined"):

@@ -46,11 +46,13 @@ FINAL_ON_TEST = ("best", "last")
 #: class-weighted loss: ``keras`` = mean over the batch of weight[y] * CE (Keras ``class_weight``);
 #: ``torch`` = sum(weight[y] * CE) / sum(weight[y]) (``nn.CrossEntropyLoss(weight=...)``)
 CLASS_WEIGHT_MODES = ("keras", "torch")
-#: settings of the published code that apply only under ``select_on: test`` (the published protocol), each with
+#: settings of the published code that apply only under a published protocol (``select_on: test``, or the 2025
+#: code's ``split: easier2025``), each with
 #: signfer's value (the honest protocol's) first:
 #: ``sam_second_pass``: ``frozen_bn`` (signfer: SAM's second forward leaves BatchNorm statistics alone) or
 #: ``train_mode`` (the EfficientNet notebooks: a plain second ``model(data)``, statistics updated twice per step);
-#: ``test_flip``: RandomHorizontalFlip in the test transform (enet_crossval_train.ipynb ``test_transforms``);
+#: ``test_flip``: RandomHorizontalFlip in the test transform (enet_crossval_train.ipynb ``test_transforms``; the 2025
+#: code's FaceExpressionPhoenixDataLoader, whose one transform serves training, validation and test);
 #: ``val_accuracy``: ``pooled`` or ``batch_mean`` (``epoch_val_accuracy += acc / len(test_loader)``);
 #: ``eval_channels``: ``rgb`` or ``bgr`` (Table 4's MobileNet rows without IP: ``img=cv2.imread(filepath)``,
 #: ``#img = cv2.cvtColor(img,cv2.COLOR_BGR2RGB)``: trained on RGB, evaluated on BGR);
@@ -278,11 +280,12 @@ class Recipe:
         return self.select_on == "test" and not self.is_baseline
 
     def setting(self, key: str):
-        """The value of a :data:`PUBLISHED_SETTINGS` key in force: the recipe's ``published`` value under
-        ``select_on: test`` (the published protocol) for a recipe that trains, signfer's own otherwise (M0 / E0 were
+        """The value of a :data:`PUBLISHED_SETTINGS` key in force: the recipe's ``published`` value under a published
+        protocol (``select_on: test``, SLTAT; ``split: easier2025``, the 2025 code) for a recipe that trains, signfer's own otherwise (M0 / E0 were
         evaluated by separate testing notebooks, without these conventions)."""
         default = PUBLISHED_SETTINGS[key][0]
-        return self.published.get(key, default) if self.select_on == "test" and not self.is_baseline else default
+        published = self.select_on == "test" or self.split == "easier2025"  # the SLTAT / the 2025 published protocol
+        return self.published.get(key, default) if published and not self.is_baseline else default
 
     @property
     def final_is_last_epoch(self) -> bool:

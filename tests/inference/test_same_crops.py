@@ -37,7 +37,7 @@ def test_preprocess_cache_predict_and_annotate_give_the_same_crop(which, photo_f
 
     # 1. signfer preprocess (one image at a time)
     prep = tmp_path / "prep"
-    assert main(["preprocess", str(src), str(prep), "--size", str(size), "--no-progress"]) == 0
+    assert main(["preprocess", str(src), str(prep), "--preset", rec.spec.preset, "--size", str(size), "--no-progress"]) == 0
     manifest = pd.read_csv(prep / "manifest.csv").set_index("source").loc[rel]
     assert (manifest["status"] == "ok").all()
     prep_box = manifest[["face_x1", "face_y1", "face_x2", "face_y2"]].to_numpy(float)

@@ -49,7 +49,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = create_model("fer_mini_xception", len(EMOTIONS7)).eval()
     spec = ModelSpec(arch="fer_mini_xception", class_names=list(EMOTIONS7), input_size=64, normalization="minus_one_one",
-                     grayscale=True, preset="easier2025", preset_overrides={}, region="full")
+                     grayscale=True, preset="easier2025-refined", preset_overrides={}, region="full")
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     save_checkpoint(path, model, spec)
     return path

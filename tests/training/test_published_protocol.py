@@ -335,6 +335,8 @@ def test_published_settings_apply_to_e_rows_only_under_select_on_test(synthetic_
     assert load_recipe("E1", ["select_on=test"]).setting("test_flip") is True
     assert load_recipe("E0", ["select_on=test"]).setting("test_flip") is False  # the testing notebook: no flip
     assert load_recipe("efficientnet-ft-sgd-sam-hf", ["select_on=test"]).setting("test_flip") is False  # commented out there
+    # the 2025 code: one transform with RandomHorizontalFlip for its training, validation and test loaders
+    assert load_recipe("easier2025-published").setting("test_flip") is True and load_recipe("easier2025").setting("test_flip") is False
     # the test transform's RandomHorizontalFlip: one torch.rand(1) < 0.5 per image, as torchvision draws it
     df, _ = load_feph(synthetic_feph, policy="sltat2022")
     spec = ModelSpec(arch="mobilenetv2_100", class_names=list(e2.class_names()), preset="none", input_size=32)
