@@ -83,3 +83,7 @@ class PickleNotTrusted(UserError, ValueError):
 
 class OutputInUse(UserError):
     """Another running signfer process owns the output folder (its lock file names the process)."""
+
+
+class ExportMismatch(UserError, RuntimeError):
+    """An ONNX export that computes something else than the PyTorch model (nothing was written)."""

@@ -55,23 +55,39 @@ def read_eaf(path: str | os.PathLike):
 
 
 def read_tiers(path: str | os.PathLike) -> dict[str, list[tuple[int, int, str]]]:
-    """Every tier's aligned annotations ``(start_ms, end_ms, value)``, sorted by time, in file order (annotations
-    with an unaligned end are left out)."""
+    """Every tier's aligned annotations ``(start_ms, end_ms, value)``, sorted by time, in file order. An annotation
+    bounded by an unaligned time slot (no time value: ELAN makes them, e.g. inside a Time_Subdivision) has no time
+    to give and is left out; :func:`unaligned_annotations` lists them."""
     eaf = read_eaf(path)
     out = {}
     for name in eaf.tiers:
-        for aid, (ts1, ts2, value, *_rest) in eaf.tiers[name][0].items():  # aligned annotations: their slots need times
-            missing = [ts for ts in (ts1, ts2) if eaf.timeslots.get(ts) is None]
-            if missing:
-                raise InputError(path, f"tier {name!r}, annotation {aid} ({value!r}): time slot {missing[0]} has no time "
-                                 "(an unaligned slot); align the annotation in ELAN and save again")
         try:
             anns = eaf.get_annotation_data_for_tier(name)
         except Exception:  # noqa: BLE001 - reference tiers without alignable times are skipped
             continue
-        # an annotation bounded by an unaligned time slot (no TIME_VALUE, e.g. a Time_Subdivision part) has no time to give
         out[name] = sorted((int(a[0]), int(a[1]), str(a[2])) for a in anns if a[0] is not None and a[1] is not None)
     return out
+
+
+def unaligned_annotations(path: str | os.PathLike, tiers: Iterable[str] | None = None) -> list[tuple[str, str, str, str]]:
+    """``(tier, annotation id, value, time slot)`` of every aligned annotation whose start or end slot has no time."""
+    eaf = read_eaf(path)
+    found = []
+    for name in eaf.tiers if tiers is None else tiers:
+        for aid, (ts1, ts2, value, *_rest) in eaf.tiers[name][0].items():
+            missing = [ts for ts in (ts1, ts2) if eaf.timeslots.get(ts) is None]
+            if missing:
+                found.append((name, aid, value, missing[0]))
+    return found
+
+
+def require_aligned(path: str | os.PathLike, tiers: Iterable[str]) -> None:
+    """:class:`InputError` naming the first annotation of ``tiers`` that has no time (labels need their times)."""
+    bad = unaligned_annotations(path, tiers)
+    if bad:
+        name, aid, value, slot = bad[0]
+        raise InputError(path, f"tier {name!r}, annotation {aid} ({value!r}): time slot {slot} has no time "
+                         "(an unaligned slot); align the annotation in ELAN and save again")
 
 
 def tier_participants(path: str | os.PathLike) -> dict[str, str]:
@@ -190,6 +206,7 @@ def load_labelled_annotations(eaf_path: str | os.PathLike, *, tier: str | None =
     chosen = expression_tiers(all_tiers, tier)
     if not chosen:
         raise InputError(eaf_path, f"no expression tier (named 'expression' or '<signer>_expression'); tiers: {', '.join(all_tiers) or 'none'}")
+    require_aligned(eaf_path, chosen.values())
     anns, skipped = [], {}
     for signer, name in chosen.items():
         check_no_overlap(eaf_path, name, all_tiers[name])

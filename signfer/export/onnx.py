@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signfer.errors import OptionError, UserError
+from signfer.errors import ExportMismatch, OptionError, UserError  # noqa: F401 - ExportMismatch: raised here, imported from here
 from signfer.inference.classifier import softmax
 from signfer.io import InputError, atomic_path, refuse_overwrite
 from signfer.inference.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, SPEC_KEY, model_input_hw
@@ -26,10 +26,6 @@ EXPORT_FORMATS = ("onnx",)
 #: the export check: |ONNX - PyTorch| <= ATOL + RTOL x (largest |logit| of the image) on every logit, <= ATOL on every probability
 #: (float32 kernels differ in the last bits: a logit near 88 differs by about 1e-4, 1e-6 of itself)
 ATOL, RTOL = 1e-4, 1e-5
-
-
-class ExportMismatch(UserError, RuntimeError):
-    """The ONNX file computes something else than the PyTorch model (nothing was written)."""
 
 
 @dataclass
