@@ -46,6 +46,8 @@ DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
 #: frames handed to the detector at once (detection memory grows with it; speed barely does on CPU)
 DETECT_CHUNK = 4
+#: frames per call of the detector's region search (``detect_near_batch``)
+NEAR_CHUNK = 16
 
 
 #: bump when the export or a named model's spec changes (a named model's key holds only its name and the signfer
@@ -356,6 +358,21 @@ class Recognizer:
         box = near.box if isinstance(near, Face) else tuple(near)
         face = self._pick(detector.detect_near(image, [box]))
         return face if face is not None else self.detect(image)
+
+    def detect_near_batch(self, images: Sequence[np.ndarray], near: Face | Sequence[float] | None) -> list[Face | None]:
+        """:meth:`detect_near` for many images around the same ``near``: each image gets what :meth:`detect_near`
+        gives it alone; the detector's calls are shared by the batch (MTCNN's ``detect_near_batch``)."""
+        detector = self.detector
+        if near is None or not hasattr(detector, "detect_near_batch") or (self.detect_scale != 1.0 and not self._native_scale):
+            return [self.detect_near(im, near) for im in images]
+        box = near.box if isinstance(near, Face) else tuple(near)
+        picked: list[Face | None] = []
+        for i in range(0, len(images), NEAR_CHUNK):  # P-Net searches a region only: a larger chunk stays small
+            picked += [self._pick(faces) for faces in detector.detect_near_batch(list(images[i : i + NEAR_CHUNK]), [box])]
+        missing = [i for i, face in enumerate(picked) if face is None]
+        for i, face in zip(missing, self.detect_batch([images[i] for i in missing])):
+            picked[i] = face
+        return picked
 
     def crop(self, image: np.ndarray, face: Face) -> FaceCrop:
         """Preprocess ``face`` of an RGB image as the model's preset and region say."""
