@@ -378,6 +378,8 @@ def _add_annotate(sub) -> None:
     _max_pixels_argument(p)
     _inference_arguments(p)
     p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model and detector (default: all)")
+    p.add_argument("--no-int8", action="store_true", help="run the float32 model even when an int8 one that agrees with it (>= 99 %% top-1, "
+                   "`signfer export --quantize int8`) sits beside it (default: use the int8 one, said in the log)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g = p.add_argument_group("several signers, hands over faces, calibration (stages of the same pipeline; each works with every other option; docs/signers.md)")
     g.add_argument("--signer", default=None, metavar="WHO", help="track every face with a stable signer ID (S1, S2, ...) and write all | largest | left | right | an ID, one row per frame and signer and one ELAN tier group per signer (default: off, the largest face of each frame)")
@@ -425,7 +427,7 @@ def _run_annotate(args) -> int:
             args.inputs, args.model, args.out, options=options, formats=args.formats, overlay=args.overlay,
             upper_model=args.upper_model, lower_model=args.lower_model, progress=not args.no_progress, backend=args.backend,
             device=args.device, detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score,
-            fold=args.fold, threads=args.threads, batch_size=args.batch_size,
+            fold=args.fold, threads=args.threads, batch_size=args.batch_size, int8=not args.no_int8,
         )  # fmt: skip
     except WeightsUnavailable as exc:
         print(f"signfer annotate: error: {exc}", file=sys.stderr)

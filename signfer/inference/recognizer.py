@@ -135,6 +135,19 @@ def as_rgb(image, channels: str = "rgb") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the facade
+def _int8_for(location: str, device, enabled: bool):
+    """The int8 model beside ``location`` to run instead (CPU only), see :func:`signfer.inference.onnx.int8_beside`."""
+    if not enabled or str(device) != "cpu":
+        return None
+    from signfer.inference.onnx import int8_beside
+
+    return int8_beside(location)
+
+
+def _int8_note(path: Path, agreement: float) -> str:
+    return f" [int8: {path.name}, top-1 agreement {100 * agreement:.1f} % with float32; --no-int8 for float32]"
+
+
 class Recognizer:
     """Detect the face, preprocess it as the model was trained, classify it.
 
@@ -187,13 +200,17 @@ class Recognizer:
         threads: int | None = None,
         batch_size: int = 16,
         min_face_score: float | None = None,
+        int8: bool = True,
     ) -> "Recognizer":
         """Load a model by name or path (see the module docstring).
 
         ``backend``: ``onnx`` (ONNX Runtime, default on CPU) or ``torch`` (default on GPU).
         ``fold``: which fold of a run dir (default: the fold with the best accuracy in its
         metrics.json). Raises :class:`~signfer.models.weights.WeightsUnavailable` saying which
-        file is needed and where to put it when the model cannot be had.
+        file is needed and where to put it when the model cannot be had. ``int8``: on the CPU with ONNX Runtime,
+        run the int8 model that ``signfer export --quantize int8`` wrote beside a checkpoint or ONNX file
+        (``best.int8.onnx``) when its recorded top-1 agreement with float32 is at least 99 %
+        (:func:`signfer.inference.onnx.int8_beside`); :meth:`describe` then says so. ``False``: always float32.
         """
         device = resolve_device(device, backend)
         source = resolve_model(name_or_path, fold)
@@ -227,11 +244,18 @@ class Recognizer:
             published = hsemotion.onnx_model_info(Path(source.location).name)
             if published is not None and SPEC_KEY not in read_metadata(source.location):
                 spec = hsemotion.onnx_spec(published.name, source.location)  # HSEmotion's own file, downloaded by hand
-            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device), spec=spec)
-            return cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
+            quantized = _int8_for(source.location, device, int8) if spec is None else None
+            clf = OnnxClassifier(quantized[0] if quantized else source.location, threads=threads, providers=_ort_providers(device), spec=spec)
+            desc = source.description + (_int8_note(*quantized) if quantized else "")
+            return cls(clf, clf.spec, detector=detector, source=desc, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score)
         if backend == "onnx":
             from signfer.inference.onnx import OnnxClassifier
 
+            quantized = _int8_for(source.location, device, int8) if source.kind == "checkpoint" else None
+            if quantized:  # exported and checked beside the checkpoint: no float32 export needed
+                clf = OnnxClassifier(quantized[0], threads=threads, providers=_ort_providers(device))
+                return cls(clf, clf.spec, detector=detector, source=source.description + _int8_note(*quantized), detect_scale=detect_scale,
+                           batch_size=batch_size, threads=threads, min_face_score=min_face_score)  # fmt: skip
             try:
                 path = cached_onnx(source)
             except RuntimeError as exc:  # the export did not match PyTorch: run PyTorch itself
