@@ -70,6 +70,12 @@ SUMMARY_FILE = "annotate_summary.csv"
 REGIONS = ("full", "upper", "lower")
 
 
+#: `signfer annotate`'s detection schedule for one face (the plain mode): detect every 2nd analysed frame, track in
+#: between. Measured against detecting on every frame (benchmarks/detection_schedules.py, docs/benchmarks.md): the
+#: fastest schedule with mean box IoU >= 0.9 and >= 98 % of a trained model's labels on both real clips.
+DEFAULT_DETECT_EVERY = 2
+
+
 @dataclass
 class AnnotationOptions:
     """How to annotate: analyse every ``every``-th frame; detect faces every ``detect_every``-th

@@ -341,7 +341,9 @@ def _annotation_arguments(p) -> None:
                    "mbf_va_mtl, mobilevit_va_mtl), else its PyTorch file (hsemotion:enet_b0_7), a `signfer train` run dir (its best fold), a .pt checkpoint or a .onnx file from `signfer export`")
     p.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
     p.add_argument("--every", type=_positive(int), default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
-    p.add_argument("--detect-every", type=_positive(int), default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
+    p.add_argument("--detect-every", type=_positive(int), default=None, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between "
+                   "(default: 2 for one face: mean box IoU >= 0.97 and >= 98 %% of labels as detecting on every frame on real clips, docs/benchmarks.md; "
+                   "1 with --signer; --detect-every 1 --detect-scale 1 is the papers' setting)")
     p.add_argument("--detect-scale", type=_positive(float), default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
     p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
     p.add_argument("--smooth", type=_positive(int), default=1, metavar="WINDOW", help="smooth probabilities over WINDOW analysed frames before labelling and segmenting (default: 1 = off)")
@@ -397,7 +399,7 @@ def _add_annotate(sub) -> None:
 
 def _annotation_options(args):
     """The pipeline's options (one object per stage) from `signfer annotate` arguments."""
-    from signfer.annotate.media import AnnotationOptions
+    from signfer.annotate.media import DEFAULT_DETECT_EVERY, AnnotationOptions
     from signfer.annotate.stages import HandOptions, SignerOptions
     from signfer.annotate.smoothing import Smoothing
     from signfer.signers.calibration import CalibrationOptions, parse_neutral
@@ -408,7 +410,7 @@ def _annotation_options(args):
     neutral = tuple(parse_neutral(n) for n in args.neutral)
     method = args.calibrate if args.calibrate != "none" or not neutral else "interval"
     return AnnotationOptions(
-        every=args.every, detect_every=args.detect_every, batch_size=args.batch_size, smoothing=Smoothing(args.smooth_method, args.smooth),
+        every=args.every, detect_every=args.detect_every or (1 if args.signer else DEFAULT_DETECT_EVERY), batch_size=args.batch_size, smoothing=Smoothing(args.smooth_method, args.smooth),
         min_duration_ms=args.min_duration, fps=args.fps, eaf_probabilities=args.eaf_probabilities,
         signers=SignerOptions(signer=args.signer, max_missing_s=args.max_missing) if args.signer else None,
         hands=None if occlusion == "off" else HandOptions(detector=args.hands, occlusion=occlusion, threshold=args.occlusion_threshold, palm_every=args.palm_every),
@@ -711,12 +713,13 @@ def _add_annotate_corpus(sub) -> None:
 
 
 def _run_annotate_corpus(args) -> int:
+    from signfer.annotate.media import DEFAULT_DETECT_EVERY
     from signfer.scale.corpus import annotate_corpus
     from signfer.scale.engine import Stopped
 
     try:
         table = annotate_corpus(args.list, args.out, model=args.model, workers=args.workers, formats=args.formats,
-                                every=args.every, detect_every=args.detect_every, detect_scale=args.detect_scale,
+                                every=args.every, detect_every=args.detect_every or DEFAULT_DETECT_EVERY, detect_scale=args.detect_scale,
                                 detector=args.detector, smooth=args.smooth, batch_size=args.batch_size, backend=args.backend,
                                 device=args.device, threads=args.threads, engine=args.engine, address=args.address,
                                 gpus_per_worker=args.gpus_per_worker)
