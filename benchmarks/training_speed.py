@@ -31,6 +31,9 @@ from pathlib import Path
 
 MODES = {"step fp32": ("fp32", False), "step channels-last": ("fp32", True), "step bf16": ("bf16", False),
          "step cl+bf16": ("bf16", True)}
+#: the optimiser's implementation (PyTorch's Adam: a loop over the tensors by default on CPU, ``foreach`` = one
+#: multi-tensor kernel per op, ``fused`` = one fused kernel), tried on top of channels-last (``--optimizers``)
+OPTIMIZER_MODES = {"step cl+foreach": ("fp32", True, {"foreach": True}), "step cl+fused": ("fp32", True, {"fused": True})}
 
 
 def timed(step) -> float:
@@ -49,6 +52,9 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     p.add_argument("--no-epoch", action="store_true", help="skip the epoch rows")
+    p.add_argument("--optimizers", action="store_true", help="also time Adam's foreach and fused implementations (channels-last)")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (inductor) of the channels-last model "
+                   "(compiling takes minutes on 2 cores; not counted)")
     args = p.parse_args(argv)
 
     import torch
@@ -94,13 +100,16 @@ def main(argv=None) -> None:
                     sync()
                 return run
 
-            def make(name, precision_name=None, channels_last=False, sam=False, bare=False):
+            def make(name, precision_name=None, channels_last=False, sam=False, bare=False, opt_kw=None, compiled=False):
                 torch.manual_seed(0)
                 model = create_model(arch, 7).to(device).train()
                 prec = Precision(precision_name or "fp32", channels_last, device.type)
                 prec.prepare_model(model)
                 x = prec.prepare_input(torch.randn(b, 3, size, size), device)
-                opt = SAM(model.parameters(), torch.optim.Adam, rho=0.05, lr=1e-4) if sam else torch.optim.Adam(model.parameters(), lr=1e-4)
+                opt = (SAM(model.parameters(), torch.optim.Adam, rho=0.05, lr=1e-4) if sam
+                       else torch.optim.Adam(model.parameters(), lr=1e-4, **(opt_kw or {})))
+                if compiled:
+                    model = torch.compile(model)
                 if bare:
                     steps[name] = bare_step(model, x, opt)
                 else:
@@ -113,6 +122,11 @@ def main(argv=None) -> None:
             make("timm fwd+bwd", bare=True)
             for name, (pr, cl) in modes.items():
                 make(name, pr, cl)
+            if args.optimizers:
+                for name, (pr, cl, kw) in OPTIMIZER_MODES.items():
+                    make(name, pr, cl, opt_kw=kw)
+            if args.compile:
+                make("step cl+compile", "fp32", True, compiled=True)
             make(f"SAM {auto_name[5:]}", auto.precision, auto.channels_last, sam=True)
             for step in steps.values():
                 for _ in range(args.warmup):

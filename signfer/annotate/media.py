@@ -58,6 +58,8 @@ from signfer.signers.identity import SignerTracker, pick_signers
 REGIONS = ("full", "upper", "lower")
 
 
+
+
 @dataclass
 class AnnotationResult:
     """One annotated input: counts (rows by status), segments, the files written and (``collect=True``) the rows.
@@ -168,7 +170,7 @@ def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep
         for batch in batches:
             yield from classify(locate(batch))
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="signfer-classify") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="signfer-classify") as pool, ReadAhead(batches) as batches:
         pending = None  # the previous batch, being classified
         for batch in batches:
             job = pool.submit(classify, locate(batch))
@@ -177,6 +179,74 @@ def analyse_frames(models, reader: MediaReader, options: AnnotationOptions, keep
             pending = job
         if pending is not None:
             yield from pending.result()
+
+
+class ReadAhead:
+    """Decodes the next batches in a thread while the caller works on the current one: an iterator over
+    ``batches`` with at most ``depth`` decoded batches waiting (memory stays flat however long the video).
+    The decoder (OpenCV, PyAV) releases the GIL, so decoding runs beside detection and classification.
+    Closing it (or leaving the ``with`` block) stops and joins the thread before the reader may be closed;
+    an exception in the decoder is raised in the caller, in order."""
+
+    _END = object()
+
+    def __init__(self, batches: Iterator, depth: int = 2):
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._source = batches
+        self._thread = threading.Thread(target=self._run, name="signfer-decode", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for batch in self._source:
+                if not self._put(batch):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self._put(_Failure(exc))
+            return
+        self._put(self._END)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(item)  # stays at the end
+            raise StopIteration
+        if isinstance(item, _Failure):
+            raise item.exc
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> "ReadAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
 
 
 def _classify_in_background(recognizer) -> bool:
@@ -320,6 +390,7 @@ def annotate_media(
         bar = _progress(progress, info, options, name)
         stack.callback(bar.close)
         frames_iter: Iterator[FrameData] = analyse_frames(models, reader, options, keep_images=do_overlay and not options.two_pass, hand_detector=hand_detector)
+        stack.callback(frames_iter.close)  # stops its decoding thread before the reader closes (LIFO)
         overlay_frames = None
         if options.two_pass:  # pass one: faces and logits only
             spill = _Spill()

@@ -22,6 +22,12 @@ from signfer.signers.covered_half import DEFAULT_THRESHOLD
 FORMATS = ("csv", "json", "eaf")
 
 
+#: `signfer annotate`'s detection schedule for one face (the plain mode): detect every 2nd analysed frame, track in
+#: between. Measured against detecting on every frame (benchmarks/detection_schedules.py, docs/benchmarks.md): the
+#: fastest schedule with mean box IoU >= 0.9 and >= 98 % of a trained model's labels on both real clips.
+DEFAULT_DETECT_EVERY = 2
+
+
 @dataclass(frozen=True)
 class FaceOptions:
     """Face detection: on every ``detect_every``-th analysed frame (batched), tracking in between. ``near``
@@ -180,7 +186,8 @@ class ModelOptions:
     """Which models to load and how: ``model`` (a name, run dir, ``.pt`` or ``.onnx``), the half-face models
     ``upper`` / ``lower`` (for the ``switch`` occlusion policy), ``fold`` of a run dir, ``backend``
     (``onnx`` | ``torch``), ``device``, the face ``detector`` (default: the model's preset's), ``detect_scale``,
-    ``min_face_score`` and CPU ``threads``."""
+    ``min_face_score``, CPU ``threads`` and ``int8`` (run the int8 model ``signfer export --quantize int8`` wrote beside
+    the float one when its recorded agreement is >= 99 %)."""
 
     model: str = "fer2013"
     upper: str | None = None
@@ -192,11 +199,12 @@ class ModelOptions:
     detect_scale: float = 1.0
     min_face_score: float | None = None
     threads: int | None = None
+    int8: bool = True
 
     def recognizer_kw(self, batch_size: int) -> dict:
         """Keywords of ``Recognizer.from_pretrained`` (the half models take the same, without a detector)."""
         return dict(device=self.device, backend=self.backend, fold=self.fold, detector=self.detector, detect_scale=self.detect_scale,
-                    min_face_score=self.min_face_score, threads=self.threads, batch_size=batch_size)  # fmt: skip
+                    min_face_score=self.min_face_score, threads=self.threads, batch_size=batch_size, int8=self.int8)  # fmt: skip
 
 
 @dataclass(frozen=True)

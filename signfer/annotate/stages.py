@@ -186,18 +186,41 @@ class FaceStage:
 
 
     def _detect_near(self, scheduled: list[FrameData]) -> None:
-        for f in scheduled:
+        """The frames between two whole-frame detections are searched together around the face found last
+        before them (one detector call for the lot, :meth:`Recognizer.detect_near_batch`)."""
+        near_batch = getattr(self.recognizer, "detect_near_batch", None)
+        i = 0
+        while i < len(scheduled):
+            whole = self._last is None or self._since_full >= FULL_DETECT_EVERY - 1
+            chunk = scheduled[i:i + 1] if whole or near_batch is None else scheduled[i:i + FULL_DETECT_EVERY - 1 - self._since_full]
+            i += len(chunk)
             try:
-                if self._last is None or self._since_full >= FULL_DETECT_EVERY - 1:
-                    face, self._since_full = pick_face(self.detect_now(f.image), self.choice), 0
+                if whole:
+                    faces = [pick_face(self.detect_now(chunk[0].image), self.choice)]
+                elif near_batch is not None:
+                    faces = near_batch([f.image for f in chunk], self._last)
                 else:
-                    face, self._since_full = self.recognizer.detect_near(f.image, self._last), self._since_full + 1
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
-                f.fail(exc, "face detection failed: ")
-                continue
-            f.detections = [] if face is None else [face]
-            self._last = face
+                    faces = [self.recognizer.detect_near(chunk[0].image, self._last)]
+            except Exception:  # noqa: BLE001 - retry frame by frame to isolate the bad one
+                faces = [self._near_one(f, whole) for f in chunk]
+            self._since_full = 0 if whole else self._since_full + len(chunk)
+            for f, face in zip(chunk, faces):
+                if face is _FAILED:
+                    continue
+                f.detections = [] if face is None else [face]
+                self._last = face
 
+    def _near_one(self, f: FrameData, whole: bool):
+        try:
+            if whole:
+                return pick_face(self.detect_now(f.image), self.choice)
+            return self.recognizer.detect_near(f.image, self._last)
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the video
+            f.fail(exc, "face detection failed: ")
+            return _FAILED
+
+
+_FAILED = object()
 
 #: with ``FaceOptions.near``, every this many detections one searches the whole frame
 FULL_DETECT_EVERY = 25

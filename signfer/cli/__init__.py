@@ -378,7 +378,9 @@ def _annotation_arguments(p) -> None:
     g.add_argument("--formats", type=_csv_list, default=["csv", "json", "eaf"], help="comma-separated subset of csv,json,eaf (default: all)")
     g.add_argument("--overlay", action="store_true", help="also write <name>.overlay.mp4 with the box, label and probability bars (videos only)")
     g.add_argument("--every", type=_positive(int), default=1, metavar="N", help="analyse every N-th frame (default: %(default)s = every frame)")
-    g.add_argument("--detect-every", type=_positive(int), default=1, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between (faster; default: %(default)s)")
+    g.add_argument("--detect-every", type=_positive(int), default=None, metavar="K", help="run the face detector on every K-th analysed frame and track the face in between "
+                   "(default: 2 for one face: mean box IoU >= 0.97 and >= 98 %% of labels as detecting on every frame on real clips, docs/benchmarks.md; "
+                   "1 with --signer; --detect-every 1 --detect-scale 1 is the papers' setting)")
     g.add_argument("--detect-scale", type=_positive(float), default=1.0, metavar="S", help="detect faces on a copy of the frame resized by S, e.g. 0.5 (faster; default: %(default)s)")
     g.add_argument("--detector", choices=["mtcnn", "haar", "none"], default=None, help="face detector (default: the one of the model's preprocessing preset)")
     g.add_argument("--min-face-score", type=float, default=None, metavar="P", help="ignore faces the detector scores below P (default: 0.9 for mtcnn, none for haar)")
@@ -391,6 +393,8 @@ def _annotation_arguments(p) -> None:
     g.add_argument("--eaf-probabilities", choices=["segments", "frames", "none"], default="segments", help="p_<class> tiers in the EAF: mean over each segment, per frame, or none (default: %(default)s)")
     g.add_argument("--fps", type=_positive(float), default=None, help="frame rate for image folders (> 0; default: 25)")
     g.add_argument("--batch-size", type=_positive(int), default=16, help="frames decoded, detected and classified together (default: %(default)s)")
+    g.add_argument("--no-int8", action="store_true", help="run the float32 model even when an int8 one that agrees with it (>= 99 %% top-1, "
+                   "`signfer export --quantize int8`) sits beside it (default: use the int8 one, said in the log)")
     g.add_argument("--backend", choices=["onnx", "torch"], default=None, help="run the model in ONNX Runtime (default on CPU) or PyTorch")
     g.add_argument("--device", default="auto", help="auto (CUDA when ONNX Runtime or PyTorch has a GPU here), cpu, cuda, cuda:1 ... (default: %(default)s)")
     g.add_argument("--eaf-into", dest="eaf_into", metavar="FILE.eaf|DIR", help="add signfer's tiers to a copy of your own EAF "
@@ -421,7 +425,7 @@ def _annotation_arguments(p) -> None:
 
 def _annotation_setup(args, threads: int | None = None):
     """(ModelOptions, AnnotationOptions, OutputOptions) from the arguments of :func:`_annotation_arguments`."""
-    from signfer.annotate.options import AnnotationOptions, CalibrationOptions, HandOptions, ModelOptions, OutputOptions, SignerOptions
+    from signfer.annotate.options import DEFAULT_DETECT_EVERY, AnnotationOptions, CalibrationOptions, HandOptions, ModelOptions, OutputOptions, SignerOptions
     from signfer.annotate.smoothing import VIDEO_MIN_DURATION_MS, VIDEO_SECONDS, Smoothing
     from signfer.signers.calibration import parse_neutral
 
@@ -432,7 +436,7 @@ def _annotation_setup(args, threads: int | None = None):
     neutral = tuple(parse_neutral(n) for n in args.neutral)
     method = args.calibrate if args.calibrate != "none" or not neutral else "interval"
     options = AnnotationOptions(
-        every=args.every, detect_every=args.detect_every, batch_size=args.batch_size,
+        every=args.every, detect_every=args.detect_every or (1 if args.signer else DEFAULT_DETECT_EVERY), batch_size=args.batch_size,
         smoothing=Smoothing(args.smooth_method, seconds=VIDEO_SECONDS) if args.smooth is None else Smoothing(args.smooth_method, args.smooth),
         min_duration_ms=(VIDEO_MIN_DURATION_MS if args.smooth is None else 0.0) if args.min_duration is None else args.min_duration,
         fps=args.fps, eaf_probabilities=args.eaf_probabilities,
@@ -442,7 +446,7 @@ def _annotation_setup(args, threads: int | None = None):
         nonmanual=_nonmanual_options(args),
     )  # fmt: skip
     models = ModelOptions(model=args.model, upper=args.upper_model, lower=args.lower_model, fold=args.fold, backend=args.backend, device=args.device,
-                          detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, threads=threads)  # fmt: skip
+                          detector=args.detector, detect_scale=args.detect_scale, min_face_score=args.min_face_score, threads=threads, int8=not args.no_int8)  # fmt: skip
     return models, options, OutputOptions(tuple(args.formats), args.overlay)
 
 

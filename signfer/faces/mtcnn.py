@@ -299,24 +299,44 @@ class MTCNNDetector:
         face is a small part of the frame: the largest pyramid levels, which search for faces far smaller
         than the tracked one, and the proposals they make are skipped.
         """
-        rgb = _as_rgb(rgb)
+        return self.detect_near_batch([rgb], boxes, margin, size_range)[0]
+
+    def detect_near_batch(self, images: list[np.ndarray], boxes, margin: float = 0.5, size_range: float = 3.0) -> list[list[Face]]:
+        """:meth:`detect_near` for many images around the same ``boxes``: each image gets exactly what
+        :meth:`detect_near` gives it alone, but images of one size share each network call (P-Net once per
+        pyramid level searched for the whole batch, R-Net and O-Net once each), and the images where nothing
+        is found near the boxes go through :meth:`detect_batch` together."""
+        images = [_as_rgb(im) for im in images]
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         boxes = boxes[np.all(np.isfinite(boxes), axis=1) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
-        if len(boxes) == 0:
-            return self.detect(rgb)
+        if len(boxes) == 0 or not images:
+            return self.detect_batch(images)
         x1, y1 = boxes[:, 0].min(), boxes[:, 1].min()
         x2, y2 = boxes[:, 2].max(), boxes[:, 3].max()
         mx, my = margin * (x2 - x1), margin * (y2 - y1)
         region = (x1 - mx, y1 - my, x2 + mx, y2 + my)
         sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         windows = (sides.min() / size_range, sides.max() * size_range)
-        faces = [f for f in self._detect_same_size([rgb], region=region, windows=windows)[0] if _inside(f.box, region)]
-        return faces if faces else self.detect(rgb)
+        results: list[list[Face] | None] = [None] * len(images)
+        groups: dict[tuple, list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(im.shape, []).append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), self.max_batch):
+                chunk = idx[start:start + self.max_batch]
+                found = self._detect_same_size([images[i] for i in chunk], region=region, windows=windows)
+                for i, faces in zip(chunk, found):
+                    faces = [f for f in faces if _inside(f.box, region)]
+                    results[i] = faces or None
+        missing = [i for i, r in enumerate(results) if r is None]
+        for i, faces in zip(missing, self.detect_batch([images[i] for i in missing])):
+            results[i] = faces
+        return results
 
     # ------------------------------------------------------------------ cascade
     def _detect_same_size(self, frames: list[np.ndarray], region: tuple | None = None,
                           windows: tuple[float, float] | None = None) -> list[list[Face]]:
-        """The cascade on frames of one size. ``region`` (x1, y1, x2, y2; one frame only): P-Net searches only
+        """The cascade on frames of one size. ``region`` (x1, y1, x2, y2; the same for every frame): P-Net searches only
         there; ``windows`` (smallest, largest): only pyramid levels whose P-Net window side is in that range
         (both in input pixels)."""
         h0, w0 = frames[0].shape[:2]
@@ -375,7 +395,7 @@ class MTCNNDetector:
                     windows: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Proposals from the image pyramid: squared boxes (K, 4) in detection pixels and their frame index (K,).
 
-        With ``region`` (x1, y1, x2, y2 in detection pixels; one frame), P-Net runs on the part of each
+        With ``region`` (x1, y1, x2, y2 in detection pixels; the same for every frame), P-Net runs on the part of each
         pyramid level under the region only (:func:`_level_window`): the cells there are the whole
         level's cells, with the same values.
         """
@@ -406,7 +426,7 @@ class MTCNNDetector:
                 if window is None:
                     continue
                 ox, oy, ox2, oy2 = window
-                x = _normalize(level_images[0][None, oy:oy2, ox:ox2])
+                x = _normalize(np.stack([im[oy:oy2, ox:ox2] for im in level_images]))
             reg, prob = self.nets("pnet", x)
             fi, iy, ix = np.nonzero(prob > self.thresholds[0])
             if len(fi) == 0:

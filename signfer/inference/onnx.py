@@ -23,6 +23,33 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
 
+#: the top-1 agreement with float32 (on held-out crops, recorded by ``signfer export --quantize int8``) an int8 model
+#: beside the float one needs before ``annotate`` runs it instead
+INT8_MIN_AGREEMENT = 0.99
+
+
+def int8_beside(float_model: str | os.PathLike) -> tuple[Path, float] | None:
+    """``(best.int8.onnx, its top-1 agreement)`` for a float model ``best.pt`` / ``best.onnx`` when the int8 file that
+    ``signfer export --quantize int8`` writes sits beside it with its report (``best.int8.onnx.json``), the report
+    records an agreement of at least :data:`INT8_MIN_AGREEMENT`, and neither is older than the float model (an int8
+    file left from an earlier training is never used); else ``None``."""
+    src = Path(float_model)
+    int8 = src.with_name(src.stem + ".int8.onnx")
+    report = int8.with_name(int8.name + ".json")
+    if src.suffix.lower() not in (".pt", ".pth", ".ckpt", ".onnx") or src.name.endswith(".int8.onnx"):
+        return None
+    try:
+        if not (int8.is_file() and report.is_file()):
+            return None
+        newest = src.stat().st_mtime
+        if int8.stat().st_mtime < newest or report.stat().st_mtime < newest:
+            return None
+        agreement = float(json.loads(report.read_text(encoding="utf-8"))["quantization"]["top1_agreement"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (int8, agreement) if agreement >= INT8_MIN_AGREEMENT else None
+
+
 def model_input_hw(spec: ModelSpec) -> tuple[int, int]:
     """Height and width of the crops the model's preprocessing produces (half faces may be half height)."""
     from signfer.inference.classifier import preset_for_spec

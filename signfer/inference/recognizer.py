@@ -46,6 +46,9 @@ DEFAULT_MODEL = "fer2013"
 CHANNEL_ORDERS = ("rgb", "bgr")
 #: frames handed to the detector at once (detection memory grows with it; speed barely does on CPU)
 DETECT_CHUNK = 4
+#: frames per call of the detector's region search (``detect_near_batch``): measured on Wolfgang, 1 frame -> 257 MB
+#: of peak growth while annotating, 4 -> 288, 16 -> 310; ONNX Runtime calls per frame 5.7 -> ~0.5
+NEAR_CHUNK = 8
 
 
 #: bump when the export or a named model's spec changes (a named model's key holds only its name and the signfer
@@ -133,6 +136,19 @@ def as_rgb(image, channels: str = "rgb") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the facade
+def _int8_for(location: str, device, enabled: bool):
+    """The int8 model beside ``location`` to run instead (CPU only), see :func:`signfer.inference.onnx.int8_beside`."""
+    if not enabled or str(device) != "cpu":
+        return None
+    from signfer.inference.onnx import int8_beside
+
+    return int8_beside(location)
+
+
+def _int8_note(path: Path, agreement: float) -> str:
+    return f" [int8: {path.name}, top-1 agreement {100 * agreement:.1f} % with float32; --no-int8 for float32]"
+
+
 class Recognizer:
     """Detect the face, preprocess it as the model was trained, classify it.
 
@@ -187,13 +203,17 @@ class Recognizer:
         threads: int | None = None,
         batch_size: int = 16,
         min_face_score: float | None = None,
+        int8: bool = True,
     ) -> "Recognizer":
         """Load a model by name or path (see the module docstring).
 
         ``backend``: ``onnx`` (ONNX Runtime, default on CPU) or ``torch`` (default on GPU).
         ``fold``: which fold of a run dir (default: the fold with the best accuracy in its
         metrics.json). Raises :class:`~signfer.models.weights.WeightsUnavailable` saying which
-        file is needed and where to put it when the model cannot be had.
+        file is needed and where to put it when the model cannot be had. ``int8``: on the CPU with ONNX Runtime,
+        run the int8 model that ``signfer export --quantize int8`` wrote beside a checkpoint or ONNX file
+        (``best.int8.onnx``) when its recorded top-1 agreement with float32 is at least 99 %
+        (:func:`signfer.inference.onnx.int8_beside`); :meth:`describe` then says so. ``False``: always float32.
         """
         device = resolve_device(device, backend)
         source = resolve_model(name_or_path, fold)
@@ -227,12 +247,21 @@ class Recognizer:
             published = hsemotion.onnx_model_info(Path(source.location).name)
             if published is not None and SPEC_KEY not in read_metadata(source.location):
                 spec = hsemotion.onnx_spec(published.name, source.location)  # HSEmotion's own file, downloaded by hand
-            clf = OnnxClassifier(source.location, threads=threads, providers=_ort_providers(device), spec=spec)
-            return _with_files(cls(clf, clf.spec, detector=detector, source=source.description, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
+            quantized = _int8_for(source.location, device, int8) if spec is None else None
+            clf = OnnxClassifier(quantized[0] if quantized else source.location, threads=threads, providers=_ort_providers(device), spec=spec)
+            desc = source.description + (_int8_note(*quantized) if quantized else "")
+            files = [*files, quantized[0]] if quantized else files
+            return _with_files(cls(clf, clf.spec, detector=detector, source=desc, detect_scale=detect_scale, batch_size=batch_size, threads=threads, min_face_score=min_face_score), files)
         if backend == "onnx":
             from signfer.export.onnx import ExportMismatch
             from signfer.inference.onnx import OnnxClassifier
 
+            quantized = _int8_for(source.location, device, int8) if source.kind == "checkpoint" else None
+            if quantized:  # exported and checked beside the checkpoint: no float32 export needed
+                clf = OnnxClassifier(quantized[0], threads=threads, providers=_ort_providers(device))
+                rec = cls(clf, clf.spec, detector=detector, source=source.description + _int8_note(*quantized), detect_scale=detect_scale,
+                          batch_size=batch_size, threads=threads, min_face_score=min_face_score)  # fmt: skip
+                return _with_files(rec, [*files, quantized[0]])
             try:
                 path = cached_onnx(source)
             except ExportMismatch as exc:  # never a silent (10x slower, retried every run) PyTorch fallback
@@ -361,6 +390,21 @@ class Recognizer:
         box = near.box if isinstance(near, Face) else tuple(near)
         face = self._pick(detector.detect_near(image, [box]))
         return face if face is not None else self.detect(image)
+
+    def detect_near_batch(self, images: Sequence[np.ndarray], near: Face | Sequence[float] | None) -> list[Face | None]:
+        """:meth:`detect_near` for many images around the same ``near``: each image gets what :meth:`detect_near`
+        gives it alone; the detector's calls are shared by the batch (MTCNN's ``detect_near_batch``)."""
+        detector = self.detector
+        if near is None or not hasattr(detector, "detect_near_batch") or (self.detect_scale != 1.0 and not self._native_scale):
+            return [self.detect_near(im, near) for im in images]
+        box = near.box if isinstance(near, Face) else tuple(near)
+        picked: list[Face | None] = []
+        for i in range(0, len(images), NEAR_CHUNK):  # bounded: detection memory grows with the chunk
+            picked += [self._pick(faces) for faces in detector.detect_near_batch(list(images[i : i + NEAR_CHUNK]), [box])]
+        missing = [i for i, face in enumerate(picked) if face is None]
+        for i, face in zip(missing, self.detect_batch([images[i] for i in missing])):
+            picked[i] = face
+        return picked
 
     def crop(self, image: np.ndarray, face: Face) -> FaceCrop:
         """Preprocess ``face`` of an RGB image as the model's preset and region say."""

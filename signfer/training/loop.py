@@ -74,12 +74,15 @@ def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: 
     return loss.mean()
 
 
-def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
-    """Adam or SGD with the stage's settings, wrapped in :class:`~signfer.training.sam.SAM` when ``stage.sam``."""
+def make_optimizer(stage: Stage, params, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam or SGD with the stage's settings, wrapped in :class:`~signfer.training.sam.SAM` when ``stage.sam``;
+    ``fused``: PyTorch's fused implementation (the recipe's ``fused_optimizer``)."""
     if stage.optimizer == "adam":
         base, kw = torch.optim.Adam, dict(lr=stage.lr, weight_decay=stage.weight_decay)
     else:
         base, kw = torch.optim.SGD, dict(lr=stage.lr, momentum=stage.momentum, weight_decay=stage.weight_decay)
+    if fused:
+        kw["fused"] = True
     if stage.sam:
         return SAM(params, base, rho=stage.rho, **kw)
     return base(params, **kw)
@@ -378,7 +381,7 @@ def fit(
         if si != current_stage:
             params = set_trainable(model, stage.trainable)
             train_model = distributed.wrap_model(model, device)  # DDP under torchrun (rebuilt per stage), else model
-            optimizer = make_optimizer(stage, params)
+            optimizer = make_optimizer(stage, params, fused=recipe.fused_optimizer)
             scheduler = make_scheduler(stage, optimizer)
             if state and state.get("stage_index") == si:  # resuming inside this stage
                 optimizer.load_state_dict(state["optimizer"])

@@ -188,7 +188,9 @@ class Recipe:
     ``signfer cv``), ``stages``.
     Arithmetic: ``precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) and ``channels_last``
     (``auto``, ``true``, ``false``), see :mod:`signfer.training.precision`; ``run.yaml`` records
-    what ``auto`` chose on the training device.
+    what ``auto`` chose on the training device. ``fused_optimizer``: Adam / SGD as PyTorch's fused kernel (one
+    kernel for all parameters instead of a loop over them; the same updates to float rounding); off by default
+    (not measured faster beyond the noise on the shared 2-core machine), recorded in ``run.yaml`` like the rest.
     """
 
     name: str
@@ -226,6 +228,7 @@ class Recipe:
     folds: int = 5
     precision: str = "auto"
     channels_last: bool | str = "auto"
+    fused_optimizer: bool = False
 
     def __post_init__(self) -> None:
         self.stages = [s if isinstance(s, Stage) else Stage(**_check_keys(s, Stage, "stage")) for s in (self.stages or [])]
@@ -272,6 +275,8 @@ class Recipe:
             raise OptionError(f"need image_size >= 8, batch_size >= 1 and folds >= 2, got {self.image_size}, {self.batch_size}, {self.folds}")
         self.val_fraction = float(self.val_fraction)
         self.class_weights, self.hflip = bool(self.class_weights), bool(self.hflip)
+        if not isinstance(self.fused_optimizer, bool):
+            raise OptionError(f"fused_optimizer must be true or false, got {self.fused_optimizer!r}")
         self.precision, self.channels_last = check_precision_options(self.precision, self.channels_last)
 
     @property

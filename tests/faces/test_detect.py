@@ -320,3 +320,28 @@ def test_level_window_cells_are_the_whole_levels_cells(mtcnn, astronaut):
         np.testing.assert_allclose(pprob[0], prob[0, cy:cy + pprob.shape[1], cx:cx + pprob.shape[2]], atol=1e-6)
         np.testing.assert_allclose(preg[0], reg[0, :, cy:cy + preg.shape[2], cx:cx + preg.shape[3]], atol=1e-5)
     assert _level_window((0, 0, 20, 20), r, r, 155, 155) is None  # under 12 level pixels: no P-Net window fits
+
+
+def test_detect_near_batch_equals_detect_near_frame_by_frame(mtcnn, single_face_frames, astronaut):
+    """Region search for a batch of frames around one box: each frame gets exactly what detect_near gives it alone,
+    with P-Net called once per pyramid level searched and R-/O-Net once each for the whole batch (not per frame)."""
+    frames = single_face_frames[::6]  # 12 frames, the face moving over two seconds
+    (first,) = mtcnn.detect(frames[0])
+    alone = [mtcnn.detect_near(f, [first.box]) for f in frames]
+    calls = []
+    inner = mtcnn.nets
+    mtcnn._nets = lambda name, x: calls.append((name, len(x))) or inner(name, x)
+    try:
+        batch = mtcnn.detect_near_batch(frames, [first.box])
+    finally:
+        mtcnn._nets = inner
+    assert len(batch) == len(frames) and all(len(f) == 1 for f in batch)
+    for got, want in zip(batch, alone):
+        _assert_same_faces(got, want, tol=1e-4)
+    assert calls and all(n == len(frames) for name, n in calls if name == "pnet")
+    assert sum(name == "rnet" for name, _ in calls) == 1 and sum(name == "onet" for name, _ in calls) == 1
+    assert len(calls) <= 10  # one frame alone costs about as many calls
+    # a frame whose face is elsewhere falls back to the whole frame, in the same call as the others
+    far = mtcnn.detect_near_batch([frames[0], astronaut], [(0, 0, 60, 60)])
+    _assert_same_faces(far[0], mtcnn.detect(frames[0]), tol=1e-4)
+    _assert_same_faces(far[1], mtcnn.detect(astronaut), tol=1e-4)

@@ -56,3 +56,39 @@ def test_onnx_recognizer_with_mtcnn_imports_no_torch(tiny_checkpoint, tiny_recog
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ok", "onnxruntime", "False", "False"]
+
+
+def test_read_ahead_keeps_order_stays_bounded_and_raises_in_order():
+    import threading
+    import time
+
+    from signfer.annotate.media import ReadAhead
+
+    made = []
+
+    def source(n, fail_at=None):
+        for i in range(n):
+            if i == fail_at:
+                raise OSError("truncated video")
+            made.append(i)
+            yield [i]
+
+    with ReadAhead(source(50), depth=2) as ahead:
+        got = []
+        for batch in ahead:
+            time.sleep(0.002)
+            assert len(made) - len(got) <= 2 + 2  # queued (2) + the one being handed out + the one waiting to be put
+            got += batch
+    assert got == list(range(50))
+    made.clear()
+    ahead = ReadAhead(source(10, fail_at=4), depth=2)
+    assert [next(ahead) for _ in range(4)] == [[0], [1], [2], [3]]
+    with pytest.raises(OSError, match="truncated"):
+        next(ahead)
+    ahead.close()
+    # closing early stops the decoding thread (the reader may then be closed safely)
+    ahead = ReadAhead(source(10**6), depth=2)
+    next(ahead)
+    ahead.close()
+    assert not ahead._thread.is_alive() and len(made) < 100
+    assert not any(t.name == "signfer-decode" for t in threading.enumerate())

@@ -89,19 +89,21 @@ def test_annotate_detecting_near_the_last_face_finds_the_same_faces(tiny_recogni
 
     video = pyfeat_video("single_face.mp4")
     rec = tiny_recognizer
-    calls = {"detect_near": 0}
-    inner = rec.detect_near
+    calls = {"detect_near": 0, "batches": 0}
+    inner = rec.detect_near_batch
 
-    def counting(*a, **kw):
-        calls["detect_near"] += 1
-        return inner(*a, **kw)
+    def counting(images, near):
+        calls["detect_near"] += len(images)
+        calls["batches"] += 1
+        return inner(images, near)
 
-    monkeypatch.setattr(rec, "detect_near", counting)
+    monkeypatch.setattr(rec, "detect_near_batch", counting)
     runs = {}
     for near in (False, True):
         res = annotate_media(rec, video, formats=(), options=AnnotationOptions(every=2, batch_size=8, detect_near=near), collect=True)
         runs[near] = res.frames
     assert calls["detect_near"] == 36 - 2  # analysed frames 0 and 25 search the whole frame
+    assert calls["batches"] <= 6  # the frames of a batch (8) between whole-frame searches are searched together
     a, b = runs[False], runs[True]
     assert len(a) == len(b) == 36 and (a["status"] == "ok").all() and (b["status"] == "ok").all()
     cols = ["face_x1", "face_y1", "face_x2", "face_y2", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y"]

@@ -69,3 +69,30 @@ def test_training_loader_never_yields_a_batch_of_one():
     assert [len(b[0]) for b in make_loader(five, recipe, shuffle=True)] == [4]
     assert [len(b[0]) for b in make_loader(six, recipe, shuffle=True)] == [4, 2]
     assert [len(b[0]) for b in make_loader(five, recipe, shuffle=False)] == [4, 1]  # evaluation keeps every sample
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fused_optimizer_makes_the_same_updates_and_is_recorded(optimizer):
+    """``fused_optimizer: true`` gives PyTorch's fused Adam / SGD: the same parameters after a few steps as the default
+    loop implementation (to float rounding); the recipe (what run.yaml stores) records the choice and reads it back."""
+    from signfer.models.registry import create_model
+    from signfer.training.loop import make_optimizer, train_step
+    from signfer.training.recipes import Stage
+
+    stage = Stage(name="s", optimizer=optimizer, lr=1e-2, epochs=1, trainable="all")
+    x, y = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 1, 2, 3])  # 64 px grayscale net, any size
+    params = {}
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = create_model("fer_mini_xception", 7).train()
+        opt = make_optimizer(stage, model.parameters(), fused=fused)
+        assert opt.defaults.get("fused") == (True if fused else None)
+        for _ in range(3):
+            train_step(model, x, y, opt)
+        params[fused] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert not torch.equal(params[False], torch.cat([p.detach().flatten() for p in create_model("fer_mini_xception", 7).parameters()]))
+    torch.testing.assert_close(params[True], params[False], atol=1e-5, rtol=1e-4)
+    recipe = Recipe(name="r", arch="fer_mini_xception", fused_optimizer=True)
+    assert Recipe.from_dict(recipe.to_dict()).fused_optimizer is True and Recipe(name="r", arch="x").fused_optimizer is False
+    with pytest.raises(ValueError):
+        Recipe(name="r", arch="x", fused_optimizer="yes")
