@@ -49,7 +49,8 @@ def test_annotate_and_annotate_corpus_write_the_same_files(clips, tmp_path):
 
 
 def test_every_annotation_flag_exists_in_both_commands_with_one_meaning(tmp_path):
-    from signfer.cli import _annotation_setup, build_parser
+    from signfer.cli import build_parser
+    from signfer.cli.annotate import annotation_setup as _annotation_setup
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices

@@ -9,7 +9,8 @@ from signfer.errors import OptionError
 
 
 def _options(*argv):
-    from signfer.cli import _annotation_setup, build_parser
+    from signfer.cli import build_parser
+    from signfer.cli.annotate import annotation_setup as _annotation_setup
 
     return _annotation_setup(build_parser().parse_args(["annotate", "clip.mp4", *argv]))[1]
 

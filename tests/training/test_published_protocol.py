@@ -167,7 +167,8 @@ def test_select_on_test_trains_on_the_whole_training_part_and_is_marked(syntheti
 
 
 def test_cli_flags_become_recipe_overrides():
-    from signfer.cli import _recipe_overrides, build_parser
+    from signfer.cli import build_parser
+    from signfer.cli.common import recipe_overrides as _recipe_overrides
 
     args = build_parser().parse_args(["cv", "--recipe", "M2", "--data", "d", "--out", "o", "--select-on", "test"])
     assert "select_on=test" in _recipe_overrides(args)
