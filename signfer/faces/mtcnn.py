@@ -267,19 +267,23 @@ class MTCNNDetector:
         """Faces in one RGB uint8 image, most confident first; ``[]`` when there is none."""
         return self.detect_batch([rgb])[0]
 
-    def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
-        """:meth:`detect` for many images; frames of the same size share each network call.
-        Each frame gets the faces :meth:`detect` finds on it alone (NMS runs frame by frame)."""
-        images = [_as_rgb(im) for im in images]
-        results: list[list[Face]] = [[] for _ in images]
+    def _same_size_chunks(self, images: list[np.ndarray]):
+        """Indices of ``images`` in chunks of at most ``max_batch`` frames of one size (they share each network call)."""
         groups: dict[tuple, list[int]] = {}
         for i, im in enumerate(images):
             groups.setdefault(im.shape, []).append(i)
         for idx in groups.values():
             for start in range(0, len(idx), self.max_batch):
-                chunk = idx[start:start + self.max_batch]
-                for i, faces in zip(chunk, self._detect_same_size([images[i] for i in chunk])):
-                    results[i] = faces
+                yield idx[start:start + self.max_batch]
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """:meth:`detect` for many images; frames of the same size share each network call.
+        Each frame gets the faces :meth:`detect` finds on it alone (NMS runs frame by frame)."""
+        images = [_as_rgb(im) for im in images]
+        results: list[list[Face]] = [[] for _ in images]
+        for chunk in self._same_size_chunks(images):
+            for i, faces in zip(chunk, self._detect_same_size([images[i] for i in chunk])):
+                results[i] = faces
         return results
 
     def detect_near(self, rgb: np.ndarray, boxes, margin: float = 0.5, size_range: float = 3.0) -> list[Face]:
@@ -318,16 +322,11 @@ class MTCNNDetector:
         sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         windows = (sides.min() / size_range, sides.max() * size_range)
         results: list[list[Face] | None] = [None] * len(images)
-        groups: dict[tuple, list[int]] = {}
-        for i, im in enumerate(images):
-            groups.setdefault(im.shape, []).append(i)
-        for idx in groups.values():
-            for start in range(0, len(idx), self.max_batch):
-                chunk = idx[start:start + self.max_batch]
-                found = self._detect_same_size([images[i] for i in chunk], region=region, windows=windows)
-                for i, faces in zip(chunk, found):
-                    faces = [f for f in faces if _inside(f.box, region)]
-                    results[i] = faces or None
+        for chunk in self._same_size_chunks(images):
+            found = self._detect_same_size([images[i] for i in chunk], region=region, windows=windows)
+            for i, faces in zip(chunk, found):
+                faces = [f for f in faces if _inside(f.box, region)]
+                results[i] = faces or None
         missing = [i for i, r in enumerate(results) if r is None]
         for i, faces in zip(missing, self.detect_batch([images[i] for i in missing])):
             results[i] = faces
