@@ -43,7 +43,7 @@ def run() -> pd.DataFrame:
             v = make_resting_smiles_video(Path(tmp) / f"c{k}.avi", frames, range(0, 20), range(30, 66), **kw)
             for method, args in METHODS.items():
                 out = Path(tmp) / f"c{k}_{len(rows)}"
-                main(["annotate", str(v.path), "--out", str(out), "--smooth", "1", "--no-progress", *args])
+                main(["annotate", str(v.path), "--out", str(out), "--smooth", "1", "--detect-every", "1", "--no-progress", *args])
                 raw = scores(out / f"c{k}.csv", v.truth, "label")
                 cal = scores(out / f"c{k}.csv", v.truth, "calibrated_label")
                 rows.append({"condition": cond, "method": method, "happy_recall_raw": raw[0], "happy_recall_cal": cal[0],

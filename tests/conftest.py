@@ -151,3 +151,50 @@ def write_face_feph(root: Path, photos: list[np.ndarray], n: int = 40, size: tup
 def face_feph(tmp_path_factory, astronaut, grace_hopper) -> Path:
     """A FePh-layout folder of 40 real-face frames (210x260, from the astronaut and grace_hopper photos)."""
     return write_face_feph(tmp_path_factory.mktemp("face_feph"), [astronaut, grace_hopper])
+
+
+# --------------------------------------------------------------------------- every EAF a test writes is valid EAF 3.0
+EAF_XSD = Path(__file__).resolve().parent / "data" / "EAFv3.0.xsd"
+_EAF_SCHEMA = None
+
+
+def eaf_schema_errors(path: Path) -> list[str]:
+    """ELAN's EAF 3.0 schema (tests/data/EAFv3.0.xsd, lxml) against ``path``: the errors, empty when valid."""
+    global _EAF_SCHEMA
+    from lxml import etree
+
+    if _EAF_SCHEMA is None:
+        _EAF_SCHEMA = etree.XMLSchema(etree.parse(str(EAF_XSD)))
+    data = Path(path).read_bytes()
+    if not data.lstrip().startswith(b"<"):  # a file named .eaf that holds no XML (a test of file names): not an EAF
+        return []
+    try:
+        doc = etree.ElementTree(etree.fromstring(data))  # bytes: a name that is not UTF-8 is no str for lxml
+    except etree.XMLSyntaxError as exc:
+        return [f"not XML: {exc}"]
+    return [] if _EAF_SCHEMA.validate(doc) else [str(e) for e in _EAF_SCHEMA.error_log][:3]
+
+
+@pytest.fixture(autouse=True)
+def _every_eaf_is_valid(request):
+    """After each test, every ``.eaf`` in its ``tmp_path`` (plain, signers, valence/arousal, enriched, non-manual with
+    linked curves) must validate against ELAN's published schema; a test that writes a broken one on purpose is
+    marked ``invalid_eaf``."""
+    if "tmp_path" not in request.fixturenames or request.node.get_closest_marker("invalid_eaf"):
+        yield
+        return
+    tmp = request.getfixturevalue("tmp_path")  # set up before this fixture, so torn down after it
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and not rep.passed:
+        return
+    bad = {repr(p): errs for p in sorted(Path(tmp).rglob("*.eaf")) if (errs := eaf_schema_errors(p))}
+    assert not bad, f"EAF files that ELAN's EAF 3.0 schema refuses: {bad}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if rep.when == "call":
+        item.rep_call = rep
+    return rep

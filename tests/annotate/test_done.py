@@ -4,6 +4,8 @@ person changed since signfer wrote it (an EAF corrected in ELAN) is never replac
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 
 import pandas as pd
@@ -142,6 +144,7 @@ def test_names_stay_when_inputs_are_added(tmp_path):
     assert done.decide("clip", b).reason == "the input file changed"
 
 
+@pytest.mark.invalid_eaf  # writes a minimal / broken EAF on purpose
 def test_an_older_signfers_marker_still_protects_edited_outputs(tmp_path):
     """Markers written before output hashes (size + modification time of each output): an output that changed since
     is kept; otherwise the input is annotated again, saying why."""

@@ -305,6 +305,7 @@ def test_original_is_written_only_in_place_when_asked(tmp_path, team, schema):
     assert "S1_expression" in read_tiers(team)
 
 
+@pytest.mark.invalid_eaf  # writes a minimal / broken EAF on purpose
 def test_team_tiers_named_like_signfers_or_depending_on_them_are_refused(tmp_path, team):
     named, parts = signfer_tiers_made()
     clash = tmp_path / "clash.eaf"

@@ -19,7 +19,7 @@ def test_calibration_keeps_smiles_costs_resting_frames_and_is_off_by_default(tmp
     assert sum(t["expression"] == "happy" for t in v.truth) == 3 * 21
     assert main(["annotate", str(v.path), "--out", str(tmp_path / "raw"), "--no-progress"]) == 0
     assert not any(c.startswith("calibrated") for c in pd.read_csv(tmp_path / "raw" / "smiles.csv").columns)  # off by default
-    assert main(["annotate", str(v.path), "--out", str(tmp_path / "cal"), "--smooth", "1", "--calibrate", "median", "--no-progress"]) == 0
+    assert main(["annotate", str(v.path), "--out", str(tmp_path / "cal"), "--smooth", "1", "--detect-every", "1", "--calibrate", "median", "--no-progress"]) == 0
     df = pd.read_csv(tmp_path / "cal" / "smiles.csv")
     df["truth"] = [v.truth[f]["expression"] for f in df["frame"]]
     smile, rest = df[df["truth"] == "happy"], df[df["truth"] == "neutral"]
