@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from signfer.io import IMAGE_SUFFIXES, atomic_write
+from signfer.models.weights import sha256sum
 
 DONE_DIR = ".signfer-done"
 SAMPLE = 1 << 20  # bytes of each of the three samples of an input file
@@ -71,14 +72,10 @@ def _resolved(path) -> str:
 # --------------------------------------------------------------------------- fingerprints
 def file_sha256(path: str | os.PathLike) -> str | None:
     """The SHA-256 of a whole file (``None`` when it cannot be read)."""
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        return sha256sum(path)
     except OSError:
         return None
-    return h.hexdigest()
 
 
 def _sampled(path: Path) -> dict:
@@ -220,6 +217,22 @@ class DoneMarkers:
             json.dump(rec, fh, ensure_ascii=True, indent=1, default=str)
 
 
+def remove_stale_outputs(earlier, written, out: Path) -> list[Path]:
+    """Remove the outputs an earlier run wrote that this run did not write again (a format no longer asked for).
+
+    Only files inside the output folder are ever removed: an output written elsewhere (a corpus team's EAF
+    enriched in place) is the team's file, whatever an earlier run wrote into it."""
+    out = Path(out).resolve()
+    kept = {Path(p).resolve() for p in written}
+    removed = []
+    for stale in {Path(p).resolve() for p in earlier} - kept:
+        if stale.parent == out or out in stale.parents:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                removed.append(stale)
+    return removed
+
+
 def _model_change(old: dict, new: dict) -> str:
     parts = []
     for region in sorted(set(old) | set(new)):
@@ -240,4 +253,4 @@ def _model_change(old: dict, new: dict) -> str:
     return "; ".join(parts) or "changed"
 
 
-__all__ = ["DONE_DIR", "Decision", "DoneMarkers", "file_sha256", "input_fingerprint", "output_names"]
+__all__ = ["DONE_DIR", "Decision", "DoneMarkers", "file_sha256", "input_fingerprint", "output_names", "remove_stale_outputs"]

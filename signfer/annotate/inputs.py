@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from signfer.annotate.annotator import Annotator
-from signfer.annotate.done import DoneMarkers, output_names
+from signfer.annotate.done import DoneMarkers, output_names, remove_stale_outputs
 from signfer.annotate.options import AnnotationOptions, ModelOptions, OutputOptions
 from signfer.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, atomic_write, find_media
 
@@ -160,17 +160,3 @@ def _message(path, res, signers: bool) -> str:
 
 __all__ = ["SUMMARY_FILE", "annotate_inputs", "expand_inputs", "load_annotator", "load_models", "result_fields"]
 
-
-def remove_stale_outputs(earlier, written, out: Path) -> list[Path]:
-    """Remove the outputs an earlier run wrote that this run did not write again (a format no longer asked for).
-
-    Only files inside the output folder are ever removed: an output written elsewhere (a corpus team's EAF
-    enriched in place) is the team's file, whatever an earlier run wrote into it."""
-    out = Path(out).resolve()
-    kept = {Path(p).resolve() for p in written}
-    removed = []
-    for stale in {Path(p).resolve() for p in earlier} - kept:
-        if stale.parent == out or out in stale.parents:
-            stale.unlink(missing_ok=True)
-            removed.append(stale)
-    return removed

@@ -40,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from signfer.annotate.annotator import output_lock
-from signfer.annotate.done import DoneMarkers, output_names
+from signfer.annotate.done import DoneMarkers, output_names, remove_stale_outputs
 from signfer.annotate.inputs import result_fields
 from signfer.annotate.options import AnnotationOptions, ModelOptions, OutputOptions
 from signfer.errors import UserError
@@ -158,15 +158,12 @@ def _commit(stage: Path, final: Path, old_outputs: list[Path]) -> list[Path]:
     if not final.exists():
         os.replace(stage, final)
         return sorted(final.iterdir())
-    new = sorted(stage.iterdir())
-    for f in new:
-        os.replace(f, final / f.name)
-    for old in old_outputs:
-        if old.parent == final and not (stage / old.name).exists() and old.name not in {f.name for f in new}:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    written = [final / f.name for f in sorted(stage.iterdir())]
+    for f in written:
+        os.replace(stage / f.name, f)
+    remove_stale_outputs(old_outputs, written, final)
     shutil.rmtree(stage, ignore_errors=True)
-    return [final / f.name for f in new]
+    return written
 
 
 def _exit_with_parent(parent: int) -> None:
