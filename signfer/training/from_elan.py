@@ -318,10 +318,10 @@ def retrain_from_elan(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
     from signfer.inference.classifier import TorchClassifier
     from signfer.inference.recognizer import Recognizer
     from signfer.models.checkpoint import save_checkpoint
+    from signfer.training.prepare import resolve_device
 
     options = options or RetrainOptions()
-    if options.device == "auto":
-        options = dataclasses.replace(options, device="cuda" if torch.cuda.is_available() else "cpu")
+    options = dataclasses.replace(options, device=str(resolve_device(options.device)))
     out = Path(out)
     if (out / "best.pt").exists():
         raise OptionError(f"{out} already holds a retrained model; choose another --out")
