@@ -26,7 +26,6 @@ workers exit when their driver dies. Workers import no torch on the ONNX Runtime
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import resource
 import shutil
@@ -126,7 +125,7 @@ class CorpusWorker:
             if decision.action != "annotate":
                 return {"status": "skipped" if decision.action == "skip" else "kept", "reason": decision.reason, "outputs": str(final)}
             reason, old = decision.reason, decision.outputs
-        _remove_dead_staging(final)
+        _remove_dead_staging(final.parent, final.name)
         stage = staging_dir(final)
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
@@ -189,22 +188,15 @@ def _pid_alive(pid: int) -> bool:
     return pid == os.getpid() or pid_alive(pid)
 
 
-def _remove_dead_staging(final: Path) -> None:
-    """Remove staging folders of ``final`` left by a process of this machine that is gone (a killed worker)."""
-    host = socket.gethostname()
-    for d in final.parent.glob(glob.escape(f".{final.name}.part-") + "*"):
-        owner = _parse_staging(d)
-        if d.is_dir() and owner and owner[0] == host and not _pid_alive(owner[1]):
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _clean_stale_staging(videos: Path) -> None:
-    """Remove staging folders of this machine whose process is gone (runs killed before they finished)."""
+def _remove_dead_staging(videos: Path, name: str | None = None) -> None:
+    """Remove the staging folders in ``videos`` (of video ``name`` only, when given) that a process of this machine
+    left and that is gone (a killed worker, a run killed before it finished)."""
     if not videos.is_dir():
         return
     host = socket.gethostname()
     for d in videos.iterdir():
-        if not (d.name.startswith(".") and ".part-" in d.name and d.is_dir()):
+        mine = d.name.startswith(f".{name}.part-") if name is not None else d.name.startswith(".") and ".part-" in d.name
+        if not (mine and d.is_dir()):
             continue
         owner = _parse_staging(d)
         if owner and owner[0] == host and not _pid_alive(owner[1]):
@@ -259,7 +251,7 @@ def _run(paths, out: Path, models: ModelOptions, options, outputs, workers, engi
     names = output_names(paths, DoneMarkers(out, {}).earlier_names())
     videos = out / VIDEOS_DIR
     videos.mkdir(parents=True, exist_ok=True)
-    _clean_stale_staging(videos)
+    _remove_dead_staging(videos)
     threads = models.threads
     if engine == "local":
         workers = max(1, int(workers or 1))
