@@ -422,14 +422,18 @@ _CLEANED: set[str] = set()
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this machine (another user's counts)."""
+    """Whether a process ``pid`` runs on this machine (another user's counts). A zombie (exited, not yet reaped: an
+    orphan in a container whose first process reaps nothing) does not run: it will never finish what it began."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS): the signal said it exists
         return True
-    return True
 
 
 def clean_stale_parts(folder: str | os.PathLike) -> list[Path]:

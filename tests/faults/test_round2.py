@@ -562,3 +562,30 @@ def test_a_failed_overlay_keeps_the_csv_json_and_eaf(tiny_model, tmp_path, monke
     assert sorted(p.name for p in out.glob("clip.*")) == ["clip.csv", "clip.eaf", "clip.json"]
     assert len(pd.read_csv(out / "clip.csv")) == 12 and partial_files(out) == []
     assert any("overlay not written" in n and "No space left" in n for n in json.loads((out / "clip.json").read_text())["notes"])
+
+
+# --------------------------------------------------------------------------- a dead process's leftovers
+def test_a_zombie_process_counts_as_dead():
+    """An exited worker that nobody reaped (an orphan in a container whose first process reaps nothing) stays a
+    zombie: its staging folders and temporary files must still count as left by a dead process. Reference: the
+    kernel's own state letter in /proc/PID/stat."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from signfer.io import pid_alive
+
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and Path(f"/proc/{exited.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.05)
+        assert Path(f"/proc/{exited.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # not reaped yet
+        assert pid_alive(running.pid) and not pid_alive(exited.pid)
+    finally:
+        running.kill()
+        running.wait()
+        exited.wait()
+    assert not pid_alive(exited.pid)
